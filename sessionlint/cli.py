@@ -1,0 +1,233 @@
+"""The `sessionlint` command: argument plumbing only; the work is in `run` and `output`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from sessionlint import __version__
+from sessionlint.config import ConfigError, Settings, load_settings, validate_codes, with_overrides
+from sessionlint.output import FORMATS
+from sessionlint.rules import ALL_RULES
+from sessionlint.run import RunOptions, RunReport, check_paths, check_stdin
+
+KNOWN_CODES = frozenset({"SL000", *(rule.code for rule in ALL_RULES)})
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+def _codes(value: str | None, option: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    codes = tuple(code.strip() for code in value.split(",") if code.strip())
+    validate_codes(codes, f"option `{option}`", KNOWN_CODES)
+    return codes
+
+
+def _patterns(values: Sequence[str]) -> tuple[str, ...] | None:
+    patterns = tuple(p.strip() for value in values for p in value.split(",") if p.strip())
+    return patterns or None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="sessionlint")
+def main() -> None:
+    """Find and fix database-session anti-patterns in FastAPI + SQLAlchemy code."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--fix", is_flag=True, help="Apply safe fixes.")
+@click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
+@click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
+@click.option(
+    "--select", help="Comma-separated codes or prefixes to enable (replaces the configured list)."
+)
+@click.option("--extend-select", help="Comma-separated codes or prefixes to enable in addition.")
+@click.option("--ignore", help="Comma-separated codes or prefixes to disable.")
+@click.option(
+    "--exclude",
+    multiple=True,
+    help="Glob patterns of files and folders to skip (replaces defaults).",
+)
+@click.option(
+    "--extend-exclude", multiple=True, help="Glob patterns to skip in addition to the defaults."
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Configuration file.",
+)
+@click.option(
+    "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True
+)
+@click.option(
+    "--output-file",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the report here.",
+)
+@click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder.")
+@click.option(
+    "--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: CPU count)."
+)
+@click.option("--stdin-filename", help="The name of the file read from `-` (stdin).")
+@click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
+@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+def check(
+    paths: tuple[Path, ...],
+    fix: bool,
+    unsafe_fixes: bool,
+    diff: bool,
+    select: str | None,
+    extend_select: str | None,
+    ignore: str | None,
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
+    config_file: Path | None,
+    output_format: str,
+    output_file: Path | None,
+    statistics: bool,
+    exit_zero: bool,
+    no_cache: bool,
+    cache_dir: Path | None,
+    jobs: int | None,
+    stdin_filename: str | None,
+    quiet: bool,
+    verbose: bool,
+) -> None:
+    """Check PATHS (files or folders; default `.`; `-` reads stdin)."""
+    paths = paths or (Path("."),)
+    reading_stdin = paths == (Path("-"),)
+    try:
+        if config_file is not None and not config_file.is_file():
+            raise ConfigError(f"{config_file}: configuration file not found")
+        config_anchor = [Path(stdin_filename)] if reading_stdin and stdin_filename else list(paths)
+        settings = load_settings(
+            [p for p in config_anchor if str(p) != "-"] or [Path(".")], config_file, KNOWN_CODES
+        )
+        settings = with_overrides(
+            settings,
+            select=_codes(select, "--select"),
+            extend_select=_codes(extend_select, "--extend-select"),
+            ignore=_codes(ignore, "--ignore"),
+            exclude=_patterns(exclude),
+            extend_exclude=_patterns(extend_exclude),
+        )
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+
+    options = RunOptions(fix=fix, unsafe_fixes=unsafe_fixes, diff=diff)
+    if reading_stdin:
+        report, fixed_text = check_stdin(
+            sys.stdin.buffer.read(), stdin_filename or "-", settings, options
+        )
+        if fix and not diff and fixed_text is not None:
+            sys.stdout.write(fixed_text)
+            sys.stdout.flush()
+            quiet = True
+    else:
+        report = check_paths(list(paths), settings, options)
+    sys.exit(
+        _emit(
+            report,
+            settings,
+            output_format,
+            output_file,
+            statistics,
+            quiet,
+            verbose,
+            exit_zero,
+            options,
+        )
+    )
+
+
+def _emit(
+    report: RunReport,
+    settings: Settings,
+    output_format: str,
+    output_file: Path | None,
+    statistics: bool,
+    quiet: bool,
+    verbose: bool,
+    exit_zero: bool,
+    options: RunOptions,
+) -> int:
+    from sessionlint.output import render_report
+
+    if options.diff:
+        diff = report.diff()
+        click.echo(diff, nl=False)
+        if not quiet:
+            click.echo(
+                f"Would fix {report.fixed_count} problem(s) in {len(report.fixed_files)} file(s).",
+                err=True,
+            )
+    elif not (options.fix and report.diagnostics == [] and quiet):
+        color = output_file is None and sys.stdout.isatty() and output_format == "text"
+        text = render_report(
+            output_format,
+            report,
+            color=color,
+            statistics=statistics,
+            quiet=quiet,
+            unsafe_fixes=options.unsafe_fixes,
+            fixed=report.fixed_count if options.fix else 0,
+        )
+        if output_file is not None:
+            output_file.write_text(text, encoding="utf-8")
+        else:
+            click.echo(text, nl=False)
+    for error in report.internal_errors:
+        click.echo(
+            f"error: internal error in {error.rule} on {error.path}:{error.row}: {error.message}"
+            + ("" if verbose else " (run with --verbose for the traceback)"),
+            err=True,
+        )
+        if verbose:
+            click.echo(error.traceback, err=True)
+    for message in report.write_errors:
+        click.echo(f"error: {message}", err=True)
+    if report.internal_errors or report.write_errors:
+        return EXIT_ERROR
+    if options.diff:
+        return EXIT_FINDINGS if report.fixed_files and not exit_zero else EXIT_CLEAN
+    return EXIT_FINDINGS if report.diagnostics and not exit_zero else EXIT_CLEAN
+
+
+@main.command("rules")
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+def rules_command(output_format: str) -> None:
+    """List the rules."""
+    from sessionlint.output.rules import render_rules
+
+    click.echo(render_rules(output_format), nl=False)
+
+
+@main.command("rule")
+@click.argument("code")
+def rule_command(code: str) -> None:
+    """Print a rule's documentation page."""
+    from sessionlint.output.rules import render_rule_page
+
+    page = render_rule_page(code.upper())
+    if page is None:
+        raise click.UsageError(f"unknown rule code `{code}` (see `sessionlint rules`)")
+    click.echo(page, nl=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,223 @@
+"""`[tool.sessionlint]` in the nearest pyproject.toml, validated into frozen `Settings`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from fnmatch import fnmatch
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python < 3.11 only
+    import tomli as tomllib
+
+from sessionlint.semantics.vocabulary import DEFAULT_DEPENDENCY_NAMES
+
+DEFAULT_EXCLUDES = (
+    ".git",
+    ".hg",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "build",
+    "dist",
+    "node_modules",
+    "__pycache__",
+    "site-packages",
+    ".sessionlint_cache",
+)
+PARSE_ERROR_CODE = "SL000"
+
+
+class ConfigError(Exception):
+    """Bad configuration or usage: reported with exit code 2."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    select: tuple[str, ...] = ("SL",)
+    extend_select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDES
+    extend_exclude: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    dependency_names: tuple[str, ...] = DEFAULT_DEPENDENCY_NAMES
+    session_factories: tuple[str, ...] = ()
+    engine_constructors: tuple[str, ...] = ()
+    root: Path = field(default_factory=Path.cwd, compare=False)
+    config_file: Path | None = field(default=None, compare=False)
+
+    def is_selected(self, code: str, path: str | None = None) -> bool:
+        """Selected unless a more specific (or equally specific) ignore matches."""
+        ignores = list(self.ignore)
+        if path is not None:
+            ignores += self.ignored_codes_for(path)
+        chosen = _best_match(code, (*self.select, *self.extend_select))
+        if chosen is None:
+            return code == PARSE_ERROR_CODE and _best_match(code, ignores) is None
+        ignored = _best_match(code, ignores)
+        return ignored is None or len(ignored) < len(chosen)
+
+    def ignored_codes_for(self, path: str) -> list[str]:
+        relative = _relative_posix(Path(path), self.root)
+        codes: list[str] = []
+        for pattern, pattern_codes in self.per_file_ignores:
+            if _glob_matches(relative, pattern):
+                codes.extend(pattern_codes)
+        return codes
+
+    @property
+    def all_excludes(self) -> tuple[str, ...]:
+        return self.exclude + self.extend_exclude
+
+    def fingerprint(self) -> str:
+        """A digest of everything that changes results (the cache key's settings part)."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("root", "config_file")}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[
+            :16
+        ]
+
+
+def _best_match(code: str, selectors: Iterable[str]) -> str | None:
+    matches = [s for s in selectors if s == "ALL" or code.startswith(s)]
+    return max(matches, key=lambda s: 0 if s == "ALL" else len(s), default=None)
+
+
+def _relative_posix(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _glob_matches(relative: str, pattern: str) -> bool:
+    if "/" not in pattern.rstrip("/"):
+        return fnmatch(PurePosixPath(relative).name, pattern) or fnmatch(relative, pattern)
+    return fnmatch(relative, pattern.lstrip("./")) or PurePosixPath(relative).match(pattern)
+
+
+# -- loading ------------------------------------------------------------------------------
+
+_LIST_KEYS = {
+    "select": "select",
+    "ignore": "ignore",
+    "extend-select": "extend_select",
+    "exclude": "exclude",
+    "extend-exclude": "extend_exclude",
+    "dependency-names": "dependency_names",
+    "session-factories": "session_factories",
+    "engine-constructors": "engine_constructors",
+}
+_CODE_KEYS = ("select", "ignore", "extend-select")
+_KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores")
+
+
+def find_config_file(paths: Sequence[Path]) -> Path | None:
+    """The nearest pyproject.toml with a `[tool.sessionlint]` table, from the paths upwards."""
+    start = (paths[0] if paths else Path.cwd()).resolve()
+    directory = start if start.is_dir() else start.parent
+    for candidate_dir in (directory, *directory.parents):
+        candidate = candidate_dir / "pyproject.toml"
+        if candidate.is_file() and "sessionlint" in _read_toml(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def load_settings(
+    paths: Sequence[Path], config_file: Path | None, known_codes: Iterable[str]
+) -> Settings:
+    """Settings from `--config` or the nearest pyproject.toml, or the defaults."""
+    path = config_file or find_config_file(paths)
+    if path is None:
+        return Settings()
+    document = _read_toml(path)
+    table = document.get("tool", {}).get("sessionlint", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.sessionlint] must be a table")
+    return settings_from_table(
+        table,
+        source=str(path),
+        root=path.parent,
+        known_codes=frozenset(known_codes),
+        config_file=path,
+    )
+
+
+def settings_from_table(
+    table: dict[str, Any],
+    *,
+    source: str,
+    root: Path,
+    known_codes: frozenset[str],
+    config_file: Path | None = None,
+) -> Settings:
+    values: dict[str, Any] = {"root": root, "config_file": config_file}
+    for key, value in table.items():
+        if key not in _KNOWN_KEYS:
+            raise ConfigError(
+                f"{source}: unknown key `{key}` in [tool.sessionlint] (known: {', '.join(_KNOWN_KEYS)})"
+            )
+        if key == "per-file-ignores":
+            values["per_file_ignores"] = _per_file_ignores(value, source, known_codes)
+            continue
+        items = _string_list(value, key, source)
+        if key in _CODE_KEYS:
+            validate_codes(items, f"{source}: `{key}`", known_codes)
+        values[_LIST_KEYS[key]] = tuple(items)
+    return Settings(**values)
+
+
+def _string_list(value: Any, key: str, source: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(
+            f"{source}: `{key}` must be a list of strings, got {type(value).__name__}: {value!r}"
+        )
+    return value
+
+
+def _per_file_ignores(
+    value: Any, source: str, known_codes: frozenset[str]
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{source}: `per-file-ignores` must be a table of glob = [codes]")
+    entries = []
+    for pattern, codes in value.items():
+        items = _string_list(codes, f"per-file-ignores.{pattern}", source)
+        validate_codes(items, f"{source}: `per-file-ignores.{pattern}`", known_codes)
+        entries.append((pattern, tuple(items)))
+    return tuple(entries)
+
+
+def validate_codes(selectors: Iterable[str], where: str, known_codes: frozenset[str]) -> None:
+    for selector in selectors:
+        if selector != "ALL" and not any(code.startswith(selector) for code in known_codes):
+            raise ConfigError(f"{where}: unknown rule code or prefix `{selector}`")
+
+
+def with_overrides(settings: Settings, **overrides: tuple[str, ...] | None) -> Settings:
+    """Command-line options replace (select, exclude) or extend (ignore, extend-*) the file's."""
+    changes: dict[str, tuple[str, ...]] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("ignore", "extend_select", "extend_exclude"):
+            changes[key] = getattr(settings, key) + value
+        else:
+            changes[key] = value
+    return replace(settings, **changes)

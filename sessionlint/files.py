@@ -1,0 +1,230 @@
+"""Finding the files to check: directories walked, excludes and `.gitignore` applied."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+
+from sessionlint.config import Settings
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class FileError:
+    """A path that could not be walked (reported as SL000, the run goes on)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class _IgnoreRule:
+    regex: re.Pattern[str]
+    negated: bool
+    directory_only: bool
+
+
+class GitIgnore:
+    """The patterns of one `.gitignore`, matched against paths relative to its folder."""
+
+    def __init__(self, base: Path, lines: Sequence[str]) -> None:
+        self.base = base
+        self.rules = [rule for line in lines if (rule := _parse_ignore_line(line)) is not None]
+
+    @classmethod
+    def load(cls, directory: Path) -> GitIgnore | None:
+        path = directory / ".gitignore"
+        try:
+            return cls(directory, path.read_text(encoding="utf-8", errors="replace").splitlines())
+        except OSError:
+            return None
+
+    def ignores(self, path: Path, is_dir: bool) -> bool | None:
+        """True / False when a pattern decides, None when none matches."""
+        try:
+            relative = path.relative_to(self.base).as_posix()
+        except ValueError:
+            return None
+        verdict = None
+        for rule in self.rules:
+            if rule.directory_only and not is_dir:
+                continue
+            if rule.regex.fullmatch(relative):
+                verdict = not rule.negated
+        return verdict
+
+
+def _parse_ignore_line(line: str) -> _IgnoreRule | None:
+    line = line.rstrip()
+    if not line or line.startswith("#"):
+        return None
+    negated = line.startswith("!")
+    pattern = line[1:] if negated else line
+    directory_only = pattern.endswith("/")
+    pattern = pattern.rstrip("/")
+    anchored = "/" in pattern
+    pattern = pattern.lstrip("/")
+    regex = _glob_to_regex(pattern)
+    if not anchored:
+        regex = f"(?:.*/)?{regex}"
+    return _IgnoreRule(re.compile(regex), negated, directory_only)
+
+
+def _glob_to_regex(pattern: str) -> str:
+    out = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+            continue
+        if pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+            continue
+        out.append({"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char)))
+        index += 1
+    return "".join(out)
+
+
+def is_excluded(path: Path, settings: Settings) -> bool:
+    name = path.name
+    relative = _relative(path, settings.root)
+    for pattern in settings.all_excludes:
+        if fnmatch(name, pattern) or fnmatch(relative, pattern.rstrip("/")):
+            return True
+    return False
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[FileError]]:
+    """Python files under `paths`, sorted. Files named explicitly are always checked."""
+    found: dict[Path, None] = {}
+    errors: list[FileError] = []
+    for path in paths:
+        if path.is_dir():
+            for file in _walk(path, settings, errors):
+                found.setdefault(file)
+        elif path.exists():
+            found.setdefault(path)
+        else:
+            errors.append(FileError(str(path), "No such file or directory"))
+    return sorted(found, key=lambda p: p.as_posix()), errors
+
+
+def _walk(top: Path, settings: Settings, errors: list[FileError]) -> Iterator[Path]:
+    ignores = [ignore for ignore in (_ancestor_gitignores(top)) if ignore is not None]
+    seen: set[tuple[int, int]] = set()
+    yield from _walk_dir(top, settings, ignores, errors, seen)
+
+
+def _ancestor_gitignores(top: Path) -> list[GitIgnore | None]:
+    """`.gitignore` files between the repository root and `top` (inclusive of top)."""
+    directory = top.absolute()
+    chain = [directory, *directory.parents]
+    for index, candidate in enumerate(chain):
+        if (candidate / ".git").exists():
+            return [GitIgnore.load(d) for d in reversed(chain[: index + 1])]
+    return [GitIgnore.load(directory)]
+
+
+def _walk_dir(
+    directory: Path,
+    settings: Settings,
+    ignores: list[GitIgnore],
+    errors: list[FileError],
+    seen: set[tuple[int, int]],
+) -> Iterator[Path]:
+    try:
+        stat = directory.stat()
+        key = (stat.st_dev, stat.st_ino)
+        if key in seen:
+            return  # a symlink loop, or a folder reached twice through links
+        seen.add(key)
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as error:
+        errors.append(FileError(str(directory), error.strerror or str(error)))
+        return
+    local = GitIgnore.load(directory)
+    active = (
+        [*ignores, local]
+        if local is not None and local.base not in {i.base for i in ignores}
+        else ignores
+    )
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            is_dir = entry.is_dir()
+            is_file = entry.is_file()
+        except OSError:
+            continue
+        if is_excluded(path, settings) or _git_ignored(path.absolute(), is_dir, active):
+            continue
+        if is_dir:
+            yield from _walk_dir(path, settings, active, errors, seen)
+        elif is_file and path.suffix in PYTHON_SUFFIXES:
+            yield path
+
+
+def _git_ignored(path: Path, is_dir: bool, ignores: list[GitIgnore]) -> bool:
+    verdict = False
+    for ignore in ignores:
+        decided = ignore.ignores(path, is_dir)
+        if decided is not None:
+            verdict = decided
+    return verdict
+
+
+def module_identity(path: Path, roots: Sequence[Path]) -> tuple[str, bool, tuple[str, ...]]:
+    """(dotted module name, is a package `__init__`, other names it may be imported as).
+
+    The name follows the chain of `__init__.py` files upwards, so a package whose root is
+    not the checked folder is still named as it is imported. Layouts without `__init__.py`
+    get every dotted suffix of their path as an alias.
+    """
+    absolute = path.absolute()
+    is_package = absolute.stem == "__init__"
+    parts = [] if is_package else [absolute.stem]
+    directory = absolute.parent
+    while (directory / "__init__.py").exists() and directory.parent != directory:
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    name = ".".join(parts)
+    relative_parts = _relative_parts(absolute, roots)
+    aliases = tuple(
+        alias
+        for alias in (".".join(relative_parts[i:]) for i in range(len(relative_parts)))
+        if alias and alias != name
+    )
+    return name, is_package, aliases
+
+
+def _relative_parts(path: Path, roots: Sequence[Path]) -> list[str]:
+    for root in roots:
+        root_dir = root.absolute() if root.is_dir() else root.absolute().parent
+        try:
+            relative = path.relative_to(root_dir)
+        except ValueError:
+            continue
+        parts = list(relative.parts)
+        parts[-1] = Path(parts[-1]).stem
+        if parts[-1] == "__init__":
+            parts.pop()
+        return (
+            [part for part in parts if part.isidentifier()]
+            if all(p.isidentifier() for p in parts)
+            else []
+        )
+    return []

@@ -1,0 +1,39 @@
+"""Formatters: one module per output format, each a `render(diagnostics, ...) -> str`."""
+
+from __future__ import annotations
+
+FORMATS = ("text", "json", "sarif", "github")
+
+
+def render_report(
+    output_format: str,
+    report,  # type: ignore[no-untyped-def]  # RunReport; imported lazily to keep this module light
+    *,
+    color: bool,
+    statistics: bool,
+    quiet: bool,
+    unsafe_fixes: bool,
+    fixed: int,
+) -> str:
+    """The report in the chosen format."""
+    diagnostics = report.diagnostics
+    if output_format == "json":
+        from sessionlint.output import json
+
+        return json.render(diagnostics)
+    if output_format == "sarif":
+        from sessionlint.output import sarif
+
+        return sarif.render(diagnostics)
+    if output_format == "github":
+        from sessionlint.output import github
+
+        return github.render(diagnostics)
+    from sessionlint.output import text
+
+    if statistics:
+        table = text.statistics(diagnostics)
+        return table + "\n" if table else ""
+    return text.render(
+        diagnostics, color=color, show_summary=not quiet, fixed=fixed, unsafe_fixes=unsafe_fixes
+    )

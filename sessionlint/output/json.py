@@ -1,0 +1,47 @@
+"""A JSON list, one object per diagnostic (ruff's shape)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sessionlint.diagnostics import Diagnostic, Fix, Location
+
+
+def _location(location: Location) -> dict[str, int]:
+    return {"row": location.row, "column": location.column}
+
+
+def _fix(fix: Fix | None) -> dict[str, Any] | None:
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability.value,
+        "message": fix.title,
+        "edits": [
+            {
+                "content": edit.content,
+                "location": _location(edit.location),
+                "end_location": _location(edit.end_location),
+            }
+            for edit in fix.edits
+        ],
+    }
+
+
+def as_dict(diagnostic: Diagnostic) -> dict[str, Any]:
+    return {
+        "code": diagnostic.code,
+        "name": diagnostic.name,
+        "message": diagnostic.message,
+        "filename": diagnostic.path,
+        "location": _location(diagnostic.location),
+        "end_location": _location(diagnostic.end_location),
+        "fix": _fix(diagnostic.fix),
+        "url": diagnostic.url,
+    }
+
+
+def render(diagnostics: Sequence[Diagnostic]) -> str:
+    return json.dumps([as_dict(d) for d in diagnostics], indent=2) + "\n"

@@ -1,0 +1,77 @@
+"""`path:row:col: CODE [*] message` lines, then a summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+import click
+
+from sessionlint.diagnostics import Applicability, Diagnostic
+
+
+def _has_fix(diagnostic: Diagnostic, applicability: Applicability) -> bool:
+    return diagnostic.fix is not None and diagnostic.fix.applicability is applicability
+
+
+def render_line(diagnostic: Diagnostic, *, color: bool, unsafe_fixes: bool = False) -> str:
+    fixable = _has_fix(diagnostic, Applicability.SAFE) or (
+        unsafe_fixes and _has_fix(diagnostic, Applicability.UNSAFE)
+    )
+    marker = " [*]" if fixable else ""
+    position = f"{diagnostic.path}:{diagnostic.location.row}:{diagnostic.location.column}:"
+    code = diagnostic.code
+    if color:
+        position = click.style(position, bold=True)
+        code = click.style(code, fg="red", bold=True)
+        marker = click.style(marker, fg="cyan") if marker else ""
+    return f"{position} {code}{marker} {diagnostic.message}"
+
+
+def summary(
+    diagnostics: Sequence[Diagnostic], *, fixed: int = 0, unsafe_fixes: bool = False
+) -> str:
+    count = len(diagnostics)
+    safe = sum(_has_fix(d, Applicability.SAFE) for d in diagnostics)
+    unsafe = sum(_has_fix(d, Applicability.UNSAFE) for d in diagnostics)
+    if unsafe_fixes:
+        safe, unsafe = safe + unsafe, 0
+    if count == 0 and fixed == 0:
+        return "All checks passed!"
+    noun = "problem" if count + fixed == 1 else "problems"
+    if fixed:
+        text = f"Found {count + fixed} {noun} ({fixed} fixed, {count} remaining)."
+    else:
+        text = f"Found {count} {noun}"
+        text += f" ({safe} fixable with --fix)." if safe else "."
+    if unsafe:
+        text += (
+            f"\nNo fixes applied for {unsafe} more: enable them with `--unsafe-fixes`."
+            if fixed
+            else (f"\n{unsafe} more fixable with `--fix --unsafe-fixes`.")
+        )
+    return text
+
+
+def statistics(diagnostics: Sequence[Diagnostic]) -> str:
+    counts = Counter((d.code, d.name) for d in diagnostics)
+    fixable = Counter(d.code for d in diagnostics if _has_fix(d, Applicability.SAFE))
+    lines = []
+    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
+        marker = "[*]" if fixable[code] else "[ ]"
+        lines.append(f"{count:>5}\t{code}\t{marker} {name}")
+    return "\n".join(lines)
+
+
+def render(
+    diagnostics: Sequence[Diagnostic],
+    *,
+    color: bool = False,
+    show_summary: bool = True,
+    fixed: int = 0,
+    unsafe_fixes: bool = False,
+) -> str:
+    lines = [render_line(d, color=color, unsafe_fixes=unsafe_fixes) for d in diagnostics]
+    if show_summary:
+        lines.append(summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes))
+    return "\n".join(lines) + ("\n" if lines else "")

@@ -1,0 +1,16 @@
+"""The rules, in code order. Registration is explicit: a rule exists when it is listed here."""
+
+from __future__ import annotations
+
+from sessionlint.rules._base import Rule
+from sessionlint.rules.sl003_engine_in_function import EngineInFunction
+from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
+
+ALL_RULES: tuple[type[Rule], ...] = (
+    EngineInFunction,
+    EngineWithoutPrePing,
+)
+
+RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
+
+__all__ = ["ALL_RULES", "RULES_BY_CODE", "Rule"]

@@ -1,0 +1,123 @@
+"""SL005 engine-without-pre-ping."""
+
+from __future__ import annotations
+
+import re
+
+import libcst as cst
+
+from sessionlint.diagnostics import Edit, FixAvailability
+from sessionlint.rules._base import Rule
+from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.values import Text
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class EngineWithoutPrePing(Rule):
+    """
+    ## What it does
+    Flags engine constructor calls (`create_engine`, `create_async_engine`, SQLModel's
+    `create_engine`) that do not set `pool_pre_ping`.
+
+    ## Why is this bad?
+    A pooled engine keeps connections open between requests. After a database restart, a
+    failover or an idle timeout (a proxy or the server closing idle connections), the pool
+    still hands those dead connections out, and the next request fails with
+    `OperationalError: server closed the connection unexpectedly`. `pool_pre_ping=True`
+    tests each connection on checkout and transparently replaces a dead one.
+
+    ## Example
+    ```python
+    from sqlalchemy import create_engine
+
+    engine = create_engine("postgresql+psycopg://app@db/app")
+    ```
+
+    ## Use instead
+    ```python
+    from sqlalchemy import create_engine
+
+    engine = create_engine("postgresql+psycopg://app@db/app", pool_pre_ping=True)
+    ```
+
+    ## Not flagged
+    - an explicit `pool_pre_ping=` of any value (the user decided);
+    - `**kwargs` in the call (the option may be in there);
+    - a SQLite URL: a string or f-string starting with `sqlite`, directly or through a
+      module-level constant;
+    - `poolclass=NullPool`, `StaticPool`, `SingletonThreadPool` or `AssertionPool` (no idle
+      connections to go stale);
+    - `engine_from_config` / `async_engine_from_config` (the options live in the mapping);
+    - one-shot engines in Alembic `env.py` and migration scripts, and in test files
+      (`test_*.py`, `*_test.py`, `conftest.py`).
+
+    ## Fix safety
+    Safe: the fix appends the single keyword argument `pool_pre_ping=True` and changes
+    nothing else. Pre-ping costs one round trip per checkout, which is what it is for.
+    """
+
+    code = "SL005"
+    name = "engine-without-pre-ping"
+    message = (
+        "Engine is created without `pool_pre_ping=True`; after a database restart or an idle "
+        "timeout the pool hands out dead connections"
+    )
+    fix_title = "Add `pool_pre_ping=True`"
+    fix_availability = FixAvailability.ALWAYS
+
+    def visit_Call(self, node: cst.Call) -> None:
+        semantics = self.semantics
+        if semantics.is_test_file or semantics.is_migration_file:
+            return
+        if not semantics.is_engine_constructor_call(node):
+            return
+        if semantics.qualified_name(node) in vocab.CONFIG_ENGINE_CONSTRUCTORS or self._opts_out(
+            node
+        ):
+            return
+        self.report(node, fix=self.make_fix([self._add_pre_ping(node)]))
+
+    def _opts_out(self, node: cst.Call) -> bool:
+        for arg in node.args:
+            if arg.star == "**" or (
+                arg.keyword is not None and arg.keyword.value == "pool_pre_ping"
+            ):
+                return True
+            if arg.keyword is not None and arg.keyword.value == "poolclass":
+                if self.semantics.qualified_name(arg.value) in vocab.NON_POOLING_POOLS:
+                    return True
+        url = _url_argument(node)
+        if url is None:
+            return False
+        value = self.semantics.module_constant(url)
+        return isinstance(value, Text) and value.prefix.startswith("sqlite")
+
+    def _add_pre_ping(self, node: cst.Call) -> Edit:
+        if not node.args:
+            # Right after `func(` and any whitespace inside the parentheses.
+            func_end = self.context.span(node.func)[1]
+            opening = self.context.source.index("(", func_end) + 1
+            return self.context.edit(opening, opening, "pool_pre_ping=True")
+        last = node.args[-1]
+        comma = last.comma
+        if isinstance(comma, cst.Comma) and isinstance(
+            comma.whitespace_after, cst.ParenthesizedWhitespace
+        ):
+            # One argument per line with a trailing comma: add a line in the same style.
+            _, value_end = self.context.span(last)
+            newline = _NEWLINE.search(self.context.source, value_end)
+            if newline is not None:
+                indent = self.context.line_indent(last)
+                content = f"{indent}pool_pre_ping=True,{newline.group()}"
+                return self.context.edit(newline.end(), newline.end(), content)
+        _, value_end = self.context.span(last.value)
+        return self.context.edit(value_end, value_end, ", pool_pre_ping=True")
+
+
+def _url_argument(node: cst.Call) -> cst.BaseExpression | None:
+    for arg in node.args:
+        if arg.keyword is not None and arg.keyword.value == "url":
+            return arg.value
+    positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
+    return positional[0].value if positional else None

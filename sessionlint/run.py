@@ -1,0 +1,215 @@
+"""A whole run: discover files, build the project index, check (and fix) every file."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sessionlint.config import Settings
+from sessionlint.diagnostics import Diagnostic
+from sessionlint.engine import Engine, FileState, InternalError, _word_pattern
+from sessionlint.files import PYTHON_SUFFIXES, discover
+from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
+from sessionlint.semantics.project import ProjectFacts
+from sessionlint.sources import (
+    SourceFile,
+    UnreadableSource,
+    display_path,
+    error_diagnostic,
+    read_bytes,
+)
+
+
+@dataclass
+class RunOptions:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+
+
+@dataclass
+class FixedFile:
+    display: str
+    fixes: int
+    original: str
+    fixed: str
+
+
+@dataclass
+class RunReport:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+    fixed_files: list[FixedFile] = field(default_factory=list)
+    write_errors: list[str] = field(default_factory=list)
+    files_seen: int = 0
+
+    @property
+    def fixed_count(self) -> int:
+        return sum(f.fixes for f in self.fixed_files)
+
+    def diff(self) -> str:
+        chunks = []
+        for fixed in self.fixed_files:
+            chunks.extend(
+                difflib.unified_diff(
+                    fixed.original.splitlines(keepends=True),
+                    fixed.fixed.splitlines(keepends=True),
+                    fromfile=f"a/{fixed.display}",
+                    tofile=f"b/{fixed.display}",
+                )
+            )
+        return "".join(chunk if chunk.endswith(("\n", "\r")) else chunk + "\n" for chunk in chunks)
+
+
+def load_sources(
+    paths: Sequence[Path], settings: Settings
+) -> tuple[list[SourceFile], list[Diagnostic], set[str]]:
+    """Every file to check, read as bytes; unreadable paths become SL000 diagnostics."""
+    files, walk_errors = discover(paths, settings)
+    errors = [error_diagnostic(error.path, error.reason) for error in walk_errors]
+    explicit = {display_path(path) for path in paths if not path.is_dir()}
+    sources = []
+    for path in files:
+        display = display_path(path)
+        if display in explicit and path.suffix not in PYTHON_SUFFIXES:
+            errors.append(
+                error_diagnostic(
+                    display, f"not a Python file (expected {' or '.join(PYTHON_SUFFIXES)})"
+                )
+            )
+            continue
+        try:
+            sources.append(SourceFile(path, display, read_bytes(path)))
+        except UnreadableSource as error:
+            errors.append(error_diagnostic(display, error.reason))
+    return sources, errors, explicit
+
+
+def fact_pass(engine: Engine, sources: Sequence[SourceFile], explicit: set[str]) -> list[FileState]:
+    """Facts for every file that can matter; the others are read, never parsed.
+
+    A file matters when it mentions the vocabulary (SQLAlchemy, FastAPI, ...), when a file
+    that matters imports from it (a settings module holding the database URL), or when it
+    mentions a name that such a file defines (it may import it from there). Rounds repeat
+    until no new file matters.
+    """
+    pending = list(sources)
+    states: list[FileState] = []
+    pattern = engine.vocabulary_pattern
+    seen_names: set[str] = set()
+    wanted_modules: set[str] = set()
+    first_round = True
+    while pending:
+        matched = [
+            source
+            for source in pending
+            if (pattern is not None and pattern.search(source.data))
+            or (first_round and source.display in explicit)
+            or (wanted_modules and _module_names(engine, source) & wanted_modules)
+        ]
+        if not matched:
+            break
+        first_round = False
+        matched_ids = {id(s) for s in matched}
+        pending = [s for s in pending if id(s) not in matched_ids]
+        new_states = [engine.analyze(source) for source in matched]
+        states.extend(new_states)
+        facts = [state.facts for state in new_states if state.facts is not None]
+        names = {
+            name.partition(".")[0] for f in facts for name in (*f.bindings, *f.definitions)
+        } - seen_names
+        seen_names |= names
+        pattern = _word_pattern(names)
+        wanted_modules = {
+            prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)
+        }
+    return states
+
+
+def _module_names(engine: Engine, source: SourceFile) -> set[str]:
+    name, _, aliases = engine.identity(source)
+    return {name, *aliases}
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
+
+
+def check_paths(
+    paths: Sequence[Path], settings: Settings, options: RunOptions | None = None
+) -> RunReport:
+    options = options or RunOptions()
+    report = RunReport()
+    sources, errors, explicit = load_sources(paths, settings)
+    report.files_seen = len(sources) + len(errors)
+    report.diagnostics.extend(d for d in errors if settings.is_selected(d.code, d.path))
+    engine = Engine(settings, roots=paths)
+    states = fact_pass(engine, sources, explicit)
+    project = engine.build_project(states)
+    for state in states:
+        if options.fix or options.diff:
+            project = _fix_one(engine, state, project, options, report)
+        else:
+            result = engine.lint(state, project)
+            report.diagnostics.extend(result.diagnostics)
+            report.internal_errors.extend(result.internal_errors)
+    report.diagnostics.sort(key=Diagnostic.sort_key)
+    return report
+
+
+def _fix_one(
+    engine: Engine, state: FileState, project: ProjectFacts, options: RunOptions, report: RunReport
+) -> ProjectFacts:
+    original_text = state.source.text
+    original_bytes = state.source.data
+    outcome, project = fix_file(engine, state, project, unsafe=options.unsafe_fixes)
+    report.diagnostics.extend(outcome.result.diagnostics)
+    report.internal_errors.extend(outcome.result.internal_errors)
+    if (
+        outcome.fixed
+        and original_text is not None
+        and outcome.text is not None
+        and outcome.text != original_text
+    ):
+        report.fixed_files.append(
+            FixedFile(state.source.display, outcome.fixed, original_text, outcome.text)
+        )
+        if options.fix and not options.diff and state.source.path is not None:
+            try:
+                write_atomically(state.source.path, original_bytes, outcome.state.source.data)
+            except (ConcurrentModification, OSError) as error:
+                report.write_errors.append(f"{state.source.display}: {error}")
+    return project
+
+
+def check_stdin(
+    data: bytes, filename: str, settings: Settings, options: RunOptions
+) -> tuple[RunReport, str | None]:
+    """Check source read from stdin as if it were `filename`; with a fix, also the fixed text."""
+    report = RunReport(files_seen=1)
+    engine = Engine(settings)
+    source = SourceFile(None, filename, data)
+    state = engine.analyze(source)
+    project = engine.build_project([state])
+    if options.fix or options.diff:
+        _fix_one(engine, state, project, options, report)
+        fixed = report.fixed_files[0].fixed if report.fixed_files else state.source.text
+        return report, fixed if fixed is not None else data.decode("utf-8", "replace")
+    result = engine.lint(state, project)
+    report.diagnostics = result.diagnostics
+    report.internal_errors = result.internal_errors
+    return report, None
+
+
+def check_source(
+    source: str, path: str = "<stdin>", settings: Settings | None = None
+) -> list[Diagnostic]:
+    """Check one module's source text on its own (no other files are known)."""
+    settings = settings or Settings()
+    engine = Engine(settings)
+    state = engine.analyze(SourceFile(None, path, source.encode("utf-8"), "utf-8", source))
+    project = engine.build_project([state])
+    return engine.lint(state, project).diagnostics

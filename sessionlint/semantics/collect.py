@@ -1,0 +1,420 @@
+"""The fact pass: one stdlib `ast` walk of a module, condensed into `ModuleFacts`.
+
+`ast` is used here rather than LibCST because this pass runs on every candidate file and
+only needs names and shapes; LibCST is kept for the files the rules actually visit.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable, Iterator
+from typing import Callable, Optional
+
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
+from sessionlint.semantics.values import (
+    TEXT_PREFIX_LENGTH,
+    Awaited,
+    CallOf,
+    Local,
+    NoneValue,
+    Ref,
+    SubscriptOf,
+    Text,
+    UnionOf,
+    Value,
+    with_attribute,
+)
+
+NameResolver = Callable[[str], Optional[Value]]
+_DEPENDENCY_CALL_NAMES = frozenset({"Depends", "Security"})
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def relative_import_base(module: str, is_package: bool, level: int) -> str | None:
+    """The package a `from .{level dots} import` statement is relative to."""
+    parts = module.split(".") if module else []
+    if not is_package:
+        parts = parts[:-1]
+    drop = level - 1
+    if drop > len(parts):
+        return None
+    return ".".join(parts[: len(parts) - drop]) if drop else ".".join(parts)
+
+
+def import_bindings(
+    node: ast.Import | ast.ImportFrom, module: str, is_package: bool
+) -> Iterator[tuple[str, str]]:
+    """(local name, qualified name) pairs bound by an import statement."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                yield alias.asname, alias.name
+            else:
+                top = alias.name.partition(".")[0]
+                yield top, top
+        return
+    source = node.module or ""
+    if node.level:
+        base = relative_import_base(module, is_package, node.level)
+        if base is None:
+            return
+        source = f"{base}.{source}" if base and source else base or source
+    for alias in node.names:
+        if alias.name != "*":
+            yield alias.asname or alias.name, f"{source}.{alias.name}" if source else alias.name
+
+
+def value_of(node: ast.expr | None, resolve: NameResolver) -> Value | None:
+    """The symbolic value of an expression; None when it says nothing the rules use."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Name):
+        return resolve(node.id)
+    if isinstance(node, ast.Attribute):
+        return with_attribute(value_of(node.value, resolve), node.attr)
+    if isinstance(node, ast.Call):
+        return CallOf(
+            func=value_of(node.func, resolve),
+            args=tuple(
+                value_of(arg, resolve) for arg in node.args if not isinstance(arg, ast.Starred)
+            ),
+            kwargs=tuple((kw.arg, value_of(kw.value, resolve)) for kw in node.keywords if kw.arg),
+            has_star_kwargs=any(kw.arg is None for kw in node.keywords),
+        )
+    if isinstance(node, ast.Await):
+        inner = value_of(node.value, resolve)
+        return Awaited(inner) if inner is not None else None
+    if isinstance(node, ast.Subscript):
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        return SubscriptOf(
+            value_of(node.value, resolve), tuple(value_of(item, resolve) for item in items)
+        )
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return UnionOf((value_of(node.left, resolve), value_of(node.right, resolve)))
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return NoneValue()
+        if isinstance(node.value, str):
+            return string_value(node.value, resolve)
+        return None
+    if isinstance(node, ast.JoinedStr):
+        head = node.values[0] if node.values else None
+        if isinstance(head, ast.Constant) and isinstance(head.value, str):
+            return Text(head.value[:TEXT_PREFIX_LENGTH])
+        return None
+    return None
+
+
+def string_value(text: str, resolve: NameResolver) -> Value:
+    """A string literal; one that spells a dotted name may be a forward-reference annotation."""
+    stripped = text.strip()
+    if (
+        stripped
+        and stripped.replace(".", "").replace("_", "").isalnum()
+        and not stripped[0].isdigit()
+    ):
+        first, _, rest = stripped.partition(".")
+        value = resolve(first)
+        for attr in rest.split(".") if rest else ():
+            value = with_attribute(value, attr)
+        if value is not None:
+            return value
+    return Text(text[:TEXT_PREFIX_LENGTH])
+
+
+def _own_nodes(body: Iterable[ast.AST]) -> Iterator[ast.AST]:
+    """Every node of a scope's body, not descending into nested scopes."""
+    stack = list(body)[::-1]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, _SCOPES):
+            continue
+        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+
+
+def _bound_names(target: ast.AST) -> Iterator[str]:
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name):
+            yield node.id
+
+
+class _ModuleCollector:
+    def __init__(self, module: str, is_package: bool) -> None:
+        self.module = module
+        self.is_package = is_package
+        self.imports: dict[str, str] = {}
+        self.bindings: dict[str, Value | None] = {}
+        self.definitions: set[str] = set()
+        self.functions: dict[str, FunctionFacts] = {}
+        self.dependency_calls: list[Value] = []
+        self.calls: set[str] = set()
+        self.lifespan_refs: list[Value | None] = []
+
+    # -- names -----------------------------------------------------------------------------
+
+    def resolve_global(self, name: str) -> Value | None:
+        if name in self.imports:
+            return Ref(self.imports[name])
+        if name in self.definitions or name in self.bindings:
+            return Ref(f"{self.module}.{name}" if self.module else name)
+        return None
+
+    def declare_module_names(self, tree: ast.Module) -> None:
+        for node in _own_nodes(tree.body):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self.imports.update(import_bindings(node, self.module, self.is_package))
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                self.definitions.add(node.name)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                self.definitions.add(node.id)
+
+    # -- walking ---------------------------------------------------------------------------
+
+    def collect_module(self, tree: ast.Module) -> None:
+        self.declare_module_names(tree)
+        self.walk_block(tree.body, self.resolve_global, prefix="", bindings_prefix="")
+
+    def walk_block(
+        self,
+        body: list[ast.stmt],
+        resolve: NameResolver,
+        *,
+        prefix: str,
+        bindings_prefix: str | None,
+    ) -> None:
+        """A module or class body: record bindings, descend into nested defs and classes."""
+        for node in _own_nodes(body):
+            self.note_expression(node, resolve)
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.collect_function(
+                    node, resolve, prefix, is_method=bindings_prefix not in ("", None)
+                )
+            elif isinstance(node, ast.ClassDef):
+                self.note_scope_header(node, resolve)
+                nested_bindings = (
+                    f"{bindings_prefix}{node.name}." if bindings_prefix is not None else None
+                )
+                self.walk_block(
+                    node.body,
+                    resolve,
+                    prefix=f"{prefix}{node.name}.",
+                    bindings_prefix=nested_bindings,
+                )
+            elif bindings_prefix is not None:
+                self.note_binding(node, resolve, bindings_prefix)
+
+    def note_binding(self, node: ast.AST, resolve: NameResolver, bindings_prefix: str) -> None:
+        if isinstance(node, ast.Assign):
+            value = value_of(node.value, resolve)
+            for target in node.targets:
+                single = isinstance(target, ast.Name)
+                for name in _bound_names(target):
+                    self.bindings[bindings_prefix + name] = value if single else None
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and node.value is not None
+            and isinstance(node.target, ast.Name)
+        ):
+            self.bindings[bindings_prefix + node.target.id] = value_of(node.value, resolve)
+
+    def note_expression(self, node: ast.AST, resolve: NameResolver) -> None:
+        """Facts any expression contributes wherever it stands: calls and dependencies."""
+        if not isinstance(node, ast.Call):
+            return
+        value = value_of(node, resolve)
+        assert isinstance(value, CallOf)
+        if isinstance(value.func, Ref):
+            self.calls.add(value.func.qualname)
+        callee = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
+        if callee in _DEPENDENCY_CALL_NAMES:
+            self.dependency_calls.append(value)
+        if value.has_keyword("lifespan"):
+            self.lifespan_refs.append(value)
+
+    def note_scope_header(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, resolve: NameResolver
+    ) -> None:
+        """Decorators, defaults and annotations are evaluated in the enclosing scope."""
+        header: list[ast.AST] = list(node.decorator_list)
+        if isinstance(node, ast.ClassDef):
+            header += node.bases + [kw.value for kw in node.keywords]
+        else:
+            args = node.args
+            header += args.defaults + [d for d in args.kw_defaults if d is not None]
+            header += [a.annotation for a in _all_args(args) if a.annotation is not None]
+        for part in header:
+            for inner in ast.walk(part):
+                self.note_expression(inner, resolve)
+
+    def collect_function(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        enclosing: NameResolver,
+        prefix: str,
+        *,
+        is_method: bool,
+    ) -> None:
+        self.note_scope_header(node, enclosing)
+        walker = _FunctionWalker(node, enclosing)
+        qualname = self.unique_qualname(prefix + node.name)
+        self.functions[qualname] = walker.facts(qualname, is_method=is_method)
+        for inner in _own_nodes(node.body):
+            self.note_expression(inner, walker.resolve)
+            if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.collect_function(
+                    inner, walker.resolve_in_closure, f"{qualname}.<locals>.", is_method=False
+                )
+            elif isinstance(inner, ast.ClassDef):
+                self.note_scope_header(inner, walker.resolve_in_closure)
+                self.walk_block(
+                    inner.body,
+                    walker.resolve_in_closure,
+                    prefix=f"{qualname}.<locals>.{inner.name}.",
+                    bindings_prefix=None,
+                )
+
+    def unique_qualname(self, qualname: str) -> str:
+        if qualname not in self.functions:
+            return qualname
+        count = 2
+        while f"{qualname}#{count}" in self.functions:
+            count += 1
+        return f"{qualname}#{count}"
+
+
+def _all_args(args: ast.arguments) -> list[ast.arg]:
+    extra = [a for a in (args.vararg, args.kwarg) if a is not None]
+    return args.posonlyargs + args.args + args.kwonlyargs + extra
+
+
+class _FunctionWalker:
+    """Locals, returns, yields and calls of one function body (nested scopes excluded)."""
+
+    def __init__(
+        self, node: ast.FunctionDef | ast.AsyncFunctionDef, enclosing: NameResolver
+    ) -> None:
+        self.node = node
+        self.enclosing = enclosing
+        self.declared_globals: set[str] = set()
+        self.local_names = self._local_names()
+
+    def _local_names(self) -> set[str]:
+        names = {arg.arg for arg in _all_args(self.node.args)}
+        for node in _own_nodes(self.node.body):
+            if isinstance(node, (ast.Global, ast.Nonlocal)):
+                self.declared_globals.update(node.names)
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update(alias.asname or alias.name.partition(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ExceptHandler) and node.name:
+                names.add(node.name)
+        return names - self.declared_globals
+
+    def resolve(self, name: str) -> Value | None:
+        if name in self.local_names:
+            return Local(name)
+        return self.enclosing(name)
+
+    def resolve_in_closure(self, name: str) -> Value | None:
+        """From a nested scope, this function's locals are free variables: unknown."""
+        if name in self.local_names:
+            return None
+        return self.enclosing(name)
+
+    def facts(self, qualname: str, *, is_method: bool) -> FunctionFacts:
+        node = self.node
+        local_values: dict[str, list[Value | None]] = {}
+        returns: list[Value | None] = []
+        yields: list[Value | None] = []
+        calls: set[str] = set()
+        is_generator = False
+
+        def bind(target: ast.AST, value: Value | None) -> None:
+            single = isinstance(target, ast.Name)
+            for name in _bound_names(target):
+                local_values.setdefault(name, []).append(value if single else None)
+
+        for inner in _own_nodes(node.body):
+            if isinstance(inner, _COMPREHENSIONS):
+                continue
+            if isinstance(inner, ast.Assign):
+                value = value_of(inner.value, self.resolve)
+                for target in inner.targets:
+                    bind(target, value)
+            elif isinstance(inner, (ast.AnnAssign, ast.NamedExpr)) and inner.value is not None:
+                bind(inner.target, value_of(inner.value, self.resolve))
+            elif isinstance(inner, (ast.AugAssign, ast.For, ast.AsyncFor)):
+                bind(inner.target, None)
+            elif isinstance(inner, (ast.With, ast.AsyncWith)):
+                for item in inner.items:
+                    if item.optional_vars is not None:
+                        bind(item.optional_vars, value_of(item.context_expr, self.resolve))
+            elif isinstance(inner, ast.Return) and inner.value is not None:
+                returns.append(value_of(inner.value, self.resolve))
+            elif isinstance(inner, ast.Yield):
+                is_generator = True
+                yields.append(value_of(inner.value, self.resolve))
+            elif isinstance(inner, ast.YieldFrom):
+                is_generator = True
+                yields.append(None)
+            elif isinstance(inner, ast.Call):
+                callee = value_of(inner.func, self.resolve)
+                if isinstance(callee, Ref):
+                    calls.add(callee.qualname)
+
+        args = node.args
+        positional = args.posonlyargs + args.args
+        defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
+        params = [
+            ParamFacts(
+                arg.arg, value_of(arg.annotation, self.enclosing), value_of(default, self.enclosing)
+            )
+            for arg, default in [
+                *zip(positional, defaults),
+                *zip(args.kwonlyargs, args.kw_defaults),
+            ]
+        ]
+        return FunctionFacts(
+            qualname=qualname,
+            name=node.name,
+            line=node.lineno,
+            is_async=isinstance(node, ast.AsyncFunctionDef),
+            is_generator=is_generator,
+            is_method=is_method,
+            decorators=tuple(value_of(d, self.enclosing) for d in node.decorator_list),
+            params=tuple(params),
+            returns=tuple(returns),
+            yields=tuple(yields),
+            locals={name: tuple(values) for name, values in local_values.items()},
+            local_names=frozenset(self.local_names),
+            calls=frozenset(calls),
+            declared_globals=frozenset(self.declared_globals),
+        )
+
+
+def collect(
+    tree: ast.Module, *, path: str, module: str, is_package: bool, aliases: tuple[str, ...] = ()
+) -> ModuleFacts:
+    """Condense a parsed module into its facts."""
+    collector = _ModuleCollector(module, is_package)
+    collector.collect_module(tree)
+    return ModuleFacts(
+        path=path,
+        module=module,
+        is_package=is_package,
+        aliases=aliases,
+        imports=collector.imports,
+        bindings=collector.bindings,
+        definitions=frozenset(collector.definitions),
+        functions=collector.functions,
+        dependency_calls=tuple(collector.dependency_calls),
+        calls=frozenset(collector.calls),
+        lifespan_refs=tuple(collector.lifespan_refs),
+    )

@@ -1,0 +1,249 @@
+"""Per-node answers for the rules, over the LibCST tree of one file.
+
+`FileSemantics` is the rules' only window on the semantic model. A `ScopeTracker` pair
+placed first and last in the batched visit keeps it pointed at the innermost function,
+so every rule sees the same scope without keeping its own stack.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import libcst as cst
+
+from sessionlint.semantics.collect import string_value
+from sessionlint.semantics.facts import ModuleFacts
+from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
+from sessionlint.semantics.values import (
+    TEXT_PREFIX_LENGTH,
+    Awaited,
+    CallOf,
+    Kind,
+    Local,
+    NoneValue,
+    Ref,
+    SubscriptOf,
+    Text,
+    UnionOf,
+    Value,
+    with_attribute,
+)
+
+_TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
+
+
+@dataclass
+class Scope:
+    """One `def` (with its facts when the fact pass saw it) or one class body."""
+
+    node: cst.FunctionDef | cst.ClassDef
+    qualname: str
+    function: Function | None = None
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.node, cst.ClassDef)
+
+
+class FileSemantics:
+    """What the semantic model knows about the file being visited, asked node by node."""
+
+    def __init__(self, module: ModuleFacts, project: ProjectFacts) -> None:
+        self.module = module
+        self.project = project
+        self.scopes: list[Scope] = []
+        self._seen_qualnames: dict[str, int] = {}
+        path = PurePath(module.path)
+        self.is_test_file = bool(_TEST_FILE.match(path.name)) or "tests" in path.parts[:-1]
+        self.is_migration_file = (path.name == "env.py" and "alembic" in path.parts) or any(
+            part in ("migrations", "versions", "alembic") for part in path.parts[:-1]
+        )
+
+    # -- scopes -------------------------------------------------------------------------
+
+    @property
+    def function(self) -> Function | None:
+        """The innermost enclosing function, when it is the innermost scope."""
+        if self.scopes and not self.scopes[-1].is_class:
+            return self.scopes[-1].function
+        return None
+
+    @property
+    def function_scopes(self) -> list[Scope]:
+        return [scope for scope in self.scopes if not scope.is_class]
+
+    @property
+    def at_module_level(self) -> bool:
+        """Not inside any function (module body or class body)."""
+        return not self.function_scopes
+
+    def enter(self, node: cst.FunctionDef | cst.ClassDef) -> None:
+        parent = self.scopes[-1] if self.scopes else None
+        prefix = ""
+        if parent is not None:
+            prefix = f"{parent.qualname}." if parent.is_class else f"{parent.qualname}.<locals>."
+        qualname = prefix + node.name.value
+        function = None
+        if isinstance(node, cst.FunctionDef):
+            count = self._seen_qualnames.get(qualname, 0) + 1
+            self._seen_qualnames[qualname] = count
+            qualname = qualname if count == 1 else f"{qualname}#{count}"
+            function = self.project.function_in(self.module, qualname)
+        self.scopes.append(Scope(node, qualname, function))
+
+    def leave(self) -> None:
+        self.scopes.pop()
+
+    def function_for(self, node: cst.FunctionDef) -> Function | None:
+        """Facts of a function whose scope is currently entered."""
+        for scope in reversed(self.scopes):
+            if scope.node is node:
+                return scope.function
+        return None
+
+    # -- values -------------------------------------------------------------------------
+
+    def resolve_name(self, name: str) -> Value | None:
+        closures = self.function_scopes
+        for depth, scope in enumerate(reversed(closures)):
+            if scope.function is None:
+                return None  # a function the fact pass did not see: know nothing
+            if name in scope.function.facts.local_names:
+                return Local(name) if depth == 0 else None
+        if (
+            name in self.module.imports
+            or name in self.module.definitions
+            or name in self.module.bindings
+        ):
+            if name in self.module.imports:
+                return Ref(self.module.imports[name])
+            return Ref(f"{self.module.module}.{name}" if self.module.module else name)
+        return None
+
+    def value_of(self, node: cst.BaseExpression | None) -> Value | None:
+        return expression_value(node, self.resolve_name)
+
+    def kind_of(self, node: cst.BaseExpression | None) -> Kind | None:
+        """What an expression evaluates to: a session, a factory, an engine, ..."""
+        value = self.value_of(node)
+        function = self.function
+        return self.project.value_kind(value, self.module, function.facts if function else None)
+
+    def qualified_name(self, node: cst.BaseExpression | None) -> str | None:
+        """The external qualified name an expression refers to (`sqlalchemy.pool.NullPool`)."""
+        value = self.value_of(node)
+        if isinstance(value, CallOf):
+            value = value.func
+        if isinstance(value, Ref):
+            target = self.project.resolve(value.qualname)
+            if isinstance(target, External):
+                return target.qualname
+        return None
+
+    def is_engine_constructor_call(self, node: cst.Call) -> bool:
+        return self.kind_of(node) == Kind.ENGINE
+
+    def local_kind(self, name: str) -> Kind | None:
+        function = self.function
+        if function is None:
+            return None
+        return self.project.local_kind(name, function.module, function.facts)
+
+    def module_constant(self, node: cst.BaseExpression) -> Value | None:
+        """The value a module-level constant is bound to (through imports), if known."""
+        value = self.value_of(node)
+        if isinstance(value, Ref):
+            target = self.project.resolve(value.qualname)
+            if isinstance(target, Binding) and not target.rest:
+                return target.module.bindings.get(target.name)
+        return value
+
+
+def expression_value(node: cst.BaseExpression | None, resolve) -> Value | None:  # type: ignore[no-untyped-def]
+    """The symbolic value of a LibCST expression (the twin of `collect.value_of`)."""
+    if node is None:
+        return None
+    if isinstance(node, cst.Name):
+        return NoneValue() if node.value == "None" else resolve(node.value)
+    if isinstance(node, cst.Attribute):
+        return with_attribute(expression_value(node.value, resolve), node.attr.value)
+    if isinstance(node, cst.Call):
+        return CallOf(
+            func=expression_value(node.func, resolve),
+            args=tuple(
+                expression_value(arg.value, resolve)
+                for arg in node.args
+                if arg.keyword is None and not arg.star
+            ),
+            kwargs=tuple(
+                (arg.keyword.value, expression_value(arg.value, resolve))
+                for arg in node.args
+                if arg.keyword is not None
+            ),
+            has_star_kwargs=any(arg.star == "**" for arg in node.args),
+        )
+    if isinstance(node, cst.Await):
+        inner = expression_value(node.expression, resolve)
+        return Awaited(inner) if inner is not None else None
+    if isinstance(node, cst.Subscript):
+        items: Sequence[Value | None] = [
+            expression_value(element.slice.value, resolve)
+            if isinstance(element.slice, cst.Index)
+            else None
+            for element in node.slice
+        ]
+        return SubscriptOf(expression_value(node.value, resolve), tuple(items))
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
+        return UnionOf(
+            (expression_value(node.left, resolve), expression_value(node.right, resolve))
+        )
+    if isinstance(node, cst.SimpleString):
+        text = node.evaluated_value
+        return string_value(text, resolve) if isinstance(text, str) else None
+    if isinstance(node, cst.ConcatenatedString):
+        text = node.evaluated_value
+        return Text(text[:TEXT_PREFIX_LENGTH]) if isinstance(text, str) else None
+    if isinstance(node, cst.FormattedString):
+        head = node.parts[0] if node.parts else None
+        if isinstance(head, cst.FormattedStringText):
+            return Text(head.value[:TEXT_PREFIX_LENGTH])
+        return None
+    return None
+
+
+class ScopeEnter(cst.BatchableCSTVisitor):
+    """Runs first in the batch: enters scopes before any rule sees the node."""
+
+    def __init__(self, semantics: FileSemantics) -> None:
+        super().__init__()
+        self.semantics = semantics
+        # The last statement entered: the line an internal error is reported at.
+        self.last_statement: cst.CSTNode | None = None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.last_statement = node
+        self.semantics.enter(node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.last_statement = node
+        self.semantics.enter(node)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self.last_statement = node
+
+
+class ScopeExit(cst.BatchableCSTVisitor):
+    """Runs last in the batch: leaves scopes after every rule's `leave_*`."""
+
+    def __init__(self, semantics: FileSemantics) -> None:
+        super().__init__()
+        self.semantics = semantics
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.semantics.leave()
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.semantics.leave()

@@ -1,0 +1,70 @@
+"""Plain, picklable facts about one module: what the fact pass records and the cache keeps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sessionlint.semantics.values import Value
+
+
+@dataclass(frozen=True)
+class ParamFacts:
+    name: str
+    annotation: Value | None
+    default: Value | None
+
+
+@dataclass(frozen=True)
+class FunctionFacts:
+    """One `def` / `async def`, keyed in its module by `qualname`.
+
+    `qualname` follows Python's `__qualname__` (`Repo.load`, `outer.<locals>.inner`), with
+    `#2`, `#3` … appended to later redefinitions of the same name.
+    """
+
+    qualname: str
+    name: str
+    line: int
+    is_async: bool
+    is_generator: bool
+    is_method: bool
+    decorators: tuple[Value | None, ...]
+    params: tuple[ParamFacts, ...]
+    returns: tuple[Value | None, ...]
+    yields: tuple[Value | None, ...]
+    # Every value assigned to each local name, in source order (params are not repeated here).
+    locals: dict[str, tuple[Value | None, ...]] = field(default_factory=dict)
+    # Every name local to the function (parameters, assignments, imports, nested defs).
+    local_names: frozenset[str] = frozenset()
+    # Qualified names of the globals this function calls directly.
+    calls: frozenset[str] = frozenset()
+    declared_globals: frozenset[str] = frozenset()
+
+    def param(self, name: str) -> ParamFacts | None:
+        return next((param for param in self.params if param.name == name), None)
+
+
+@dataclass
+class ModuleFacts:
+    """Everything other modules and the rules need to know about one module."""
+
+    path: str
+    module: str
+    is_package: bool
+    # Other dotted names this module may be imported as (layouts without `__init__.py`).
+    aliases: tuple[str, ...] = ()
+    imports: dict[str, str] = field(default_factory=dict)
+    # Module-level (and class-level, as `Class.attr`) assignments; the last one wins.
+    bindings: dict[str, Value | None] = field(default_factory=dict)
+    definitions: frozenset[str] = frozenset()
+    functions: dict[str, FunctionFacts] = field(default_factory=dict)
+    # Every `Depends(...)` / `Security(...)`-shaped call, confirmed against FastAPI later.
+    dependency_calls: tuple[Value, ...] = ()
+    # Qualified names of every global called anywhere in the module.
+    calls: frozenset[str] = frozenset()
+    # Values passed as `lifespan=` to an app constructor.
+    lifespan_refs: tuple[Value | None, ...] = ()
+
+    def exported_names(self) -> set[str]:
+        """Names other modules can import from this one."""
+        return set(self.imports) | set(self.bindings) | set(self.definitions)

@@ -1,0 +1,502 @@
+"""The project index: cross-module resolution and what every value *is*.
+
+Built once per run from every module's facts. It follows imports and re-exports between
+the checked modules, and answers for a symbolic value whether it is a session, a factory,
+an engine, an app or router; for a function whether it is a session dependency or an
+endpoint. Unknown answers are None / False: the rules never guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Union
+
+from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
+from sessionlint.semantics.values import (
+    SESSION_FROM_FACTORY,
+    Attr,
+    Awaited,
+    CallOf,
+    Kind,
+    Local,
+    NoneValue,
+    Ref,
+    SubscriptOf,
+    UnionOf,
+    Value,
+)
+
+_MAX_DEPTH = 24
+
+
+@dataclass(frozen=True)
+class External:
+    qualname: str
+
+
+@dataclass(frozen=True)
+class Binding:
+    module: ModuleFacts
+    name: str
+    rest: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Function:
+    module: ModuleFacts
+    facts: FunctionFacts
+    rest: tuple[str, ...] = ()
+
+
+Target = Union[External, Binding, Function, None]
+FunctionRef = tuple[str, str]  # (module name, function qualname)
+
+_SESSION_CLASS_KINDS = {
+    **dict.fromkeys(vocab.SYNC_SESSION_CLASSES, Kind.SYNC_SESSION),
+    **dict.fromkeys(vocab.ASYNC_SESSION_CLASSES, Kind.ASYNC_SESSION),
+}
+_CONSTRUCTED_KINDS = {
+    **dict.fromkeys(vocab.ENGINE_CONSTRUCTORS, Kind.ENGINE),
+    **dict.fromkeys(vocab.ASYNC_SESSIONMAKERS, Kind.ASYNC_FACTORY),
+    **dict.fromkeys(vocab.SCOPED_SESSIONS, Kind.SYNC_REGISTRY),
+    **dict.fromkeys(vocab.ASYNC_SCOPED_SESSIONS, Kind.ASYNC_REGISTRY),
+    **dict.fromkeys(vocab.FASTAPI_APPS, Kind.APP),
+    **dict.fromkeys(vocab.FASTAPI_ROUTERS, Kind.ROUTER),
+    **_SESSION_CLASS_KINDS,
+}
+_VOCABULARY = (
+    frozenset(_CONSTRUCTED_KINDS) | vocab.SESSIONMAKERS | vocab.DEPENDS | vocab.BACKGROUND_TASKS
+)
+
+
+class ProjectFacts:
+    """Cross-module answers over every checked module's facts."""
+
+    def __init__(
+        self,
+        modules: Iterable[ModuleFacts],
+        *,
+        dependency_names: Iterable[str] = vocab.DEFAULT_DEPENDENCY_NAMES,
+        session_factories: Iterable[str] = (),
+        engine_constructors: Iterable[str] = (),
+    ) -> None:
+        self.modules: dict[str, ModuleFacts] = {}
+        self.by_path: dict[str, ModuleFacts] = {}
+        alias_owners: dict[str, set[str]] = {}
+        for facts in modules:
+            self.modules.setdefault(facts.module, facts)
+            self.by_path[facts.path] = facts
+            for alias in facts.aliases:
+                alias_owners.setdefault(alias, set()).add(facts.module)
+        # An alias that names two modules is ambiguous: it resolves to neither.
+        self.aliases = {
+            alias: self.modules[next(iter(owners))]
+            for alias, owners in alias_owners.items()
+            if len(owners) == 1 and alias not in self.modules
+        }
+        self.dependency_names = frozenset(dependency_names)
+        self.extra_factories = frozenset(session_factories)
+        self.extra_engines = frozenset(engine_constructors)
+        self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
+        self._in_progress: set[tuple[object, ...]] = set()
+        self.dependency_targets = self._collect_dependency_targets()
+        self.called_functions = self._collect_called_functions()
+
+    def with_module(self, facts: ModuleFacts) -> ProjectFacts:
+        """The same project with one module's facts replaced (after a fix rewrote it)."""
+        modules = [m for m in self.modules.values() if m.path != facts.path] + [facts]
+        return ProjectFacts(
+            modules,
+            dependency_names=self.dependency_names,
+            session_factories=self.extra_factories,
+            engine_constructors=self.extra_engines,
+        )
+
+    # -- resolution ---------------------------------------------------------------------
+
+    def module_named(self, name: str) -> ModuleFacts | None:
+        return self.modules.get(name) or self.aliases.get(name)
+
+    def resolve(self, qualname: str, depth: int = 0) -> Target:
+        """What a qualified name refers to, following imports and re-exports."""
+        if (
+            qualname in _VOCABULARY
+            or qualname in self.extra_factories
+            or qualname in self.extra_engines
+        ):
+            return External(qualname)
+        if depth > _MAX_DEPTH:
+            return None
+        parts = qualname.split(".")
+        for split in range(len(parts), 0, -1):
+            module = self.module_named(".".join(parts[:split]))
+            if module is not None:
+                return self._resolve_in(module, tuple(parts[split:]), depth)
+        return External(qualname)
+
+    def _resolve_in(self, module: ModuleFacts, rest: tuple[str, ...], depth: int) -> Target:
+        if not rest:
+            return None
+        name = rest[0]
+        if len(rest) >= 2 and f"{name}.{rest[1]}" in module.bindings:
+            return Binding(module, f"{name}.{rest[1]}", rest[2:])
+        if name in module.imports:
+            return self.resolve(".".join((module.imports[name], *rest[1:])), depth + 1)
+        if name in module.bindings:
+            return Binding(module, name, rest[1:])
+        for length in range(len(rest), 0, -1):
+            function = module.functions.get(".".join(rest[:length]))
+            if function is not None:
+                return Function(module, function, rest[length:])
+        return None
+
+    def function_of(self, value: Value | None, module: ModuleFacts) -> Function | None:
+        """The project function a value names (`get_db`, `deps.get_db`), if any."""
+        if isinstance(value, Ref):
+            target = self.resolve(value.qualname)
+            if isinstance(target, Function) and not target.rest:
+                return target
+            if isinstance(target, Binding) and not target.rest:
+                # `get_db = make_dependency` style aliases of a function.
+                bound = target.module.bindings.get(target.name)
+                if isinstance(bound, Ref) and bound != value:
+                    return self.function_of(bound, target.module)
+        return None
+
+    # -- kinds of values ----------------------------------------------------------------
+
+    def value_kind(
+        self, value: Value | None, module: ModuleFacts, function: FunctionFacts | None = None
+    ) -> Kind | None:
+        """What a value is at run time (a session, a factory, an engine, ...)."""
+        if value is None:
+            return None
+        key = ("value", value, module.module, function.qualname if function else None)
+        return self._memo(key, lambda: self._value_kind(value, module, function))
+
+    def _memo(self, key: tuple[object, ...], compute) -> Kind | None:  # type: ignore[no-untyped-def]
+        if key in self._kind_cache:
+            return self._kind_cache[key]
+        if key in self._in_progress:
+            return None
+        self._in_progress.add(key)
+        try:
+            result = compute()
+        finally:
+            self._in_progress.discard(key)
+        self._kind_cache[key] = result
+        return result
+
+    def _value_kind(
+        self, value: Value, module: ModuleFacts, function: FunctionFacts | None
+    ) -> Kind | None:
+        if isinstance(value, Ref):
+            return self._global_kind(value.qualname)
+        if isinstance(value, Local):
+            return self.local_kind(value.name, module, function) if function else None
+        if isinstance(value, CallOf):
+            return self._call_kind(value, module, function, awaited=False)
+        if isinstance(value, Awaited) and isinstance(value.value, CallOf):
+            return self._call_kind(value.value, module, function, awaited=True)
+        return None
+
+    def _global_kind(self, qualname: str) -> Kind | None:
+        target = self.resolve(qualname)
+        if isinstance(target, External):
+            if target.qualname in _SESSION_CLASS_KINDS:
+                return (
+                    Kind.ASYNC_FACTORY
+                    if _SESSION_CLASS_KINDS[target.qualname].is_async
+                    else Kind.SYNC_FACTORY
+                )
+            if target.qualname in self.extra_factories:
+                return Kind.SYNC_FACTORY
+            return None
+        if isinstance(target, Binding) and not target.rest:
+            return self.value_kind(target.module.bindings[target.name], target.module)
+        return None
+
+    def local_kind(self, name: str, module: ModuleFacts, function: FunctionFacts) -> Kind | None:
+        """The kind of a function-local name: every binding of it must agree."""
+        kinds: set[Kind | None] = set()
+        param = function.param(name)
+        if param is not None:
+            kinds.add(self.param_kind(param, module))
+        kinds.update(
+            self.value_kind(value, module, function) for value in function.locals.get(name, ())
+        )
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def _call_kind(
+        self, call: CallOf, module: ModuleFacts, function: FunctionFacts | None, *, awaited: bool
+    ) -> Kind | None:
+        func = call.func
+        if isinstance(func, Ref):
+            target = self.resolve(func.qualname)
+            if isinstance(target, External):
+                return self._constructed_kind(target.qualname, call, module, function)
+            if isinstance(target, Function) and not target.rest:
+                return self.call_result_kind(target, awaited=awaited)
+            if isinstance(target, Binding) and target.rest == ("begin",):
+                # `SessionLocal.begin()` gives a session (in a transaction) as a context manager.
+                factory = self.value_kind(target.module.bindings[target.name], target.module)
+                return SESSION_FROM_FACTORY.get(factory)
+        elif isinstance(func, Attr) and func.name == "begin":
+            return SESSION_FROM_FACTORY.get(self.value_kind(func.base, module, function))
+        return SESSION_FROM_FACTORY.get(self.value_kind(func, module, function))
+
+    def _constructed_kind(
+        self, qualname: str, call: CallOf, module: ModuleFacts, function: FunctionFacts | None
+    ) -> Kind | None:
+        if qualname in vocab.SESSIONMAKERS:
+            session_class = call.keyword("class_")
+            if (
+                session_class is not None
+                and self.value_kind(session_class, module, function) == Kind.ASYNC_FACTORY
+            ):
+                return Kind.ASYNC_FACTORY
+            return Kind.SYNC_FACTORY
+        if qualname in self.extra_engines:
+            return Kind.ENGINE
+        if qualname in self.extra_factories:
+            return Kind.SYNC_SESSION
+        return _CONSTRUCTED_KINDS.get(qualname)
+
+    # -- kinds of annotations -----------------------------------------------------------
+
+    def annotation_kind(self, value: Value | None, module: ModuleFacts) -> Kind | None:
+        """The kind of object an annotation declares (`Session`, `Annotated[AsyncSession, ...]`, an alias)."""
+        if value is None:
+            return None
+        return self._memo(
+            ("annotation", value, module.module), lambda: self._annotation_kind(value, module)
+        )
+
+    def _annotation_kind(self, value: Value, module: ModuleFacts) -> Kind | None:
+        if isinstance(value, Ref):
+            target = self.resolve(value.qualname)
+            if isinstance(target, External):
+                if target.qualname in vocab.BACKGROUND_TASKS:
+                    return Kind.BACKGROUND_TASKS
+                return _SESSION_CLASS_KINDS.get(target.qualname)
+            if isinstance(target, Binding) and not target.rest:
+                return self.annotation_kind(target.module.bindings[target.name], target.module)
+            return None
+        if isinstance(value, SubscriptOf) and isinstance(value.base, Ref) and value.items:
+            base = self.resolve(value.base.qualname)
+            base_name = base.qualname if isinstance(base, External) else None
+            if base_name in vocab.ANNOTATED or base_name in vocab.OPTIONAL:
+                return self.annotation_kind(value.items[0], module)
+            if base_name in vocab.UNION:
+                return self._union_kind(value.items, module)
+            return None
+        if isinstance(value, UnionOf):
+            return self._union_kind(value.options, module)
+        return None
+
+    def _union_kind(self, options: tuple[Value | None, ...], module: ModuleFacts) -> Kind | None:
+        kinds = {
+            self.annotation_kind(option, module)
+            for option in options
+            if not isinstance(option, NoneValue)
+        }
+        return kinds.pop() if len(kinds) == 1 else None
+
+    # -- dependencies -------------------------------------------------------------------
+
+    def dependency_of(self, param: ParamFacts, module: ModuleFacts) -> Function | None:
+        """The project function FastAPI calls to fill this parameter, if any."""
+        for value in (param.default, param.annotation):
+            found = self._dependency_in(value, module, 0)
+            if found is not None:
+                return found
+        return None
+
+    def _dependency_in(
+        self, value: Value | None, module: ModuleFacts, depth: int
+    ) -> Function | None:
+        if value is None or depth > _MAX_DEPTH:
+            return None
+        if isinstance(value, CallOf) and self.is_depends_call(value):
+            return self.function_of(self.depends_target(value), module)
+        if isinstance(value, SubscriptOf) and isinstance(value.base, Ref):
+            base = self.resolve(value.base.qualname)
+            if isinstance(base, External) and base.qualname in vocab.ANNOTATED:
+                for item in value.items[1:]:
+                    found = self._dependency_in(item, module, depth + 1)
+                    if found is not None:
+                        return found
+            return None
+        if isinstance(value, Ref):
+            target = self.resolve(value.qualname)
+            if isinstance(target, Binding) and not target.rest:
+                return self._dependency_in(
+                    target.module.bindings[target.name], target.module, depth + 1
+                )
+        return None
+
+    def is_depends_call(self, call: CallOf) -> bool:
+        if not isinstance(call.func, Ref):
+            return False
+        target = self.resolve(call.func.qualname)
+        return isinstance(target, External) and target.qualname in vocab.DEPENDS
+
+    @staticmethod
+    def depends_target(call: CallOf) -> Value | None:
+        return call.args[0] if call.args else call.keyword("dependency")
+
+    def _collect_dependency_targets(self) -> frozenset[FunctionRef]:
+        targets = set()
+        for module in self.modules.values():
+            for call in module.dependency_calls:
+                if isinstance(call, CallOf) and self.is_depends_call(call):
+                    function = self.function_of(self.depends_target(call), module)
+                    if function is not None:
+                        targets.add((function.module.module, function.facts.qualname))
+        return frozenset(targets)
+
+    def _collect_called_functions(self) -> frozenset[FunctionRef]:
+        called = set()
+        for module in self.modules.values():
+            for qualname in module.calls:
+                target = self.resolve(qualname)
+                if isinstance(target, Function) and not target.rest:
+                    called.add((target.module.module, target.facts.qualname))
+        return frozenset(called)
+
+    # -- functions ----------------------------------------------------------------------
+
+    def param_kind(self, param: ParamFacts, module: ModuleFacts) -> Kind | None:
+        """What a parameter holds: what its dependency provides, else what its annotation says."""
+        dependency = self.dependency_of(param, module)
+        if dependency is not None:
+            provided = self.provided_kind(dependency)
+            if provided is not None:
+                return provided
+        return self.annotation_kind(param.annotation, module)
+
+    def provided_kind(self, function: Function) -> Kind | None:
+        """What FastAPI injects when this function is a dependency (yielded, or returned and awaited)."""
+        facts = function.facts
+        values = facts.yields if facts.is_generator else facts.returns
+        return self._agreed_kind(values, function, awaited=facts.is_async)
+
+    def call_result_kind(self, function: Function, *, awaited: bool) -> Kind | None:
+        """What calling the function gives the caller (a `@contextmanager` gives what it yields)."""
+        facts = function.facts
+        if facts.is_async and not awaited and not self.is_context_manager(function):
+            return None
+        if facts.is_generator:
+            if not self.is_context_manager(function):
+                return None
+            return self._agreed_kind(facts.yields, function, awaited=True)
+        return self._agreed_kind(facts.returns, function, awaited=True)
+
+    def _agreed_kind(
+        self, values: tuple[Value | None, ...], function: Function, *, awaited: bool
+    ) -> Kind | None:
+        kinds = set()
+        for value in values:
+            if awaited and isinstance(value, CallOf):
+                value = Awaited(value)
+            kinds.add(self.value_kind(value, function.module, function.facts))
+        return kinds.pop() if len(kinds) == 1 else None
+
+    def is_context_manager(self, function: Function) -> bool:
+        return any(self._decorator_names(function) & vocab.CONTEXT_MANAGER_DECORATORS)
+
+    def creates_session(self, function: Function) -> Kind | None:
+        """The kind of session the function's own body creates (a factory call), if any."""
+        facts = function.facts
+        for values in (*facts.locals.values(), facts.returns, facts.yields):
+            for value in values:
+                if isinstance(value, (CallOf, Awaited)):
+                    kind = self.value_kind(value, function.module, facts)
+                    if kind is not None and kind.is_session:
+                        return kind
+        return None
+
+    def is_dependency(self, function: Function) -> bool:
+        """Used through `Depends` / `Security` somewhere in the tree."""
+        return (function.module.module, function.facts.qualname) in self.dependency_targets
+
+    def is_called_directly(self, function: Function) -> bool:
+        return (function.module.module, function.facts.qualname) in self.called_functions
+
+    def is_session_dependency(self, function: Function) -> bool:
+        """A function that creates a session and that FastAPI calls as a dependency."""
+        if self.creates_session(function) is None:
+            return False
+        if self.is_dependency(function):
+            return True
+        return function.facts.name in self.dependency_names and not self.is_called_directly(
+            function
+        )
+
+    def is_endpoint(self, function: Function) -> bool:
+        return any(
+            self._is_route_decorator(d, {Kind.APP, Kind.ROUTER}, vocab.ROUTE_METHODS)
+            for d in function.facts.decorators
+        )
+
+    def is_startup_hook(self, function: Function) -> bool:
+        """A lifespan function or an `on_event` handler: runs once per process."""
+        if any(
+            self._is_route_decorator(d, {Kind.APP, Kind.ROUTER}, vocab.STARTUP_HOOKS)
+            for d in function.facts.decorators
+        ):
+            return True
+        key = (function.module.module, function.facts.qualname)
+        for module in self.modules.values():
+            for call in module.lifespan_refs:
+                if isinstance(call, CallOf) and self.value_kind(call, module) in (
+                    Kind.APP,
+                    Kind.ROUTER,
+                ):
+                    lifespan = self.function_of(call.keyword("lifespan"), module)
+                    if (
+                        lifespan is not None
+                        and (lifespan.module.module, lifespan.facts.qualname) == key
+                    ):
+                        return True
+        return False
+
+    def is_app_factory(self, function: Function) -> bool:
+        """A function that builds the FastAPI app (runs once per process)."""
+        for qualname in function.facts.calls:
+            target = self.resolve(qualname)
+            if isinstance(target, External) and target.qualname in vocab.FASTAPI_APPS:
+                return True
+        return False
+
+    def decorator_names(self, function: Function) -> frozenset[str]:
+        """Qualified names of the function's decorators (`functools.cache`, `pytest.fixture`)."""
+        return frozenset(self._decorator_names(function))
+
+    def _decorator_names(self, function: Function) -> set[str]:
+        names = set()
+        for decorator in function.facts.decorators:
+            if isinstance(decorator, CallOf):
+                decorator = decorator.func
+            if isinstance(decorator, Ref):
+                target = self.resolve(decorator.qualname)
+                if isinstance(target, External):
+                    names.add(target.qualname)
+        return names
+
+    def _is_route_decorator(
+        self, decorator: Value | None, owners: set[Kind], methods: frozenset[str]
+    ) -> bool:
+        if not isinstance(decorator, CallOf):
+            return False
+        func = decorator.func
+        if isinstance(func, Ref):
+            owner_name, _, method = func.qualname.rpartition(".")
+            return method in methods and self._global_kind(owner_name) in owners
+        return False
+
+    def function_in(self, module: ModuleFacts, qualname: str) -> Function | None:
+        facts = module.functions.get(qualname)
+        return Function(module, facts) if facts is not None else None

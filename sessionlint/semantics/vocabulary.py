@@ -1,0 +1,138 @@
+"""Qualified names the rules are about.
+
+Every name a rule matches lives here, fully qualified, under each public path it is
+importable from. The byte pre-filter is derived from these sets as well, so a rule
+cannot match a name the pre-filter does not know about.
+"""
+
+from __future__ import annotations
+
+
+def _paths(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+SYNC_ENGINE_CONSTRUCTORS = _paths(
+    "sqlalchemy.create_engine",
+    "sqlalchemy.engine.create_engine",
+    "sqlalchemy.engine.create.create_engine",
+    "sqlmodel.create_engine",
+    "sqlmodel.main.create_engine",
+    "sqlmodel.engine.create.create_engine",
+)
+ASYNC_ENGINE_CONSTRUCTORS = _paths(
+    "sqlalchemy.ext.asyncio.create_async_engine",
+    "sqlalchemy.ext.asyncio.engine.create_async_engine",
+)
+# Engines built from a configuration mapping: the pool options live in that mapping.
+CONFIG_ENGINE_CONSTRUCTORS = _paths(
+    "sqlalchemy.engine_from_config",
+    "sqlalchemy.engine.engine_from_config",
+    "sqlalchemy.engine.create.engine_from_config",
+    "sqlalchemy.ext.asyncio.async_engine_from_config",
+    "sqlalchemy.ext.asyncio.engine.async_engine_from_config",
+)
+ENGINE_CONSTRUCTORS = (
+    SYNC_ENGINE_CONSTRUCTORS | ASYNC_ENGINE_CONSTRUCTORS | CONFIG_ENGINE_CONSTRUCTORS
+)
+
+SESSIONMAKERS = _paths("sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker")
+ASYNC_SESSIONMAKERS = _paths(
+    "sqlalchemy.ext.asyncio.async_sessionmaker",
+    "sqlalchemy.ext.asyncio.session.async_sessionmaker",
+)
+SCOPED_SESSIONS = _paths("sqlalchemy.orm.scoped_session", "sqlalchemy.orm.scoping.scoped_session")
+ASYNC_SCOPED_SESSIONS = _paths(
+    "sqlalchemy.ext.asyncio.async_scoped_session",
+    "sqlalchemy.ext.asyncio.scoping.async_scoped_session",
+)
+SYNC_SESSION_CLASSES = _paths(
+    "sqlalchemy.orm.Session",
+    "sqlalchemy.orm.session.Session",
+    "sqlmodel.Session",
+    "sqlmodel.orm.session.Session",
+)
+ASYNC_SESSION_CLASSES = _paths(
+    "sqlalchemy.ext.asyncio.AsyncSession",
+    "sqlalchemy.ext.asyncio.session.AsyncSession",
+    "sqlmodel.ext.asyncio.session.AsyncSession",
+)
+
+DEPENDS = _paths(
+    "fastapi.Depends",
+    "fastapi.params.Depends",
+    "fastapi.param_functions.Depends",
+    "fastapi.Security",
+    "fastapi.params.Security",
+    "fastapi.param_functions.Security",
+)
+ANNOTATED = _paths("typing.Annotated", "typing_extensions.Annotated")
+OPTIONAL = _paths("typing.Optional", "typing_extensions.Optional")
+UNION = _paths("typing.Union", "typing_extensions.Union")
+FASTAPI_APPS = _paths("fastapi.FastAPI", "fastapi.applications.FastAPI")
+FASTAPI_ROUTERS = _paths("fastapi.APIRouter", "fastapi.routing.APIRouter")
+ROUTE_METHODS = frozenset(
+    {"get", "post", "put", "patch", "delete", "head", "options", "trace", "api_route", "websocket"}
+)
+STARTUP_HOOKS = frozenset({"on_event"})
+BACKGROUND_TASKS = _paths(
+    "fastapi.BackgroundTasks",
+    "fastapi.background.BackgroundTasks",
+    "starlette.background.BackgroundTasks",
+)
+
+# Pools that hold no idle connections (or one that is never stale): pre-ping buys nothing.
+NON_POOLING_POOLS = _paths(
+    *(
+        f"{module}.{pool}"
+        for module in ("sqlalchemy.pool", "sqlalchemy.pool.impl", "sqlalchemy")
+        for pool in ("NullPool", "StaticPool", "SingletonThreadPool", "AssertionPool")
+    )
+)
+CACHE_DECORATORS = _paths("functools.cache", "functools.lru_cache")
+CONTEXT_MANAGER_DECORATORS = _paths("contextlib.contextmanager", "contextlib.asynccontextmanager")
+PYTEST_FIXTURES = _paths("pytest.fixture", "pytest_asyncio.fixture")
+PARTIAL = _paths("functools.partial")
+# Handing a session to these transfers the duty to close it.
+OWNERSHIP_TAKERS = _paths("contextlib.closing")
+
+# AsyncSession methods that are coroutines (SQLAlchemy 2.0). `add`, `add_all`, `expunge`,
+# `in_transaction`, `begin` and `begin_nested` are not: they must never be awaited.
+ASYNC_SESSION_COROUTINES = frozenset(
+    {
+        "execute",
+        "scalar",
+        "scalars",
+        "get",
+        "get_one",
+        "commit",
+        "rollback",
+        "refresh",
+        "flush",
+        "close",
+        "delete",
+        "merge",
+        "stream",
+        "stream_scalars",
+        "run_sync",
+        "connection",
+        "invalidate",
+        "reset",
+    }
+)
+
+DEFAULT_DEPENDENCY_NAMES = (
+    "get_db",
+    "get_session",
+    "get_db_session",
+    "get_async_db",
+    "get_async_session",
+)
+
+# Top-level packages whose import makes a file worth parsing (the byte pre-filter).
+VOCABULARY_ROOTS = frozenset({"sqlalchemy", "sqlmodel", "fastapi", "starlette"})
+
+
+def last_segments(*groups: frozenset[str]) -> frozenset[str]:
+    """The unqualified spellings of the given names (for cheap pre-filters only)."""
+    return frozenset(name.rpartition(".")[2] for group in groups for name in group)

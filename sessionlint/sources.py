@@ -1,0 +1,83 @@
+"""Reading source files: bytes, encoding, and SL000 when a file cannot be read or parsed."""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessionlint.config import PARSE_ERROR_CODE
+from sessionlint.diagnostics import Diagnostic, Location
+
+
+@dataclass
+class SourceFile:
+    """One file's content, decoded with its declared encoding (a BOM is kept apart)."""
+
+    path: Path | None
+    display: str
+    data: bytes
+    encoding: str = "utf-8"
+    text: str | None = None
+    identity: tuple[str, bool, tuple[str, ...]] | None = None
+
+
+class UnreadableSource(Exception):
+    def __init__(self, reason: str, row: int = 1, column: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.row = row
+        self.column = column
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except IsADirectoryError:
+        raise UnreadableSource("is a directory, not a file") from None
+    except OSError as error:
+        raise UnreadableSource(f"cannot read file: {error.strerror or error}") from None
+
+
+def decode(source: SourceFile) -> str:
+    """The text of a file, honouring its BOM and PEP 263 encoding cookie."""
+    if source.text is not None:
+        return source.text
+    if b"\x00" in source.data:
+        raise UnreadableSource("file contains NUL bytes (binary file?)")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source.data).readline)
+    except SyntaxError as error:
+        raise UnreadableSource(
+            f"bad encoding declaration: {error.msg if hasattr(error, 'msg') else error}"
+        ) from None
+    try:
+        text = source.data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        position = getattr(error, "start", 0)
+        row = source.data.count(b"\n", 0, position) + 1
+        raise UnreadableSource(
+            f"cannot decode file as {encoding}: {error.__class__.__name__}", row
+        ) from None
+    source.encoding = encoding
+    source.text = text
+    return text
+
+
+def encode(text: str, encoding: str) -> bytes:
+    """Back to bytes in the file's own encoding (`utf-8-sig` restores the BOM)."""
+    return text.encode(encoding)
+
+
+def error_diagnostic(display: str, reason: str, row: int = 1, column: int = 1) -> Diagnostic:
+    location = Location(max(row, 1), max(column, 1))
+    return Diagnostic(PARSE_ERROR_CODE, "parse-error", reason, display, location, location)
+
+
+def display_path(path: Path) -> str:
+    """Relative to the working directory when under it, as users typed it otherwise."""
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
