@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
-from sessionlint.diagnostics import Edit, FixAvailability
+from sessionlint.diagnostics import FixAvailability
+from sessionlint.fixes.arguments import add_keyword_argument
 from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.values import Text
-
-_NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 class EngineWithoutPrePing(Rule):
@@ -76,7 +73,8 @@ class EngineWithoutPrePing(Rule):
             node
         ):
             return
-        self.report(node, fix=self.make_fix([self._add_pre_ping(node)]))
+        edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
+        self.report(node, fix=self.make_fix([edit]))
 
     def _opts_out(self, node: cst.Call) -> bool:
         for arg in node.args:
@@ -92,27 +90,6 @@ class EngineWithoutPrePing(Rule):
             return False
         value = self.semantics.module_constant(url)
         return isinstance(value, Text) and value.prefix.startswith("sqlite")
-
-    def _add_pre_ping(self, node: cst.Call) -> Edit:
-        if not node.args:
-            # Right after `func(` and any whitespace inside the parentheses.
-            func_end = self.context.span(node.func)[1]
-            opening = self.context.source.index("(", func_end) + 1
-            return self.context.edit(opening, opening, "pool_pre_ping=True")
-        last = node.args[-1]
-        comma = last.comma
-        if isinstance(comma, cst.Comma) and isinstance(
-            comma.whitespace_after, cst.ParenthesizedWhitespace
-        ):
-            # One argument per line with a trailing comma: add a line in the same style.
-            _, value_end = self.context.span(last)
-            newline = _NEWLINE.search(self.context.source, value_end)
-            if newline is not None:
-                indent = self.context.line_indent(last)
-                content = f"{indent}pool_pre_ping=True,{newline.group()}"
-                return self.context.edit(newline.end(), newline.end(), content)
-        _, value_end = self.context.span(last.value)
-        return self.context.edit(value_end, value_end, ", pool_pre_ping=True")
 
 
 def _url_argument(node: cst.Call) -> cst.BaseExpression | None:

@@ -1,0 +1,1 @@
+"""CST builders and text-edit helpers shared by the rules' fixes."""
