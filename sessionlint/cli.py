@@ -11,10 +11,9 @@ import click
 from sessionlint import __version__
 from sessionlint.config import ConfigError, Settings, load_settings, validate_codes, with_overrides
 from sessionlint.output import FORMATS
-from sessionlint.rules import ALL_RULES
+from sessionlint.codes import KNOWN_CODES
 from sessionlint.run import RunOptions, RunReport, check_paths, check_stdin
 
-KNOWN_CODES = frozenset({"SL000", *(rule.code for rule in ALL_RULES)})
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import ast
 import re
-import traceback
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import libcst as cst
-from libcst.metadata import MetadataWrapper
 
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.files import module_identity
-from sessionlint.noqa import without_suppressed
-from sessionlint.rules import ALL_RULES, Rule
-from sessionlint.rules._base import FileContext
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import collect, import_bindings
-from sessionlint.semantics.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import SourceFile, UnreadableSource, decode, error_diagnostic
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from sessionlint.rules import Rule
 
 
 @dataclass
@@ -64,9 +62,7 @@ class Engine:
     def __init__(self, settings: Settings, roots: Sequence[Path] = ()) -> None:
         self.settings = settings
         self.roots = list(roots)
-        self.rules: list[type[Rule]] = [
-            rule for rule in ALL_RULES if settings.is_selected(rule.code)
-        ]
+        self._rules: list[type[Rule]] | None = None
         extra_roots = {
             name.partition(".")[0]
             for name in (*settings.session_factories, *settings.engine_constructors)
@@ -124,6 +120,8 @@ class Engine:
         aliases: tuple[str, ...],
     ) -> FileState:
         """`ast` only knows this interpreter's grammar: newer syntax may still parse with LibCST."""
+        import libcst as cst
+
         try:
             state.tree = cst.parse_module(text)
         except cst.ParserSyntaxError:
@@ -154,79 +152,27 @@ class Engine:
 
     # -- rule pass ----------------------------------------------------------------------
 
-    def lint(self, state: FileState, project: ProjectFacts) -> LintResult:
-        """Every selected rule over one file, in a single batched LibCST traversal."""
-        result = LintResult()
-        if state.error is not None:
-            result.diagnostics.append(state.error)
-            return result
-        if state.facts is None or not self.rules:
-            return result
-        text = decode(state.source)
-        if state.tree is None:
-            try:
-                state.tree = cst.parse_module(text)
-            except (cst.ParserSyntaxError, RecursionError) as error:
-                result.diagnostics.append(_syntax_error(state.source.display, error))
-                return result
-        wrapper = MetadataWrapper(state.tree, unsafe_skip_copy=True)
-        contexts = self._run_rules(wrapper, state, project, self.rules, result)
-        diagnostics = [d for context in contexts for d in context.diagnostics]
-        diagnostics = [
-            d for d in diagnostics if self.settings.is_selected(d.code, state.source.display)
-        ]
-        result.diagnostics = sorted(without_suppressed(diagnostics, text), key=Diagnostic.sort_key)
-        return result
+    @property
+    def rules(self) -> list[type[Rule]]:
+        """The selected rules (imported on first use: a fully cached run never needs LibCST)."""
+        if self._rules is None:
+            from sessionlint.rules import ALL_RULES
 
-    def _run_rules(
-        self,
-        wrapper: MetadataWrapper,
-        state: FileState,
-        project: ProjectFacts,
-        rules: Sequence[type[Rule]],
-        result: LintResult,
-    ) -> list[FileContext]:
-        assert state.facts is not None and state.source.text is not None
-        semantics = FileSemantics(state.facts, project)
-        context = FileContext(state.source.display, state.source.text, wrapper, semantics)
-        enter = ScopeEnter(semantics)
-        try:
-            wrapper.visit_batched([enter, *(rule(context) for rule in rules), ScopeExit(semantics)])
-            return [context]
-        except Exception as error:
-            if len(rules) == 1:
-                result.internal_errors.append(
-                    _internal_error(state, rules[0], enter, context, error)
-                )
-                return []
-        # Re-run the rules one by one to find the one that failed and keep the others' results.
-        return [
-            ctx
-            for rule in rules
-            for ctx in self._run_rules(wrapper, state, project, [rule], result)
-        ]
+            self._rules = [rule for rule in ALL_RULES if self.settings.is_selected(rule.code)]
+        return self._rules
 
+    def lint(self, state: FileState, project: ProjectFacts, *, noqa: bool = True) -> LintResult:
+        """Every selected rule over one file, in a single batched LibCST traversal.
 
-def _internal_error(
-    state: FileState, rule: type[Rule], enter: ScopeEnter, context: FileContext, error: Exception
-) -> InternalError:
-    row = 1
-    if enter.last_statement is not None:
-        try:
-            row = context.position(enter.last_statement).start.line
-        except Exception:
-            row = 1
-    return InternalError(
-        path=state.source.display,
-        rule=rule.code,
-        row=row,
-        message=f"{error.__class__.__name__}: {error}",
-        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
-    )
+        `noqa=False` keeps suppressed findings: the flake8 plugin leaves `# noqa` to flake8.
+        """
+        from sessionlint.linter import lint_file
+
+        return lint_file(self, state, project, noqa=noqa)
 
 
 def _syntax_error(display: str, error: Exception) -> Diagnostic:
-    if isinstance(error, cst.ParserSyntaxError):
+    if type(error).__name__ == "ParserSyntaxError":
         return error_diagnostic(
             display, f"SyntaxError: {error.message}", error.raw_line, error.raw_column + 1
         )
@@ -241,6 +187,8 @@ def _syntax_error(display: str, error: Exception) -> Diagnostic:
 
 def _cst_imports(tree: cst.Module, module: str, is_package: bool) -> dict[str, str]:
     """Module-level imports of a tree `ast` could not parse, through the `ast` converter."""
+    import libcst as cst
+
     imports: dict[str, str] = {}
     for statement in tree.body:
         if not isinstance(statement, cst.SimpleStatementLine):

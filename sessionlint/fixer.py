@@ -9,8 +9,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import libcst as cst
-
 from sessionlint.diagnostics import Diagnostic, Edit, Fix
 from sessionlint.engine import Engine, FileState, LintResult
 from sessionlint.semantics.project import ProjectFacts
@@ -66,6 +64,8 @@ def choose_fixes(diagnostics: Sequence[Diagnostic], *, unsafe: bool) -> list[Dia
 
 
 def parses(text: str) -> bool:
+    import libcst as cst
+
     try:
         cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError):

@@ -1,0 +1,83 @@
+"""The rule pass: every selected rule over one file's LibCST tree, in one batched traversal."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Sequence
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper
+
+from sessionlint.diagnostics import Diagnostic
+from sessionlint.engine import Engine, FileState, InternalError, LintResult, _syntax_error
+from sessionlint.noqa import without_suppressed
+from sessionlint.rules import Rule
+from sessionlint.rules._base import FileContext
+from sessionlint.semantics.context import FileSemantics, ScopeEnter, ScopeExit
+from sessionlint.semantics.project import ProjectFacts
+from sessionlint.sources import decode
+
+
+def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: bool = True) -> LintResult:
+    """Every selected rule over one file; `noqa=False` keeps suppressed findings."""
+    result = LintResult()
+    if state.error is not None:
+        result.diagnostics.append(state.error)
+        return result
+    if state.facts is None or not engine.rules:
+        return result
+    text = decode(state.source)
+    if state.tree is None:
+        try:
+            state.tree = cst.parse_module(text)
+        except (cst.ParserSyntaxError, RecursionError) as error:
+            result.diagnostics.append(_syntax_error(state.source.display, error))
+            return result
+    wrapper = MetadataWrapper(state.tree, unsafe_skip_copy=True)
+    contexts = _run_rules(wrapper, state, project, engine.rules, result)
+    diagnostics = [d for context in contexts for d in context.diagnostics]
+    diagnostics = [d for d in diagnostics if engine.settings.is_selected(d.code, state.source.display)]
+    if noqa:
+        diagnostics = without_suppressed(diagnostics, text)
+    result.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+    return result
+
+
+def _run_rules(
+    wrapper: MetadataWrapper,
+    state: FileState,
+    project: ProjectFacts,
+    rules: Sequence[type[Rule]],
+    result: LintResult,
+) -> list[FileContext]:
+    assert state.facts is not None and state.source.text is not None
+    semantics = FileSemantics(state.facts, project)
+    context = FileContext(state.source.display, state.source.text, wrapper, semantics)
+    enter = ScopeEnter(semantics)
+    try:
+        wrapper.visit_batched([enter, *(rule(context) for rule in rules), ScopeExit(semantics)])
+        return [context]
+    except Exception as error:  # noqa: BLE001 - one rule's crash must not stop the others
+        if len(rules) == 1:
+            result.internal_errors.append(_internal_error(state, rules[0], enter, context, error))
+            return []
+    # Re-run the rules one by one to find the one that failed and keep the others' results.
+    return [ctx for rule in rules for ctx in _run_rules(wrapper, state, project, [rule], result)]
+
+
+def _internal_error(
+    state: FileState, rule: type[Rule], enter: ScopeEnter, context: FileContext, error: Exception
+) -> InternalError:
+    row = 1
+    if enter.last_statement is not None:
+        try:
+            row = context.position(enter.last_statement).start.line
+        except Exception:  # noqa: BLE001 - best effort: the line is a hint
+            row = 1
+    return InternalError(
+        path=state.source.display,
+        rule=rule.code,
+        row=row,
+        message=f"{error.__class__.__name__}: {error}",
+        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    )
