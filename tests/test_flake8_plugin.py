@@ -27,16 +27,56 @@ else:  # pragma: no cover
 
 CASES = all_cases()
 
-# Case id -> why flake8's single-file view differs from `sessionlint check` on that case.
+# Why a file alone cannot tell what `sessionlint check` sees in the whole tree.
+_FACTORY = (
+    "the session factory is defined (or re-exported) in another module: "
+    "alone, the file does not know that calling it makes a session"
+)
+_DEPENDENCY = (
+    "the function is used as a FastAPI dependency only in another module: "
+    "alone, the file does not know it is one"
+)
+_ALIAS = (
+    "the `Annotated[Session, Depends(...)]` alias is defined in another module: "
+    "alone, the file does not know what the parameter is"
+)
+_PROVIDED = (
+    "the dependency is imported from another module: "
+    "alone, the file cannot tell what kind of session it provides"
+)
+
+# Case id -> why flake8's single-file view differs from the inline expectations.
 DIFFERS: dict[str, str] = {
-    "SL003/flag_crossfile_reexported_constructor": (
-        "the engine constructor is re-exported by another module of the case: "
-        "alone, the file does not know that the call builds an engine"
+    "SL001/flag_crossfile_annotated_alias": _DEPENDENCY + " (through an alias in a third module)",
+    "SL001/flag_crossfile_factory_reexported": _FACTORY,
+    "SL001/flag_crossfile_imported_under_other_name": _FACTORY,
+    "SL001/flag_crossfile_src_layout": _FACTORY,
+    "SL001/ok_crossfile_direct_caller": (
+        "`get_db` is in `dependency-names` and another module calls it directly, which makes it "
+        "that caller's session, not a dependency: alone, the file does not see the caller and reports it"
     ),
+    "SL003/flag_crossfile_reexported_constructor": (
+        "the engine constructor is re-exported by another module: alone, the file does not know "
+        "that the call builds an engine"
+    ),
+    "SL004/flag_alias_in_other_module": _ALIAS,
+    "SL004/flag_dependency_renamed_import": _PROVIDED,
+    "SL004/flag_factory_reexported": _FACTORY,
+    "SL004/flag_relative_imports": _ALIAS + "; " + _FACTORY,
     "SL005/ok_sqlite_constant_imported": (
         "the SQLite URL is a constant in another module: alone, the file cannot tell that "
         "the engine is SQLite, so SL005 is reported"
     ),
+    "SL006/flag_crossfile_reexported_class": (
+        "`AsyncSession` is re-exported by another module: alone, the file does not know that "
+        "`class_=AsyncSession` makes an async factory"
+    ),
+    "SL007/flag_crossfile_alias": _ALIAS,
+    "SL007/flag_crossfile_renamed_dependency": _PROVIDED,
+    "SL008/flag_crossfile_reexported_factory": _FACTORY,
+    "SL009/flag_crossfile_alias": _ALIAS,
+    "SL009/flag_crossfile_reexported_factory": _FACTORY,
+    "SL009/flag_crossfile_renamed_dependency": _PROVIDED,
 }
 
 # `[tool.sessionlint]` keys that have a flake8 option of their own.
