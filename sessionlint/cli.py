@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,9 +10,9 @@ from pathlib import Path
 import click
 
 from sessionlint import __version__
+from sessionlint.codes import KNOWN_CODES
 from sessionlint.config import ConfigError, Settings, load_settings, validate_codes, with_overrides
 from sessionlint.output import FORMATS
-from sessionlint.codes import KNOWN_CODES
 from sessionlint.run import RunOptions, RunReport, check_paths, check_stdin
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -213,7 +214,9 @@ def rules_command(output_format: str) -> None:
     """List the rules."""
     from sessionlint.output.rules import render_rules
 
-    click.echo(render_rules(output_format), nl=False)
+    # On a terminal, one line per rule: summaries are cut to its width.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    click.echo(render_rules(output_format, width=width), nl=False)
 
 
 @main.command("rule")
@@ -222,9 +225,9 @@ def rule_command(code: str) -> None:
     """Print a rule's documentation page."""
     from sessionlint.output.rules import render_rule_page
 
-    page = render_rule_page(code.upper())
+    page = render_rule_page(code, color=sys.stdout.isatty())
     if page is None:
-        raise click.UsageError(f"unknown rule code `{code}` (see `sessionlint rules`)")
+        raise click.UsageError(f"unknown rule `{code}` (see `sessionlint rules`)")
     click.echo(page, nl=False)
 
 
