@@ -24,7 +24,7 @@ def render_report(
     if output_format == "sarif":
         from sessionlint.output import sarif
 
-        return sarif.render(diagnostics)
+        return sarif.render(diagnostics, internal_errors=report.internal_errors)
     if output_format == "github":
         from sessionlint.output import github
 
