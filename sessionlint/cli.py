@@ -124,14 +124,17 @@ def check(
         raise click.UsageError(str(error)) from None
 
     options = RunOptions(fix=fix, unsafe_fixes=unsafe_fixes, diff=diff)
+    report_to_stderr = False
     if reading_stdin:
-        report, fixed_text = check_stdin(
+        report, fixed_source = check_stdin(
             sys.stdin.buffer.read(), stdin_filename or "-", settings, options
         )
-        if fix and not diff and fixed_text is not None:
-            sys.stdout.write(fixed_text)
+        if fix and not diff and fixed_source is not None:
+            # stdout is the fixed file, byte for byte (an editor replaces its buffer with it):
+            # what remains to report goes to stderr.
+            sys.stdout.buffer.write(fixed_source)
             sys.stdout.flush()
-            quiet = True
+            quiet = report_to_stderr = True
     else:
         report = check_paths(list(paths), settings, options)
     sys.exit(
@@ -145,6 +148,7 @@ def check(
             verbose,
             exit_zero,
             options,
+            err=report_to_stderr,
         )
     )
 
@@ -159,6 +163,8 @@ def _emit(
     verbose: bool,
     exit_zero: bool,
     options: RunOptions,
+    *,
+    err: bool = False,
 ) -> int:
     from sessionlint.output import render_report
 
@@ -171,7 +177,8 @@ def _emit(
                 err=True,
             )
     elif not (options.fix and report.diagnostics == [] and quiet):
-        color = output_file is None and sys.stdout.isatty() and output_format == "text"
+        stream = sys.stderr if err else sys.stdout
+        color = output_file is None and stream.isatty() and output_format == "text"
         text = render_report(
             output_format,
             report,
@@ -184,7 +191,7 @@ def _emit(
         if output_file is not None:
             output_file.write_text(text, encoding="utf-8")
         else:
-            click.echo(text, nl=False)
+            click.echo(text, nl=False, err=err)
     for error in report.internal_errors:
         click.echo(
             f"error: internal error in {error.rule} on {error.path}:{error.row}: {error.message}"

@@ -35,6 +35,7 @@ class FixedFile:
     fixes: int
     original: str
     fixed: str
+    fixed_data: bytes = b""  # `fixed` in the file's own encoding (BOM, line endings kept)
 
 
 @dataclass
@@ -175,7 +176,13 @@ def _fix_one(
         and outcome.text != original_text
     ):
         report.fixed_files.append(
-            FixedFile(state.source.display, outcome.fixed, original_text, outcome.text)
+            FixedFile(
+                state.source.display,
+                outcome.fixed,
+                original_text,
+                outcome.text,
+                outcome.state.source.data,
+            )
         )
         if options.fix and not options.diff and state.source.path is not None:
             try:
@@ -187,8 +194,9 @@ def _fix_one(
 
 def check_stdin(
     data: bytes, filename: str, settings: Settings, options: RunOptions
-) -> tuple[RunReport, str | None]:
-    """Check source read from stdin as if it were `filename`; with a fix, also the fixed text."""
+) -> tuple[RunReport, bytes | None]:
+    """Check source read from stdin as if it were `filename`; with a fix, also the fixed
+    source, byte for byte as `--fix` would write it (the input itself when nothing changes)."""
     report = RunReport(files_seen=1)
     engine = Engine(settings)
     source = SourceFile(None, filename, data)
@@ -196,8 +204,7 @@ def check_stdin(
     project = engine.build_project([state])
     if options.fix or options.diff:
         _fix_one(engine, state, project, options, report)
-        fixed = report.fixed_files[0].fixed if report.fixed_files else state.source.text
-        return report, fixed if fixed is not None else data.decode("utf-8", "replace")
+        return report, report.fixed_files[0].fixed_data if report.fixed_files else data
     result = engine.lint(state, project)
     report.diagnostics = result.diagnostics
     report.internal_errors = result.internal_errors
