@@ -29,6 +29,7 @@ NameResolver = Callable[[str], Optional[Value]]
 _DEPENDENCY_CALL_NAMES = frozenset({"Depends", "Security"})
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_AWAITS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
 
 
 def relative_import_base(module: str, is_package: bool, level: int) -> str | None:
@@ -286,6 +287,16 @@ class _ModuleCollector:
         return f"{qualname}#{count}"
 
 
+def _awaits(body: list[ast.stmt]) -> bool:
+    """`await`, `async for`, `async with` or an async comprehension in a body's own scope."""
+    for node in _own_nodes(body):
+        if isinstance(node, _AWAITS):
+            return True
+        if isinstance(node, _COMPREHENSIONS) and any(g.is_async for g in node.generators):
+            return True
+    return False
+
+
 def _all_args(args: ast.arguments) -> list[ast.arg]:
     extra = [a for a in (args.vararg, args.kwarg) if a is not None]
     return args.posonlyargs + args.args + args.kwonlyargs + extra
@@ -396,6 +407,7 @@ class _FunctionWalker:
             local_names=frozenset(self.local_names),
             calls=frozenset(calls),
             declared_globals=frozenset(self.declared_globals),
+            awaits=_awaits(node.body),
         )
 
 

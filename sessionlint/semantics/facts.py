@@ -39,6 +39,8 @@ class FunctionFacts:
     # Qualified names of the globals this function calls directly.
     calls: frozenset[str] = frozenset()
     declared_globals: frozenset[str] = frozenset()
+    # The body itself (not nested functions or lambdas) has `await`, `async for` or `async with`.
+    awaits: bool = False
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)
