@@ -42,6 +42,8 @@ class Scope:
     node: cst.FunctionDef | cst.ClassDef
     qualname: str
     function: Function | None = None
+    # Past the header (decorators, defaults, annotations): visiting the body itself.
+    in_body: bool = False
 
     @property
     def is_class(self) -> bool:
@@ -55,6 +57,8 @@ class FileSemantics:
         self.module = module
         self.project = project
         self.scopes: list[Scope] = []
+        # Parameters of the lambdas being visited: inside one they shadow the function's names.
+        self.lambda_params: list[frozenset[str]] = []
         self._seen_qualnames: dict[str, int] = {}
         path = PurePath(module.path)
         self.is_test_file = bool(_TEST_FILE.match(path.name)) or "tests" in path.parts[:-1]
@@ -97,6 +101,33 @@ class FileSemantics:
     def leave(self) -> None:
         self.scopes.pop()
 
+    @property
+    def running_function(self) -> Scope | None:
+        """The innermost function whose own body runs the visited node, as it runs.
+
+        None in a function's decorators, defaults and annotations (the enclosing scope
+        evaluates them), in a lambda (its body runs when it is called, perhaps in a worker
+        thread), and in a class body.
+        """
+        scope = self.scopes[-1] if self.scopes else None
+        if scope is None or scope.is_class or not scope.in_body or self.in_lambda:
+            return None
+        return scope
+
+    @property
+    def in_lambda(self) -> bool:
+        """Inside a lambda (its body runs when called, not where it stands)."""
+        return bool(self.lambda_params)
+
+    def enter_lambda(self, node: cst.Lambda) -> None:
+        params = node.params
+        every = [*params.posonly_params, *params.params, *params.kwonly_params]
+        every += [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+        self.lambda_params.append(frozenset(param.name.value for param in every))
+
+    def leave_lambda(self) -> None:
+        self.lambda_params.pop()
+
     def function_for(self, node: cst.FunctionDef) -> Function | None:
         """Facts of a function whose scope is currently entered."""
         for scope in reversed(self.scopes):
@@ -107,6 +138,8 @@ class FileSemantics:
     # -- values -------------------------------------------------------------------------
 
     def resolve_name(self, name: str) -> Value | None:
+        if any(name in params for params in self.lambda_params):
+            return None  # a lambda parameter: not the function's name of that spelling
         closures = self.function_scopes
         for depth, scope in enumerate(reversed(closures)):
             if scope.function is None:
@@ -227,12 +260,27 @@ class ScopeEnter(cst.BatchableCSTVisitor):
         self.last_statement = node
         self.semantics.enter(node)
 
+    # A function's body is the block it owns; node hooks, not attribute hooks (`linter._Batch`).
+    def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+        self._enter_body(node)
+
+    def visit_SimpleStatementSuite(self, node: cst.SimpleStatementSuite) -> None:
+        self._enter_body(node)
+
+    def _enter_body(self, node: cst.BaseSuite) -> None:
+        scopes = self.semantics.scopes
+        if scopes and scopes[-1].node.body is node:
+            scopes[-1].in_body = True
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.last_statement = node
         self.semantics.enter(node)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self.last_statement = node
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.semantics.enter_lambda(node)
 
 
 class ScopeExit(cst.BatchableCSTVisitor):
@@ -247,3 +295,6 @@ class ScopeExit(cst.BatchableCSTVisitor):
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.semantics.leave()
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.semantics.leave_lambda()

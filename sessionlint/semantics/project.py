@@ -441,6 +441,12 @@ class ProjectFacts:
             for d in function.facts.decorators
         )
 
+    def is_route_decorator(
+        self, decorator: Value | None, methods: frozenset[str] = vocab.ROUTE_METHODS
+    ) -> bool:
+        """`@app.get(...)`, `@router.post(...)`: a FastAPI route decorator of one of `methods`."""
+        return self._is_route_decorator(decorator, {Kind.APP, Kind.ROUTER}, methods)
+
     def is_startup_hook(self, function: Function) -> bool:
         """A lifespan function or an `on_event` handler: runs once per process."""
         if any(
