@@ -1,0 +1,200 @@
+"""SL004 sync-session-in-async."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from sessionlint.diagnostics import Fix, FixAvailability
+from sessionlint.rules._base import FileContext, Rule
+from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.project import Function
+from sessionlint.semantics.values import Kind
+
+# FastAPI awaits a websocket endpoint directly: it must stay a coroutine function.
+_THREAD_POOL_ROUTE_METHODS = vocab.ROUTE_METHODS - {"websocket"}
+# Calls into these need the running event loop, which a `def` in the thread pool lacks.
+_EVENT_LOOP_PACKAGES = ("asyncio.", "anyio.", "trio.")
+
+
+class SyncSessionInAsync(Rule):
+    """
+    ## What it does
+    Flags a synchronous SQLAlchemy or SQLModel `Session` used inside an `async def`: a
+    parameter typed as a sync `Session` (directly, in `Annotated`, or through an alias such
+    as `SessionDep`), a `Depends` on a dependency that provides a sync session, or a sync
+    session obtained in the body (`SessionLocal()`, `Session(engine)`, `with Session(engine)
+    as session`, or a call of a function known to return one).
+
+    ## Why is this bad?
+    A sync session talks to the database with blocking I/O. Inside `async def` every query
+    runs on the event loop thread, so while one request waits for the database no other
+    request (or health check) on that worker makes progress: latency climbs with load and a
+    single slow query stalls the whole process. FastAPI only runs plain `def` endpoints and
+    dependencies in its thread pool.
+
+    ## Example
+    ```python
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import create_engine, select
+    from sqlalchemy.orm import Session, sessionmaker
+
+    engine = create_engine("postgresql+psycopg://app@db/app", pool_pre_ping=True)
+    SessionLocal = sessionmaker(engine)
+    app = FastAPI()
+
+
+    def get_db():
+        with SessionLocal() as session:
+            yield session
+
+
+    @app.get("/items")
+    async def items(db: Session = Depends(get_db)):
+        return db.scalars(select(1)).all()
+    ```
+
+    ## Use instead
+    ```python
+    from fastapi import Depends, FastAPI
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+    engine = create_async_engine("postgresql+asyncpg://app@db/app", pool_pre_ping=True)
+    SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+    app = FastAPI()
+
+
+    async def get_db():
+        async with SessionLocal() as session:
+            yield session
+
+
+    @app.get("/items")
+    async def items(db: AsyncSession = Depends(get_db)):
+        return (await db.scalars(select(1))).all()
+    ```
+    or keep the sync session and declare the endpoint with a plain `def`.
+
+    ## Not flagged
+    - plain `def` functions (FastAPI runs sync endpoints and dependencies in its thread pool);
+    - `AsyncSession` parameters, async dependencies and async factories;
+    - nested `def`s and lambdas inside the `async def` that use a sync session: they are
+      their own scope and typically run in a thread (`run_in_threadpool`, `asyncio.to_thread`);
+    - a parameter typed `Session` from another library (`requests.Session`,
+      `aiohttp.ClientSession`): only SQLAlchemy's and SQLModel's sessions count;
+    - a session factory or engine created in `async def` (creating them does no I/O);
+    - names that are only spelled `Session` without an import to resolve them.
+
+    ## Fix safety
+    Safe when the function is an endpoint (only route decorators, not a websocket route) or
+    a dependency used only through `Depends`, nothing in the checked tree calls it directly,
+    and its own body has no `await`, `async for`, `async with` or call into `asyncio` /
+    `anyio`: the fix removes the `async` keyword, and FastAPI then runs the function in its
+    thread pool (an async generator dependency becomes a generator dependency, which FastAPI
+    also supports). Otherwise there is no fix: move to `AsyncSession`.
+    """
+
+    code = "SL004"
+    name = "sync-session-in-async"
+    message = (
+        "Sync session `{session}` in `async def {function}`: every query blocks the event loop "
+        "and stalls every other request; use `AsyncSession`, or a plain `def` that FastAPI runs "
+        "in its thread pool"
+    )
+    fix_title = "Turn `async def` into `def`"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        # The name a session call is bound to (`db = SessionLocal()`, `with ... as db`).
+        self._bound_names: dict[cst.Call, str] = {}
+        # One fix per function, shared by its findings (the fixer applies it once).
+        self._fixes: dict[cst.FunctionDef, Fix | None] = {}
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        function = self.semantics.function_for(node)
+        if node.asynchronous is None or function is None:
+            return
+        project = self.semantics.project
+        params = {param.name.value: param for param in _all_params(node.params)}
+        for param in function.facts.params:
+            if param.name in params and project.param_kind(param, function.module) == (Kind.SYNC_SESSION):
+                self._report(params[param.name], node, function, param.name)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        targets = node.targets
+        if isinstance(node.value, cst.Call) and len(targets) == 1 and isinstance(targets[0].target, cst.Name):
+            self._bound_names[node.value] = targets[0].target.value
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.value, cst.Call) and isinstance(node.target, cst.Name):
+            self._bound_names[node.value] = node.target.value
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if (
+            isinstance(node.item, cst.Call)
+            and node.asname is not None
+            and isinstance(node.asname.name, cst.Name)
+        ):
+            self._bound_names[node.item] = node.asname.name.value
+
+    def visit_Call(self, node: cst.Call) -> None:
+        scope = self.semantics.running_function
+        if scope is None or scope.function is None:
+            return
+        function_node = cst.ensure_type(scope.node, cst.FunctionDef)
+        if function_node.asynchronous is None:
+            return
+        if self.semantics.kind_of(node) != Kind.SYNC_SESSION:
+            return
+        session = self._bound_names.get(node) or _call_text(self.context, node)
+        self._report(node, function_node, scope.function, session)
+
+    def _report(
+        self, node: cst.CSTNode, function_node: cst.FunctionDef, function: Function, session: str
+    ) -> None:
+        if function_node not in self._fixes:
+            self._fixes[function_node] = self._fix(function_node, function)
+        self.report(
+            node,
+            fix=self._fixes[function_node],
+            session=session,
+            function=function.facts.qualname,
+        )
+
+    def _fix(self, node: cst.FunctionDef, function: Function) -> Fix | None:
+        if not self._runs_in_thread_pool_when_sync(function):
+            return None
+        asynchronous = node.asynchronous
+        assert asynchronous is not None
+        start, end = self.context.span(asynchronous)
+        # `async` and the whitespace up to `def` (which may hold a line continuation).
+        end += len(asynchronous.whitespace_after.value)
+        edit = self.context.edit(start, end, "")
+        return self.make_fix([edit], title=f"Make `{function.facts.name}` a plain `def`")
+
+    def _runs_in_thread_pool_when_sync(self, function: Function) -> bool:
+        """FastAPI alone calls it, and nothing in its body needs the event loop."""
+        facts = function.facts
+        project = self.semantics.project
+        if facts.awaits or facts.is_method or project.is_called_directly(function):
+            return False
+        if any(name.startswith(_EVENT_LOOP_PACKAGES) for name in facts.calls):
+            return False
+        if project.is_endpoint(function):
+            # Another decorator (a cache, a retry) may rely on the function being a coroutine.
+            return all(
+                project.is_route_decorator(decorator, _THREAD_POOL_ROUTE_METHODS)
+                for decorator in facts.decorators
+            )
+        return project.is_dependency(function) and not facts.decorators
+
+
+def _all_params(params: cst.Parameters) -> list[cst.Param]:
+    every = [*params.posonly_params, *params.params, *params.kwonly_params]
+    return every + [p for p in (params.star_arg, params.star_kwarg) if isinstance(p, cst.Param)]
+
+
+def _call_text(context: FileContext, node: cst.Call) -> str:
+    func = context.module.code_for_node(node.func)
+    return f"{func}(...)" if node.args else f"{func}()"
