@@ -82,9 +82,12 @@ class EngineWithoutPrePing(Rule):
                 arg.keyword is not None and arg.keyword.value == "pool_pre_ping"
             ):
                 return True
-            if arg.keyword is not None and arg.keyword.value == "poolclass":
-                if self.semantics.qualified_name(arg.value) in vocab.NON_POOLING_POOLS:
-                    return True
+            if (
+                arg.keyword is not None
+                and arg.keyword.value == "poolclass"
+                and self.semantics.qualified_name(arg.value) in vocab.NON_POOLING_POOLS
+            ):
+                return True
         url = _url_argument(node)
         if url is None:
             return False

@@ -1,0 +1,91 @@
+"""SL006 async-session-expire-on-commit."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from sessionlint.diagnostics import FixAvailability
+from sessionlint.fixes.arguments import add_keyword_argument
+from sessionlint.rules._base import Rule
+from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.values import Kind
+
+
+class AsyncSessionExpireOnCommit(Rule):
+    """
+    ## What it does
+    Flags an `async_sessionmaker(...)`, `sessionmaker(class_=AsyncSession)` or
+    `AsyncSession(...)` call (SQLAlchemy's or SQLModel's `AsyncSession`) that does not pass
+    `expire_on_commit`.
+
+    ## Why is this bad?
+    `expire_on_commit` defaults to `True`: after `await session.commit()` every loaded object
+    is expired, and the next attribute access lazy-loads it from the database. Under asyncio
+    that implicit I/O cannot run, and SQLAlchemy raises `MissingGreenlet` ("greenlet_spawn
+    has not been called"), typically while FastAPI serialises the response, after the work
+    is done and committed. `expire_on_commit=False` keeps the loaded values, as SQLAlchemy's
+    asyncio documentation recommends.
+
+    ## Example
+    ```python
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    engine = create_async_engine("postgresql+asyncpg://app@db/app", pool_pre_ping=True)
+    SessionLocal = async_sessionmaker(engine)
+    ```
+
+    ## Use instead
+    ```python
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    engine = create_async_engine("postgresql+asyncpg://app@db/app", pool_pre_ping=True)
+    SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+    ```
+
+    ## Not flagged
+    - an explicit `expire_on_commit=` of any value (`True` is the user's decision);
+    - `**kwargs` in the call (the option may be in there);
+    - `async_scoped_session(...)`: it takes no such argument (the factory it wraps is
+      checked instead);
+    - calling a session factory (`SessionLocal()`): the factory's own call is checked;
+    - a plain `sessionmaker(...)` or `Session(...)` (sync: expired attributes reload
+      transparently);
+    - an `AsyncSession` of another library, or a name not imported from SQLAlchemy or
+      SQLModel.
+
+    ## Fix safety
+    Safe: the fix adds the single keyword argument `expire_on_commit=False` and changes
+    nothing else. Objects then keep the values they had at commit time; code that relied on
+    reading fresh values right after a commit should `await session.refresh(obj)`.
+    """
+
+    code = "SL006"
+    name = "async-session-expire-on-commit"
+    message = (
+        "`{call}` does not set `expire_on_commit`: after `await session.commit()` every "
+        "attribute access on a loaded object lazy-loads, which raises `MissingGreenlet` under "
+        "asyncio (typically while the response is serialised)"
+    )
+    fix_title = "Add `expire_on_commit=False`"
+    fix_availability = FixAvailability.ALWAYS
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self._builds_async_session(node) or _decides_expiry(node):
+            return
+        edit = add_keyword_argument(self.context, node, "expire_on_commit", "False")
+        call = self.context.module.code_for_node(node.func)
+        self.report(node, fix=self.make_fix([edit]), call=f"{call}(...)" if node.args else f"{call}()")
+
+    def _builds_async_session(self, node: cst.Call) -> bool:
+        """An async session factory or an async session constructed from its class."""
+        qualname = self.semantics.qualified_name(node)
+        if qualname in vocab.ASYNC_SESSIONMAKERS or qualname in vocab.ASYNC_SESSION_CLASSES:
+            return True
+        return qualname in vocab.SESSIONMAKERS and self.semantics.kind_of(node) == Kind.ASYNC_FACTORY
+
+
+def _decides_expiry(node: cst.Call) -> bool:
+    return any(
+        arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "expire_on_commit")
+        for arg in node.args
+    )
