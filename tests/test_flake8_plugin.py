@@ -261,3 +261,36 @@ def test_options_on_the_command_line(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert [(row, code) for _, row, _, code, _ in parse_output(result.stdout)] == [(3, "SL005")]
+
+
+def test_stdin_with_a_display_name(tmp_path: Path) -> None:
+    """`flake8 -` (editors): the plugin reads flake8's lines, and the display name decides
+    file-name exemptions (a test file is not reported)."""
+
+    def run(name: str) -> list[tuple[str, int, int, str, str]]:
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "flake8",
+                "--isolated",
+                "--select",
+                "SL",
+                "--stdin-display-name",
+                name,
+                "-",
+            ],
+            cwd=tmp_path,
+            input=BAD,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode in (0, 1), result.stderr
+        return parse_output(result.stdout)
+
+    assert [(path, row, code) for path, row, _, code, _ in run("app/db.py")] == [
+        ("app/db.py", 3, "SL005"),
+        ("app/db.py", 5, "SL005"),
+    ]
+    assert run("tests/test_db.py") == []
