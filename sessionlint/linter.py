@@ -16,6 +16,7 @@ from sessionlint.rules._base import FileContext
 from sessionlint.semantics.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import decode
+from sessionlint.walk import walk
 
 
 def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: bool = True) -> LintResult:
@@ -55,7 +56,7 @@ def _run_rules(
     context = FileContext(state.source.display, state.source.text, wrapper, semantics)
     enter = ScopeEnter(semantics)
     try:
-        wrapper.visit_batched([enter, *(rule(context) for rule in rules), ScopeExit(semantics)])
+        walk(wrapper.module, [enter, *(rule(context) for rule in rules), ScopeExit(semantics)])
         return [context]
     except Exception as error:  # noqa: BLE001 - one rule's crash must not stop the others
         if len(rules) == 1:

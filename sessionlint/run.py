@@ -13,6 +13,7 @@ from sessionlint.engine import Engine, FileState, InternalError, _word_pattern
 from sessionlint.files import PYTHON_SUFFIXES, discover
 from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
 from sessionlint.semantics.project import ProjectFacts
+from sessionlint.semantics.triage import Triage
 from sessionlint.sources import (
     SourceFile,
     UnreadableSource,
@@ -150,7 +151,10 @@ def check_paths(
     engine = Engine(settings, roots=paths)
     states = fact_pass(engine, sources, explicit)
     project = engine.build_project(states)
+    triage = Triage(project)
     for state in states:
+        if not needs_rules(state, triage):
+            continue
         if options.fix or options.diff:
             project = _fix_one(engine, state, project, options, report)
         else:
@@ -159,6 +163,13 @@ def check_paths(
             report.internal_errors.extend(result.internal_errors)
     report.diagnostics.sort(key=Diagnostic.sort_key)
     return report
+
+
+def needs_rules(state: FileState, triage: Triage) -> bool:
+    """Files with an error to report, or with something a rule could flag."""
+    if state.facts is None or state.tree is not None:
+        return True  # an SL000 to report, or a file only LibCST can parse: its facts are partial
+    return triage.has_candidates(state.facts)
 
 
 def _fix_one(
