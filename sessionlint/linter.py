@@ -58,7 +58,7 @@ def _run_rules(
     try:
         walk(wrapper.module, [enter, *(rule(context) for rule in rules), ScopeExit(semantics)])
         return [context]
-    except Exception as error:  # noqa: BLE001 - one rule's crash must not stop the others
+    except Exception as error:
         if len(rules) == 1:
             result.internal_errors.append(_internal_error(state, rules[0], enter, context, error))
             return []
@@ -73,7 +73,7 @@ def _internal_error(
     if enter.last_statement is not None:
         try:
             row = context.position(enter.last_statement).start.line
-        except Exception:  # noqa: BLE001 - best effort: the line is a hint
+        except Exception:
             row = 1
     return InternalError(
         path=state.source.display,

@@ -77,9 +77,7 @@ def load_sources(
         display = display_path(path)
         if display in explicit and path.suffix not in PYTHON_SUFFIXES:
             errors.append(
-                error_diagnostic(
-                    display, f"not a Python file (expected {' or '.join(PYTHON_SUFFIXES)})"
-                )
+                error_diagnostic(display, f"not a Python file (expected {' or '.join(PYTHON_SUFFIXES)})")
             )
             continue
         try:
@@ -119,9 +117,7 @@ def fact_pass(engine: Engine, sources: Sequence[SourceFile], explicit: set[str])
         new_states = [engine.analyze(source) for source in matched]
         states.extend(new_states)
         facts = [state.facts for state in new_states if state.facts is not None]
-        names = {
-            name.partition(".")[0] for f in facts for name in (*f.bindings, *f.definitions)
-        } - seen_names
+        names = {name.partition(".")[0] for f in facts for name in (*f.bindings, *f.definitions)} - seen_names
         seen_names |= names
         pattern = _word_pattern(names)
         wanted_modules = {
@@ -140,9 +136,7 @@ def _prefixes(dotted: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]
 
 
-def check_paths(
-    paths: Sequence[Path], settings: Settings, options: RunOptions | None = None
-) -> RunReport:
+def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions | None = None) -> RunReport:
     options = options or RunOptions()
     report = RunReport()
     sources, errors, explicit = load_sources(paths, settings)
@@ -222,9 +216,7 @@ def check_stdin(
     return report, None
 
 
-def check_source(
-    source: str, path: str = "<stdin>", settings: Settings | None = None
-) -> list[Diagnostic]:
+def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Diagnostic]:
     """Check one module's source text on its own (no other files are known)."""
     settings = settings or Settings()
     engine = Engine(settings)

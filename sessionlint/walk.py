@@ -15,7 +15,8 @@ from collections.abc import Callable, Sequence
 
 import libcst as cst
 
-@functools.lru_cache(maxsize=None)
+
+@functools.cache
 def _hook_names(visitor_class: type) -> tuple[str, ...]:
     """`visit_<Node>` / `leave_<Node>` methods a visitor class defines (computed once per class)."""
     return tuple(
@@ -23,7 +24,7 @@ def _hook_names(visitor_class: type) -> tuple[str, ...]:
         for name in dir(visitor_class)
         if name.startswith(("visit_", "leave_"))
         and "_" not in name.split("_", 1)[1]
-            # LibCST's base classes define a no-op hook for every node type: skip those.
+        # LibCST's base classes define a no-op hook for every node type: skip those.
         and getattr(visitor_class, name) is not getattr(cst.CSTVisitor, name, None)
         and getattr(visitor_class, name) is not getattr(cst.BatchableCSTVisitor, name, None)
     )
@@ -59,7 +60,7 @@ _SOURCE_ORDER = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _child_fields(node_class: type) -> tuple[str, ...]:
     order = _SOURCE_ORDER.get(node_class.__name__)
     if order is not None:
@@ -98,7 +99,6 @@ class _Batch:
                         self.walk(item)
         for hook in self.leave_hooks.get(node_type, ()):
             hook(node)
-
 
 
 def walk(node: cst.CSTNode, visitors: Sequence[cst.CSTVisitor | cst.BatchableCSTVisitor]) -> None:
