@@ -185,6 +185,19 @@ class FileSemantics:
             return None
         return self.project.local_kind(name, function.module, function.facts)
 
+    def request_session_kind(self, node: cst.BaseExpression) -> Kind | None:
+        """The kind of request-scoped session an expression holds: a parameter of the current
+        function, never rebound in it, filled by a session dependency (see
+        `ProjectFacts.request_session_kind`)."""
+        function = self.function
+        value = self.value_of(node)
+        if function is None or not isinstance(value, Local) or value.name in function.facts.locals:
+            return None
+        param = function.facts.param(value.name)
+        if param is None:
+            return None
+        return self.project.request_session_kind(param, function.module)
+
     def module_constant(self, node: cst.BaseExpression) -> Value | None:
         """The value a module-level constant is bound to (through imports), if known."""
         value = self.value_of(node)

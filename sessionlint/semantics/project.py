@@ -377,6 +377,35 @@ class ProjectFacts:
                 return provided
         return self.annotation_kind(param.annotation, module)
 
+    def request_session_kind(
+        self, param: ParamFacts, module: ModuleFacts, depth: int = 0
+    ) -> Kind | None:
+        """The kind of request-scoped session FastAPI fills this parameter with, if any.
+
+        Filled through `Depends` by a session dependency (one that creates the session it
+        injects), or by a dependency that passes on such a session from its own parameter.
+        A factory, an engine or a module-level session is not request-scoped.
+        """
+        dependency = self.dependency_of(param, module)
+        if dependency is None or depth > _MAX_DEPTH:
+            return None
+        kind = self.provided_kind(dependency)
+        if kind is None or not kind.is_session:
+            return None
+        if self.is_session_dependency(dependency):
+            return kind
+        facts = dependency.facts
+        values = facts.yields if facts.is_generator else facts.returns
+        for value in values:
+            forwarded = facts.param(value.name) if isinstance(value, Local) else None
+            if (
+                forwarded is None
+                or value.name in facts.locals
+                or self.request_session_kind(forwarded, dependency.module, depth + 1) != kind
+            ):
+                return None
+        return kind if values else None
+
     def provided_kind(self, function: Function) -> Kind | None:
         """What FastAPI injects when this function is a dependency (yielded, or returned and awaited)."""
         facts = function.facts
