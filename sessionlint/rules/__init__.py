@@ -7,12 +7,14 @@ from sessionlint.rules.sl003_engine_in_function import EngineInFunction
 from sessionlint.rules.sl004_sync_session_in_async import SyncSessionInAsync
 from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
 from sessionlint.rules.sl006_async_session_expire_on_commit import AsyncSessionExpireOnCommit
+from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 
 ALL_RULES: tuple[type[Rule], ...] = (
     EngineInFunction,
     SyncSessionInAsync,
     EngineWithoutPrePing,
     AsyncSessionExpireOnCommit,
+    ModuleLevelSession,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
