@@ -8,6 +8,7 @@ from sessionlint.rules.sl004_sync_session_in_async import SyncSessionInAsync
 from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
 from sessionlint.rules.sl006_async_session_expire_on_commit import AsyncSessionExpireOnCommit
 from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
+from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
 
 ALL_RULES: tuple[type[Rule], ...] = (
     EngineInFunction,
@@ -15,6 +16,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     EngineWithoutPrePing,
     AsyncSessionExpireOnCommit,
     ModuleLevelSession,
+    AsyncSessionNotAwaited,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}

@@ -114,6 +114,8 @@ ASYNC_SESSION_COROUTINES = frozenset(
         "merge",
         "stream",
         "stream_scalars",
+        # SQLModel's AsyncSession adds `exec` (a coroutine too).
+        "exec",
         "run_sync",
         "connection",
         "invalidate",

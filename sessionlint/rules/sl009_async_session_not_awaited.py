@@ -1,0 +1,285 @@
+"""SL009 async-session-not-awaited."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import libcst as cst
+
+from sessionlint.diagnostics import Edit, FixAvailability
+from sessionlint.rules._base import FileContext, Rule
+from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.values import Kind
+
+# Attributes of the coroutine object itself: using them is deliberate, not a missing `await`.
+_COROUTINE_ATTRIBUTES = frozenset({"send", "throw", "close", "__await__"})
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+
+
+class _Use(enum.Enum):
+    """Where an un-awaited coroutine call stands."""
+
+    STATEMENT = "statement"  # `session.commit()`
+    ASSIGNED = "assigned"  # `result = session.execute(q)`
+    RETURNED = "returned"  # `return session.get(User, 1)`
+    ITERATED = "iterated"  # `async for row in session.stream(q)`
+    TESTED = "tested"  # `if session.get(User, 1) is None:`
+    BASE = "base"  # `session.execute(q).scalars()`
+
+
+@dataclass
+class _Candidate:
+    call: cst.Call
+    method: str
+    fixable: bool
+    use: _Use
+    # The scope an `ASSIGNED` result lives in, and its name: reported only if never consumed.
+    scope: cst.CSTNode | None = None
+    name: str | None = None
+
+
+class AsyncSessionNotAwaited(Rule):
+    """
+    ## What it does
+    Flags a coroutine method of an `AsyncSession` (`execute`, `scalar`, `scalars`, `get`,
+    `get_one`, `commit`, `rollback`, `refresh`, `flush`, `close`, `delete`, `merge`,
+    `stream`, `run_sync`, `connection`, ...) called without `await` on a receiver known to
+    be an `AsyncSession`: a parameter annotated so (directly, in `Annotated`, or through an
+    alias), a `Depends` on an async session dependency, or a name bound from an async
+    factory (`async with factory() as session`, `session = factory()`). Reported when the
+    call is a statement, assigned, returned from an `async def`, iterated, tested
+    (`if session.get(User, 1) is None:`), or used with attribute access
+    (`session.execute(q).scalars()`).
+
+    ## Why is this bad?
+    Calling a coroutine function only creates a coroutine object: nothing runs.
+    `session.commit()` commits nothing, `session.delete(obj)` deletes nothing, and the only
+    trace is a `RuntimeWarning: coroutine ... was never awaited` in the logs; the request
+    succeeds and the data is silently lost. A result used directly
+    (`session.execute(q).scalars()`) fails with `AttributeError: 'coroutine' object has no
+    attribute ...`, and a tested one is always truthy, never `None`.
+
+    ## Example
+    ```python
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    async def rename(session: AsyncSession, user, name: str) -> None:
+        user.name = name
+        session.commit()
+    ```
+
+    ## Use instead
+    ```python
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    async def rename(session: AsyncSession, user, name: str) -> None:
+        user.name = name
+        await session.commit()
+    ```
+
+    ## Not flagged
+    - sync sessions (an un-awaited call on a `Session` is an ordinary call; a sync session
+      in `async def` is SL004's business);
+    - methods that are not coroutines: `add`, `add_all`, `expunge`, `expunge_all`,
+      `in_transaction`, `begin`, `begin_nested`, `get_bind`, ...;
+    - a coroutine passed as an argument (`asyncio.gather(session.execute(a), ...)`,
+      `asyncio.create_task(session.commit())`): the callee consumes it;
+    - a coroutine returned from a plain `def` (delegation: the caller awaits it);
+    - an assigned coroutine whose name is later awaited, passed on, returned or stored
+      (`pending = session.commit(); await pending`);
+    - receivers whose type is not known (an unannotated parameter, `self.session`, a
+      closure variable, a lambda parameter such as the sync session `run_sync` hands over);
+    - a coroutine yielded, stored in a container, or an operand of `and` / `or` (what
+      happens to it is not known).
+
+    ## Fix safety
+    Safe, inside an `async def`: the fix inserts `await` before the call, parenthesised when
+    the result is used with attribute access (`(await session.execute(q)).scalars()`).
+    The code then does what it says. No fix outside `async def` (where `await` is not
+    allowed), inside lambdas and comprehensions, or when an enclosing `await` already
+    applies to the chain (`await session.execute(q).scalars()`: where the `await` belongs
+    needs a human).
+    """
+
+    code = "SL009"
+    name = "async-session-not-awaited"
+    message = "`{receiver}.{method}()` is not awaited: it is an AsyncSession coroutine, nothing runs"
+    fix_title = "Add `await`"
+    fix_availability = FixAvailability.SOMETIMES
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self._uses: dict[cst.CSTNode, _Use] = {}
+        self._assigned_names: dict[cst.CSTNode, str] = {}
+        self._awaited: set[cst.CSTNode] = set()
+        self._in_awaited_chain: set[cst.CSTNode] = set()
+        self._comprehension_depth = 0
+        self._candidates: list[_Candidate] = []
+        # Names that are stores or attribute/subscript bases, not uses that consume a value.
+        self._not_consuming: set[cst.Name] = set()
+        self._consumed: dict[cst.CSTNode | None, set[str]] = {}
+
+    # -- where expressions stand ------------------------------------------------------------
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        self._uses[node.value] = _Use.STATEMENT
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._not_consuming.update(_names(target.target))
+        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            self._uses[node.value] = _Use.ASSIGNED
+            self._assigned_names[node.value] = node.targets[0].target.value
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._not_consuming.update(_names(node.target))
+        if node.value is not None and isinstance(node.target, cst.Name):
+            self._uses[node.value] = _Use.ASSIGNED
+            self._assigned_names[node.value] = node.target.value
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._not_consuming.update(_names(node.target))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self._uses[node.value] = _Use.RETURNED
+
+    def visit_For(self, node: cst.For) -> None:
+        self._uses[node.iter] = _Use.ITERATED
+        self._not_consuming.update(_names(node.target))
+
+    def visit_If(self, node: cst.If) -> None:
+        self._uses[node.test] = _Use.TESTED
+
+    def visit_While(self, node: cst.While) -> None:
+        self._uses[node.test] = _Use.TESTED
+
+    def visit_Assert(self, node: cst.Assert) -> None:
+        self._uses[node.test] = _Use.TESTED
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._uses[node.test] = _Use.TESTED
+
+    def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
+        if isinstance(node.operator, cst.Not):
+            self._uses[node.expression] = _Use.TESTED
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        self._uses[node.left] = _Use.TESTED
+        for target in node.comparisons:
+            self._uses[target.comparator] = _Use.TESTED
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        self._not_consuming.add(node.attr)
+        if node.attr.value not in _COROUTINE_ATTRIBUTES:
+            self._uses[node.value] = _Use.BASE
+            if isinstance(node.value, cst.Name):
+                self._not_consuming.add(node.value)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        self._uses[node.value] = _Use.BASE
+        if isinstance(node.value, cst.Name):
+            self._not_consuming.add(node.value)
+
+    def visit_Await(self, node: cst.Await) -> None:
+        self._awaited.add(node.expression)
+        chain: cst.BaseExpression = node.expression
+        while isinstance(chain, (cst.Call, cst.Attribute, cst.Subscript)):
+            chain = chain.func if isinstance(chain, cst.Call) else chain.value
+            self._in_awaited_chain.add(chain)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        if node.keyword is not None:
+            self._not_consuming.add(node.keyword)
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._not_consuming.add(node.name)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._not_consuming.add(node.name)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._not_consuming.add(node.name)
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._not_consuming.update(_names(node.name))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node in self._not_consuming:
+            return
+        # A use in a nested function counts for every enclosing scope (closures).
+        for scope in (None, *(s.node for s in self.semantics.function_scopes)):
+            self._consumed.setdefault(scope, set()).add(node.value)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._comprehension_depth += 1
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._comprehension_depth -= 1
+
+    visit_SetComp = visit_DictComp = visit_GeneratorExp = visit_ListComp  # type: ignore[assignment]
+    leave_SetComp = leave_DictComp = leave_GeneratorExp = leave_ListComp  # type: ignore[assignment]
+
+    # -- the calls ----------------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value not in vocab.ASYNC_SESSION_COROUTINES:
+            return
+        use = self._uses.get(node)
+        if use is None or node in self._awaited:
+            return
+        in_async_def = self._in_async_def()
+        if use is _Use.RETURNED and not in_async_def:
+            return  # a plain function handing the coroutine to its caller
+        if self.semantics.kind_of(func.value) != Kind.ASYNC_SESSION:
+            return
+        fixable = (
+            in_async_def
+            and not self.semantics.in_lambda
+            and not self._comprehension_depth
+            and not (use is _Use.BASE and node in self._in_awaited_chain)
+        )
+        candidate = _Candidate(node, func.attr.value, fixable, use)
+        if use is _Use.ASSIGNED:
+            scopes = self.semantics.function_scopes
+            candidate.scope = scopes[-1].node if scopes else None
+            candidate.name = self._assigned_names[node]
+        self._candidates.append(candidate)
+
+    def _in_async_def(self) -> bool:
+        scopes = self.semantics.scopes
+        if not scopes or scopes[-1].is_class:
+            return False
+        node = cst.ensure_type(scopes[-1].node, cst.FunctionDef)
+        return node.asynchronous is not None
+
+    def leave_Module(self, original_node: cst.Module) -> None:
+        for candidate in self._candidates:
+            if candidate.name is not None and candidate.name in self._consumed.get(candidate.scope, ()):
+                continue
+            fix = self.make_fix(self._add_await(candidate)) if candidate.fixable else None
+            func = cst.ensure_type(candidate.call.func, cst.Attribute)
+            receiver = self.context.module.code_for_node(func.value)
+            self.report(candidate.call, fix=fix, receiver=receiver, method=candidate.method)
+
+    def _add_await(self, candidate: _Candidate) -> list[Edit]:
+        if candidate.use is _Use.BASE:
+            return [
+                self.insert_before(candidate.call, "(await "),
+                self.insert_after(candidate.call, ")"),
+            ]
+        return [self.insert_before(candidate.call, "await ")]
+
+
+def _names(node: cst.CSTNode) -> Iterable[cst.Name]:
+    """The names a store target binds (`x`, `a, b`, `[a, *rest]`)."""
+    if isinstance(node, cst.Name):
+        yield node
+    elif isinstance(node, (cst.Tuple, cst.List)):
+        for element in node.elements:
+            yield from _names(element.value)
+    elif isinstance(node, cst.StarredElement):
+        yield from _names(node.value)
