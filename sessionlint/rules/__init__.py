@@ -7,6 +7,7 @@ from sessionlint.rules.sl003_engine_in_function import EngineInFunction
 from sessionlint.rules.sl004_sync_session_in_async import SyncSessionInAsync
 from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
 from sessionlint.rules.sl006_async_session_expire_on_commit import AsyncSessionExpireOnCommit
+from sessionlint.rules.sl007_session_in_background_task import SessionInBackgroundTask
 from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
 
@@ -15,6 +16,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     SyncSessionInAsync,
     EngineWithoutPrePing,
     AsyncSessionExpireOnCommit,
+    SessionInBackgroundTask,
     ModuleLevelSession,
     AsyncSessionNotAwaited,
 )
