@@ -123,7 +123,9 @@ def check(
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
 
-    options = RunOptions(fix=fix, unsafe_fixes=unsafe_fixes, diff=diff)
+    options = RunOptions(
+        fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs
+    )
     report_to_stderr = False
     if reading_stdin:
         report, fixed_source = check_stdin(

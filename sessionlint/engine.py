@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
@@ -21,6 +21,7 @@ from sessionlint.sources import SourceFile, UnreadableSource, decode, error_diag
 if TYPE_CHECKING:
     import libcst as cst
 
+    from sessionlint.cache import CacheEntry
     from sessionlint.rules import Rule
 
 
@@ -41,6 +42,8 @@ class FileState:
     facts: ModuleFacts | None = None
     tree: cst.Module | None = None
     error: Diagnostic | None = None
+    # The cache entry this state came from or went into (findings are cached on it).
+    cached: CacheEntry | None = None
 
 
 @dataclass
@@ -95,6 +98,7 @@ class Engine:
         state.facts = collect(
             tree, path=source.display, module=name, is_package=is_package, aliases=aliases
         )
+        state.facts.digest = source.digest
         return state
 
     def identity(self, source: SourceFile) -> tuple[str, bool, tuple[str, ...]]:
@@ -103,6 +107,24 @@ class Engine:
             return source.identity
         source.identity = self._identity(source)
         return source.identity
+
+    def assign_identities(self, sources: Sequence[SourceFile]) -> None:
+        """Give every file a unique module name.
+
+        Two files can claim the same dotted name (`tutorial001.py` in many folders, two
+        example projects with an `app.main`). Each then takes its path below the checked
+        root as its name, and the shared name stays an alias, which is ambiguous and so
+        resolves to neither: a file's own names must never resolve into another file.
+        """
+        claimed: dict[str, int] = {}
+        for source in sources:
+            name = self.identity(source)[0]
+            claimed[name] = claimed.get(name, 0) + 1
+        for source in sources:
+            name, is_package, aliases = self.identity(source)
+            if claimed[name] > 1 and aliases:
+                unique = max(aliases, key=len)
+                source.identity = (unique, is_package, (name, *(a for a in aliases if a != unique)))
 
     def _identity(self, source: SourceFile) -> tuple[str, bool, tuple[str, ...]]:
         if source.path is None:
@@ -139,6 +161,8 @@ class Engine:
             is_package=is_package,
             aliases=aliases,
             imports=_cst_imports(state.tree, name, is_package),
+            digest=state.source.digest,
+            complete=False,
         )
         return state
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Sequence
@@ -159,9 +160,7 @@ def _walk_dir(
         return
     local = GitIgnore.load(directory)
     active = (
-        [*ignores, local]
-        if local is not None and local.base not in {i.base for i in ignores}
-        else ignores
+        [*ignores, local] if local is not None and local.base not in {i.base for i in ignores} else ignores
     )
     for entry in entries:
         path = Path(entry.path)
@@ -191,14 +190,15 @@ def module_identity(path: Path, roots: Sequence[Path]) -> tuple[str, bool, tuple
     """(dotted module name, is a package `__init__`, other names it may be imported as).
 
     The name follows the chain of `__init__.py` files upwards, so a package whose root is
-    not the checked folder is still named as it is imported. Layouts without `__init__.py`
-    get every dotted suffix of their path as an alias.
+    not the checked folder is still named as it is imported. The dotted forms of the file's
+    path below the checked root (all its suffixes) are aliases: layouts without
+    `__init__.py` import modules by those.
     """
     absolute = path.absolute()
     is_package = absolute.stem == "__init__"
     parts = [] if is_package else [absolute.stem]
     directory = absolute.parent
-    while (directory / "__init__.py").exists() and directory.parent != directory:
+    while _is_package_dir(directory):
         parts.insert(0, directory.name)
         directory = directory.parent
     name = ".".join(parts)
@@ -211,6 +211,11 @@ def module_identity(path: Path, roots: Sequence[Path]) -> tuple[str, bool, tuple
     return name, is_package, aliases
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_package_dir(directory: Path) -> bool:
+    return directory.parent != directory and (directory / "__init__.py").exists()
+
+
 def _relative_parts(path: Path, roots: Sequence[Path]) -> list[str]:
     for root in roots:
         root_dir = root.absolute() if root.is_dir() else root.absolute().parent
@@ -218,13 +223,14 @@ def _relative_parts(path: Path, roots: Sequence[Path]) -> list[str]:
             relative = path.relative_to(root_dir)
         except ValueError:
             continue
-        parts = list(relative.parts)
-        parts[-1] = Path(parts[-1]).stem
-        if parts[-1] == "__init__":
+        parts = [_identifier(part) for part in relative.with_suffix("").parts]
+        if parts and parts[-1] == "__init__":
             parts.pop()
-        return (
-            [part for part in parts if part.isidentifier()]
-            if all(p.isidentifier() for p in parts)
-            else []
-        )
+        return parts
     return []
+
+
+def _identifier(part: str) -> str:
+    """A folder name as a dotted-name segment (`fastapi-0.115` -> `fastapi_0_115`)."""
+    cleaned = "".join(char if char.isalnum() or char == "_" else "_" for char in part)
+    return f"_{cleaned}" if cleaned[:1].isdigit() else cleaned

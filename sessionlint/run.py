@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from sessionlint.cache import DEFAULT_DIRECTORY as DEFAULT_CACHE_DIRECTORY
+from sessionlint.cache import Cache, CachedFindings, CacheEntry
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import Engine, FileState, InternalError, _word_pattern
+from sessionlint.engine import Engine, FileState, InternalError, LintResult, _word_pattern
 from sessionlint.files import PYTHON_SUFFIXES, discover
 from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
+from sessionlint.parallel import parallel_map
+from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.semantics.triage import Triage
 from sessionlint.sources import (
@@ -28,6 +32,9 @@ class RunOptions:
     fix: bool = False
     unsafe_fixes: bool = False
     diff: bool = False
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    jobs: int | None = None
 
 
 @dataclass
@@ -87,14 +94,21 @@ def load_sources(
     return sources, errors, explicit
 
 
-def fact_pass(engine: Engine, sources: Sequence[SourceFile], explicit: set[str]) -> list[FileState]:
+def fact_pass(
+    engine: Engine,
+    sources: Sequence[SourceFile],
+    explicit: set[str],
+    cache: Cache | None = None,
+    jobs: int | None = 1,
+) -> list[FileState]:
     """Facts for every file that can matter; the others are read, never parsed.
 
-    A file matters when it mentions the vocabulary (SQLAlchemy, FastAPI, ...), when a file
+    A file matters when it mentions the vocabulary (SQLAlchemy, SQLModel, ...), when a file
     that matters imports from it (a settings module holding the database URL), or when it
     mentions a name that such a file defines (it may import it from there). Rounds repeat
     until no new file matters.
     """
+    cache = cache or Cache.disabled()
     pending = list(sources)
     states: list[FileState] = []
     pattern = engine.vocabulary_pattern
@@ -114,7 +128,7 @@ def fact_pass(engine: Engine, sources: Sequence[SourceFile], explicit: set[str])
         first_round = False
         matched_ids = {id(s) for s in matched}
         pending = [s for s in pending if id(s) not in matched_ids]
-        new_states = [engine.analyze(source) for source in matched]
+        new_states = _analyze_all(engine, matched, cache, jobs)
         states.extend(new_states)
         facts = [state.facts for state in new_states if state.facts is not None]
         names = {name.partition(".")[0] for f in facts for name in (*f.bindings, *f.definitions)} - seen_names
@@ -124,6 +138,36 @@ def fact_pass(engine: Engine, sources: Sequence[SourceFile], explicit: set[str])
             prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)
         }
     return states
+
+
+def _analyze_all(
+    engine: Engine, sources: list[SourceFile], cache: Cache, jobs: int | None
+) -> list[FileState]:
+    """Facts from the cache where the file is unchanged, from the fact pass elsewhere."""
+    states: list[FileState | None] = []
+    misses: list[int] = []
+    for index, source in enumerate(sources):
+        entry = cache.get(_cache_key(source), source.digest, engine.identity(source))
+        if entry is None:
+            misses.append(index)
+            states.append(None)
+        else:
+            states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
+
+    def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None]:
+        state = engine.analyze(sources[index])
+        return state.facts, state.error
+
+    for index, (facts, error) in zip(misses, parallel_map(analyze, misses, jobs)):
+        source = sources[index]
+        entry = CacheEntry(source.digest, engine.identity(source), facts, error)
+        cache.put(_cache_key(source), entry)
+        states[index] = FileState(source, facts=facts, error=error, cached=entry)
+    return [state for state in states if state is not None]
+
+
+def _cache_key(source: SourceFile) -> str:
+    return str(source.path.absolute()) if source.path is not None else source.display
 
 
 def _module_names(engine: Engine, source: SourceFile) -> set[str]:
@@ -143,25 +187,68 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     report.files_seen = len(sources) + len(errors)
     report.diagnostics.extend(d for d in errors if settings.is_selected(d.code, d.path))
     engine = Engine(settings, roots=paths)
-    states = fact_pass(engine, sources, explicit)
+    engine.assign_identities(sources)
+    cache = (
+        Cache.load(options.cache_dir or settings.root / DEFAULT_CACHE_DIRECTORY, settings)
+        if options.use_cache
+        else Cache.disabled()
+    )
+    states = fact_pass(engine, sources, explicit, cache, options.jobs)
     project = engine.build_project(states)
     triage = Triage(project)
-    for state in states:
-        if not needs_rules(state, triage):
-            continue
-        if options.fix or options.diff:
+    to_check = [state for state in states if needs_rules(state, triage)]
+    if options.fix or options.diff:
+        for state in to_check:
             project = _fix_one(engine, state, project, options, report)
-        else:
-            result = engine.lint(state, project)
+    else:
+        for result in _lint_all(engine, to_check, project, cache, options.jobs):
             report.diagnostics.extend(result.diagnostics)
             report.internal_errors.extend(result.internal_errors)
+    cache.save()
     report.diagnostics.sort(key=Diagnostic.sort_key)
     return report
 
 
+def _lint_all(
+    engine: Engine, states: list[FileState], project: ProjectFacts, cache: Cache, jobs: int | None
+) -> list[LintResult]:
+    """Findings from the cache where nothing they depended on changed; the rules elsewhere."""
+    results: list[LintResult | None] = []
+    misses: list[int] = []
+    for index, state in enumerate(states):
+        findings = state.cached.findings if state.cached is not None else None
+        if state.error is not None:
+            results.append(LintResult([state.error]))  # an SL000: nothing to parse or check
+        elif (
+            findings is not None
+            and project.lookups_still_hold(findings.lookups)
+            and project.answers_still_hold(findings.answers)
+        ):
+            results.append(LintResult([replace(d, path=state.source.display) for d in findings.diagnostics]))
+        else:
+            results.append(None)
+            misses.append(index)
+
+    def lint(index: int) -> tuple[LintResult, CachedFindings | None]:
+        state = states[index]
+        project.record_answers()
+        result = engine.lint(state, project)
+        answers = project.recorded_answers()
+        if state.facts is None or result.internal_errors:
+            return result, None
+        return result, CachedFindings(result.diagnostics, project.module_lookups(state.facts), answers)
+
+    for index, (result, findings) in zip(misses, parallel_map(lint, misses, jobs)):
+        results[index] = result
+        state = states[index]
+        if findings is not None and state.cached is not None:
+            cache.put(_cache_key(state.source), replace(state.cached, findings=findings))
+    return [result for result in results if result is not None]
+
+
 def needs_rules(state: FileState, triage: Triage) -> bool:
     """Files with an error to report, or with something a rule could flag."""
-    if state.facts is None or state.tree is not None:
+    if state.facts is None or not state.facts.complete:
         return True  # an SL000 to report, or a file only LibCST can parse: its facts are partial
     return triage.has_candidates(state.facts)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import tokenize
 from dataclasses import dataclass
@@ -21,6 +22,15 @@ class SourceFile:
     encoding: str = "utf-8"
     text: str | None = None
     identity: tuple[str, bool, tuple[str, ...]] | None = None
+
+    @property
+    def digest(self) -> str:
+        """A hash of the bytes (the cache's notion of "unchanged")."""
+        if self._digest is None:
+            self._digest = hashlib.blake2b(self.data, digest_size=16).hexdigest()
+        return self._digest
+
+    _digest: str | None = None
 
 
 class UnreadableSource(Exception):
@@ -57,9 +67,7 @@ def decode(source: SourceFile) -> str:
     except (UnicodeDecodeError, LookupError) as error:
         position = getattr(error, "start", 0)
         row = source.data.count(b"\n", 0, position) + 1
-        raise UnreadableSource(
-            f"cannot decode file as {encoding}: {error.__class__.__name__}", row
-        ) from None
+        raise UnreadableSource(f"cannot decode file as {encoding}: {error.__class__.__name__}", row) from None
     source.encoding = encoding
     source.text = text
     return text

@@ -41,6 +41,8 @@ class FunctionFacts:
     declared_globals: frozenset[str] = frozenset()
     # The body itself (not nested functions or lambdas) has `await`, `async for` or `async with`.
     awaits: bool = False
+    # Names bound as `with ... as name` targets (the context manager closes what they hold).
+    with_targets: frozenset[str] = frozenset()
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)
@@ -53,6 +55,10 @@ class ModuleFacts:
     path: str
     module: str
     is_package: bool
+    # A hash of the file's bytes: what the cache compares to know the facts still hold.
+    digest: str = ""
+    # False when only LibCST could parse the file (newer syntax): only imports are known.
+    complete: bool = True
     # Other dotted names this module may be imported as (layouts without `__init__.py`).
     aliases: tuple[str, ...] = ()
     imports: dict[str, str] = field(default_factory=dict)

@@ -8,6 +8,7 @@ endpoint. Unknown answers are None / False: the rules never guess.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Union
@@ -101,6 +102,7 @@ class ProjectFacts:
         self.extra_engines = frozenset(engine_constructors)
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
         self._in_progress: set[tuple[object, ...]] = set()
+        self.answers: dict[tuple[str, str, str], bool] | None = None
         self.dependency_targets = self._collect_dependency_targets()
         self.called_functions = self._collect_called_functions()
 
@@ -133,8 +135,24 @@ class ProjectFacts:
         for split in range(len(parts), 0, -1):
             module = self.module_named(".".join(parts[:split]))
             if module is not None:
-                return self._resolve_in(module, tuple(parts[split:]), depth)
+                target = self._resolve_in(module, tuple(parts[split:]), depth)
+                package = self._package_rebinding(".".join(parts[:split]))
+                if target is None and package is not None:
+                    # `from .session import session` in `pkg/__init__.py`: the attribute
+                    # `pkg.session` is that object, not the submodule it came from.
+                    return self._resolve_in(package, tuple(parts[split - 1 :]), depth + 1)
+                return target
         return External(qualname)
+
+    def _package_rebinding(self, module_name: str) -> ModuleFacts | None:
+        """The package whose `__init__` binds the name of its submodule `module_name`."""
+        package_name, _, name = module_name.rpartition(".")
+        package = self.module_named(package_name) if package_name else None
+        if package is None or not package.is_package:
+            return None
+        if name in package.imports:
+            return package if package.imports[name] != module_name else None
+        return package if name in package.bindings or name in package.functions else None
 
     def _resolve_in(self, module: ModuleFacts, rest: tuple[str, ...], depth: int) -> Target:
         if not rest:
@@ -447,12 +465,57 @@ class ProjectFacts:
                         return kind
         return None
 
+    def created_session_kind(
+        self, value: Value | None, module: ModuleFacts, function: FunctionFacts | None
+    ) -> Kind | None:
+        """The kind of session a value is when the code holding it created it with a bare call.
+
+        A call of a session factory (`SessionLocal()`, `Session(engine)`, `sessionmaker(...)()`),
+        or of a project function that returns such a new session; or a local name bound only
+        to such calls (not a parameter, not a `with ... as` target: the `with` closes it). A
+        `scoped_session` registry's session is not: the registry owns it (`remove()`).
+        """
+        if value is None:
+            return None
+        key = ("created", value, module.module, function.qualname if function else None)
+        return self._memo(key, lambda: self._created_session_kind(value, module, function))
+
+    def _created_session_kind(
+        self, value: Value, module: ModuleFacts, function: FunctionFacts | None
+    ) -> Kind | None:
+        if isinstance(value, Local):
+            if (
+                function is None
+                or function.param(value.name) is not None
+                or value.name in function.with_targets
+                or value.name in function.declared_globals
+            ):
+                return None
+            bound = function.locals.get(value.name, ())
+            kinds = {self.created_session_kind(v, module, function) for v in bound}
+            return kinds.pop() if len(kinds) == 1 else None
+        awaited = isinstance(value, Awaited)
+        call = value.value if isinstance(value, Awaited) else value
+        if not isinstance(call, CallOf):
+            return None
+        factory = self.value_kind(call.func, module, function)
+        if factory in (Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY):
+            return None if awaited else SESSION_FROM_FACTORY[factory]
+        maker = self.function_of(call.func, module)
+        if maker is None:
+            return None
+        facts = maker.facts
+        if facts.is_generator or facts.is_async != awaited or not facts.returns:
+            return None
+        kinds = {self.created_session_kind(v, maker.module, facts) for v in facts.returns}
+        return kinds.pop() if len(kinds) == 1 else None
+
     def is_dependency(self, function: Function) -> bool:
         """Used through `Depends` / `Security` somewhere in the tree."""
-        return (function.module.module, function.facts.qualname) in self.dependency_targets
+        return self._member("dependency", function, self.dependency_targets)
 
     def is_called_directly(self, function: Function) -> bool:
-        return (function.module.module, function.facts.qualname) in self.called_functions
+        return self._member("called", function, self.called_functions)
 
     def is_session_dependency(self, function: Function) -> bool:
         """A function that creates a session and that FastAPI calls as a dependency."""
@@ -483,20 +546,74 @@ class ProjectFacts:
             for d in function.facts.decorators
         ):
             return True
-        key = (function.module.module, function.facts.qualname)
+        return self._member("lifespan", function, self.lifespan_targets)
+
+    @functools.cached_property
+    def lifespan_targets(self) -> frozenset[FunctionRef]:
+        """Functions passed as `lifespan=` to a FastAPI app or router anywhere in the tree."""
+        targets = set()
         for module in self.modules.values():
             for call in module.lifespan_refs:
-                if isinstance(call, CallOf) and self.value_kind(call, module) in (
-                    Kind.APP,
-                    Kind.ROUTER,
-                ):
+                if isinstance(call, CallOf) and self.value_kind(call, module) in (Kind.APP, Kind.ROUTER):
                     lifespan = self.function_of(call.keyword("lifespan"), module)
-                    if (
-                        lifespan is not None
-                        and (lifespan.module.module, lifespan.facts.qualname) == key
-                    ):
-                        return True
-        return False
+                    if lifespan is not None:
+                        targets.add((lifespan.module.module, lifespan.facts.qualname))
+        return frozenset(targets)
+
+    # -- what a file's result depended on (the cache's validity check) --------------------
+
+    def _member(self, question: str, function: Function, members: frozenset[FunctionRef]) -> bool:
+        key = (function.module.module, function.facts.qualname)
+        answer = key in members
+        if self.answers is not None:
+            self.answers[(question, *key)] = answer
+        return answer
+
+    def record_answers(self) -> None:
+        """Start noting the whole-project questions asked (is `f` used through `Depends`?)."""
+        self.answers = {}
+
+    def recorded_answers(self) -> dict[tuple[str, str, str], bool]:
+        answers, self.answers = self.answers or {}, None
+        return answers
+
+    def answers_still_hold(self, answers: dict[tuple[str, str, str], bool]) -> bool:
+        members = {
+            "dependency": self.dependency_targets,
+            "called": self.called_functions,
+            "lifespan": self.lifespan_targets,
+        }
+        return all(((module, qualname) in members[question]) == answer for (question, module, qualname), answer in answers.items())
+
+    def module_lookups(self, module: ModuleFacts) -> dict[str, str | None]:
+        """Every module name resolution from `module` can reach, with the digest it finds.
+
+        Resolution only follows imports, so the facts a file's findings can depend on are
+        those of the modules in this closure (and the absence of the names that found none).
+        """
+        own = self.module_named(module.module)
+        lookups: dict[str, str | None] = {module.module: own.digest if own is not None else None}
+        queue = [module]
+        while queue:
+            current = queue.pop()
+            for target in current.imports.values():
+                parts = target.split(".")
+                for length in range(1, len(parts) + 1):
+                    name = ".".join(parts[:length])
+                    if name in lookups:
+                        continue
+                    found = self.module_named(name)
+                    lookups[name] = found.digest if found is not None else None
+                    if found is not None:
+                        queue.append(found)
+        return lookups
+
+    def lookups_still_hold(self, lookups: dict[str, str | None]) -> bool:
+        for name, digest in lookups.items():
+            found = self.module_named(name)
+            if (found.digest if found is not None else None) != digest:
+                return False
+        return True
 
     def is_app_factory(self, function: Function) -> bool:
         """A function that builds the FastAPI app (runs once per process)."""

@@ -1,0 +1,107 @@
+"""The result cache in `.sessionlint_cache/`.
+
+One pickle per (tool code, settings): for every file, its digest and module identity, its
+facts (or its SL000), and its findings with what they depended on: the digests of every
+module its resolution could reach, and the answers to whole-project questions (is `get_db`
+used through `Depends` anywhere?). A file is re-checked when any of those changed; nothing
+else is. A cache file that cannot be read is ignored; writes are atomic, so concurrent runs
+never leave a torn file (the last writer wins).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import sessionlint
+from sessionlint.config import Settings
+from sessionlint.diagnostics import Diagnostic
+from sessionlint.semantics.facts import ModuleFacts
+
+DEFAULT_DIRECTORY = ".sessionlint_cache"
+_FORMAT = 1
+
+
+@dataclass
+class CachedFindings:
+    diagnostics: list[Diagnostic]
+    lookups: dict[str, str | None]
+    answers: dict[tuple[str, str, str], bool]
+
+
+@dataclass
+class CacheEntry:
+    digest: str
+    identity: tuple[str, bool, tuple[str, ...]]
+    facts: ModuleFacts | None
+    error: Diagnostic | None
+    findings: CachedFindings | None = None
+
+
+@dataclass
+class Cache:
+    path: Path | None
+    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    changed: bool = False
+
+    @classmethod
+    def load(cls, directory: Path, settings: Settings) -> Cache:
+        path = directory / f"{_code_fingerprint()}-{settings.fingerprint()}.pickle"
+        try:
+            with path.open("rb") as handle:
+                data = pickle.load(handle)
+            if isinstance(data, dict) and data.get("format") == _FORMAT:
+                return cls(path, data["entries"])
+        except Exception:
+            pass
+        return cls(path)
+
+    @classmethod
+    def disabled(cls) -> Cache:
+        return cls(None)
+
+    def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
+        entry = self.entries.get(key)
+        if entry is None or entry.digest != digest or entry.identity != identity:
+            return None
+        return entry
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        if self.path is not None:
+            self.entries[key] = entry
+            self.changed = True
+
+    def save(self) -> None:
+        if self.path is None or not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            gitignore = self.path.parent / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("# Created by sessionlint\n*\n")
+            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+            with os.fdopen(descriptor, "wb") as handle:
+                pickle.dump(
+                    {"format": _FORMAT, "entries": self.entries}, handle, protocol=pickle.HIGHEST_PROTOCOL
+                )
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # a read-only checkout: run without a cache
+
+
+def _code_fingerprint() -> str:
+    """The tool version plus the state of its own source files (editable installs change)."""
+    package = Path(sessionlint.__file__).parent
+    stamp = hashlib.blake2b(sessionlint.__version__.encode(), digest_size=8)
+    for source in sorted(package.rglob("*.py")):
+        stat = source.stat()
+        stamp.update(f"{source.relative_to(package)}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    return stamp.hexdigest()
+
+
+def content_digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
