@@ -14,7 +14,7 @@ import hashlib
 import os
 import pickle
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import sessionlint
@@ -45,24 +45,56 @@ class CacheEntry:
 @dataclass
 class Cache:
     path: Path | None
-    entries: dict[str, CacheEntry] = field(default_factory=dict)
+    _entries: dict[str, CacheEntry] | None = None
     changed: bool = False
 
     @classmethod
     def load(cls, directory: Path, settings: Settings) -> Cache:
-        path = directory / f"{_code_fingerprint()}-{settings.fingerprint()}.pickle"
+        """The cache for these settings; its entries are read on first use only."""
+        return cls(directory / f"{_code_fingerprint()}-{settings.fingerprint()}.pickle")
+
+    @property
+    def entries(self) -> dict[str, CacheEntry]:
+        if self._entries is None:
+            self._entries = self._read()
+        return self._entries
+
+    def _read(self) -> dict[str, CacheEntry]:
+        if self.path is None:
+            return {}
         try:
-            with path.open("rb") as handle:
+            with self.path.open("rb") as handle:
                 data = pickle.load(handle)
             if isinstance(data, dict) and data.get("format") == _FORMAT:
-                return cls(path, data["entries"])
-        except Exception:
+                return data["entries"]
+        except Exception:  # noqa: BLE001 - a missing, corrupt or foreign cache is just empty
             pass
-        return cls(path)
+        return {}
 
     @classmethod
     def disabled(cls) -> Cache:
         return cls(None)
+
+    # -- the last run: when no file changed at all, its findings are the answer ----------
+
+    def _last_run_path(self) -> Path | None:
+        return self.path.with_suffix(".last-run.pickle") if self.path is not None else None
+
+    def last_run(self, key: str) -> list[Diagnostic] | None:
+        path = self._last_run_path()
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as handle:
+                stored_key, diagnostics = pickle.load(handle)
+        except Exception:  # noqa: BLE001 - missing or unreadable: run normally
+            return None
+        return diagnostics if stored_key == key else None
+
+    def save_last_run(self, key: str, diagnostics: list[Diagnostic]) -> None:
+        path = self._last_run_path()
+        if path is not None:
+            _write_atomically(path, pickle.dumps((key, diagnostics), protocol=pickle.HIGHEST_PROTOCOL))
 
     def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
         entry = self.entries.get(key)
@@ -78,19 +110,22 @@ class Cache:
     def save(self) -> None:
         if self.path is None or not self.changed:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            gitignore = self.path.parent / ".gitignore"
-            if not gitignore.exists():
-                gitignore.write_text("# Created by sessionlint\n*\n")
-            descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-            with os.fdopen(descriptor, "wb") as handle:
-                pickle.dump(
-                    {"format": _FORMAT, "entries": self.entries}, handle, protocol=pickle.HIGHEST_PROTOCOL
-                )
-            os.replace(temporary, self.path)
-        except OSError:
-            pass  # a read-only checkout: run without a cache
+        data = pickle.dumps({"format": _FORMAT, "entries": self.entries}, protocol=pickle.HIGHEST_PROTOCOL)
+        _write_atomically(self.path, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gitignore = path.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# Created by sessionlint\n*\n")
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # a read-only checkout: run without a cache
 
 
 def _code_fingerprint() -> str:
@@ -103,5 +138,6 @@ def _code_fingerprint() -> str:
     return stamp.hexdigest()
 
 
-def content_digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+def run_key(parts: list[str]) -> str:
+    """A digest of everything a whole run's findings depend on."""
+    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()

@@ -7,7 +7,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatch
+from fnmatch import translate as fnmatch_translate
 from pathlib import Path
 
 from sessionlint.config import Settings
@@ -95,19 +95,25 @@ def _glob_to_regex(pattern: str) -> str:
 
 
 def is_excluded(path: Path, settings: Settings) -> bool:
-    name = path.name
-    relative = _relative(path, settings.root)
-    for pattern in settings.all_excludes:
-        if fnmatch(name, pattern) or fnmatch(relative, pattern.rstrip("/")):
-            return True
-    return False
+    """An exclude pattern matches the file or folder name, or its path below the root."""
+    pattern = _exclude_pattern(settings.all_excludes)
+    if pattern.match(path.name):
+        return True
+    return pattern.match(_relative(path, str(settings.root.absolute()))) is not None
 
 
-def _relative(path: Path, root: Path) -> str:
-    try:
-        return path.absolute().relative_to(root.absolute()).as_posix()
-    except ValueError:
-        return path.as_posix()
+@functools.lru_cache(maxsize=16)
+def _exclude_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    if not patterns:
+        return re.compile(r"(?!)")
+    return re.compile("|".join(fnmatch_translate(p.rstrip("/")) for p in patterns))
+
+
+def _relative(path: Path, root: str) -> str:
+    absolute = os.path.abspath(path)
+    if absolute.startswith(root + os.sep):
+        return absolute[len(root) + 1 :].replace(os.sep, "/")
+    return path.as_posix()
 
 
 def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[FileError]]:

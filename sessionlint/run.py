@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sessionlint.cache import DEFAULT_DIRECTORY as DEFAULT_CACHE_DIRECTORY
-from sessionlint.cache import Cache, CachedFindings, CacheEntry
+from sessionlint.cache import Cache, CachedFindings, CacheEntry, run_key
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import Engine, FileState, InternalError, LintResult, _word_pattern
@@ -187,12 +187,18 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     report.files_seen = len(sources) + len(errors)
     report.diagnostics.extend(d for d in errors if settings.is_selected(d.code, d.path))
     engine = Engine(settings, roots=paths)
-    engine.assign_identities(sources)
     cache = (
         Cache.load(options.cache_dir or settings.root / DEFAULT_CACHE_DIRECTORY, settings)
         if options.use_cache
         else Cache.disabled()
     )
+    checking = not (options.fix or options.diff)
+    key = _run_key(sources, report.diagnostics, explicit)
+    previous = cache.last_run(key) if checking else None
+    if previous is not None:
+        report.diagnostics = previous
+        return report
+    engine.assign_identities(sources)
     states = fact_pass(engine, sources, explicit, cache, options.jobs)
     project = engine.build_project(states)
     triage = Triage(project)
@@ -206,7 +212,17 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
             report.internal_errors.extend(result.internal_errors)
     cache.save()
     report.diagnostics.sort(key=Diagnostic.sort_key)
+    if checking and not report.internal_errors:
+        cache.save_last_run(key, report.diagnostics)
     return report
+
+
+def _run_key(sources: Sequence[SourceFile], errors: list[Diagnostic], explicit: set[str]) -> str:
+    """Every input of a run: the working folder, each file and its content, what failed to load."""
+    parts = [str(Path.cwd()), *sorted(explicit)]
+    parts += [f"{source.display}:{source.digest}" for source in sources]
+    parts += [f"{error.path}:{error.message}" for error in errors]
+    return run_key(parts)
 
 
 def _lint_all(

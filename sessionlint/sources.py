@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,8 @@ def error_diagnostic(display: str, reason: str, row: int = 1, column: int = 1) -
 
 def display_path(path: Path) -> str:
     """Relative to the working directory when under it, as users typed it otherwise."""
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute.startswith(cwd + os.sep):
+        return absolute[len(cwd) + 1 :].replace(os.sep, "/")
+    return path.as_posix()
