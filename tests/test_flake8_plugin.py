@@ -55,6 +55,7 @@ DIFFERS: dict[str, str] = {
         "`get_db` is in `dependency-names` and another module calls it directly, which makes it "
         "that caller's session, not a dependency: alone, the file does not see the caller and reports it"
     ),
+    "SL002/flag_crossfile_factory": _FACTORY,
     "SL003/flag_crossfile_reexported_constructor": (
         "the engine constructor is re-exported by another module: alone, the file does not know "
         "that the call builds an engine"
@@ -75,6 +76,10 @@ DIFFERS: dict[str, str] = {
     "SL007/flag_crossfile_renamed_dependency": _PROVIDED,
     "SL008/flag_crossfile_reexported_factory": _FACTORY,
     "SL009/flag_crossfile_alias": _ALIAS,
+    "SL009/flag_crossfile_package_attribute_shadows_submodule": (
+        "the `async_scoped_session` registry is re-exported by a package `__init__`: alone, "
+        "the file does not know that `session` is an async session registry"
+    ),
     "SL009/flag_crossfile_reexported_factory": _FACTORY,
     "SL009/flag_crossfile_renamed_dependency": _PROVIDED,
 }
