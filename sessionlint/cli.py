@@ -79,7 +79,7 @@ def main() -> None:
 )
 @click.option("--stdin-filename", help="The name of the file read from `-` (stdin).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
-@click.option("--verbose", "-v", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the work done, and tracebacks of internal errors.")
 def check(
     paths: tuple[Path, ...],
     fix: bool,
@@ -204,6 +204,8 @@ def _emit(
             click.echo(error.traceback, err=True)
     for message in report.write_errors:
         click.echo(f"error: {message}", err=True)
+    if verbose:
+        click.echo(f"sessionlint: {report.work_summary()}", err=True)
     if report.internal_errors or report.write_errors:
         return EXIT_ERROR
     if options.diff:

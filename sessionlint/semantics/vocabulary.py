@@ -95,6 +95,31 @@ PYTEST_FIXTURES = _paths("pytest.fixture", "pytest_asyncio.fixture")
 PARTIAL = _paths("functools.partial")
 # Handing a session to these transfers the duty to close it.
 OWNERSHIP_TAKERS = _paths("contextlib.closing")
+# `ExitStack` / `AsyncExitStack` methods that take over closing what they are given.
+EXIT_STACK_METHODS = frozenset(
+    {"enter_context", "enter_async_context", "callback", "push", "push_async_callback"}
+)
+# Methods that store their argument in a container (`sessions.append(db)`).
+CONTAINER_STORE_METHODS = frozenset(
+    {"append", "appendleft", "add", "insert", "extend", "setdefault", "put", "put_nowait"}
+)
+# Return annotations a generator dependency is written with (`Iterator[Session]`).
+ITERATOR_TYPES = _paths("collections.abc.Iterator", "typing.Iterator")
+ASYNC_ITERATOR_TYPES = _paths("collections.abc.AsyncIterator", "typing.AsyncIterator")
+GENERATOR_TYPES = (
+    ITERATOR_TYPES
+    | ASYNC_ITERATOR_TYPES
+    | _paths(
+        "collections.abc.Generator",
+        "typing.Generator",
+        "collections.abc.AsyncGenerator",
+        "typing.AsyncGenerator",
+        "collections.abc.Iterable",
+        "typing.Iterable",
+        "collections.abc.AsyncIterable",
+        "typing.AsyncIterable",
+    )
+)
 
 # AsyncSession methods that are coroutines (SQLAlchemy 2.0). `add`, `add_all`, `expunge`,
 # `in_transaction`, `begin` and `begin_nested` are not: they must never be awaited.
@@ -120,8 +145,15 @@ ASYNC_SESSION_COROUTINES = frozenset(
         "connection",
         "invalidate",
         "reset",
+        # SQLAlchemy 2.1.
+        "aclose",
+        "delete_all",
+        "merge_all",
     }
 )
+# What an `async_scoped_session` registry proxies to the current AsyncSession, as coroutines
+# too, plus its own `remove()`; `run_sync` (and SQLModel's `exec`) are not proxied.
+ASYNC_SCOPED_SESSION_COROUTINES = (ASYNC_SESSION_COROUTINES - {"run_sync", "exec"}) | {"remove"}
 
 DEFAULT_DEPENDENCY_NAMES = (
     "get_db",
@@ -131,8 +163,10 @@ DEFAULT_DEPENDENCY_NAMES = (
     "get_async_session",
 )
 
-# Top-level packages whose import makes a file worth parsing (the byte pre-filter).
-VOCABULARY_ROOTS = frozenset({"sqlalchemy", "sqlmodel", "fastapi", "starlette"})
+# Top-level packages whose mention makes a file worth parsing (the byte pre-filter). FastAPI
+# is not among them: a file that only uses FastAPI can hold a finding only through a name
+# defined in a file that uses SQLAlchemy or SQLModel, which the later rounds follow.
+VOCABULARY_ROOTS = frozenset({"sqlalchemy", "sqlmodel"})
 
 
 def last_segments(*groups: frozenset[str]) -> frozenset[str]:

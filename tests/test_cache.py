@@ -1,0 +1,127 @@
+"""The cache: warm runs equal cold runs, and only what a change can affect is re-checked."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.fixture_cases import run_cli
+
+DB = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+engine = create_engine("sqlite:///app.db")
+SessionLocal = sessionmaker(bind=engine)
+"""
+ASYNC_DB = """\
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+engine = create_async_engine("sqlite+aiosqlite:///app.db")
+SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+"""
+ROUTES = """\
+from fastapi import FastAPI
+
+from app.db import SessionLocal
+
+app = FastAPI()
+
+
+@app.get("/items")
+async def items():
+    async with SessionLocal() as db:
+        return []
+"""
+UNRELATED = """\
+from sqlalchemy.orm import Session
+
+
+def count(session: Session) -> int:
+    return 0
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "db.py").write_text(DB)
+    (tmp_path / "app" / "routes.py").write_text(ROUTES)
+    (tmp_path / "app" / "unrelated.py").write_text(UNRELATED)
+    return tmp_path
+
+
+def check(folder: Path, *args: str) -> tuple[list[dict], str]:
+    result = run_cli(
+        "check", "--format", "json", "--verbose", "--cache-dir", ".cache", *args, ".", cwd=folder
+    )
+    assert result.returncode in (0, 1), result.stderr.decode()
+    return json.loads(result.stdout), result.stderr.decode()
+
+
+def from_cache(stderr: str) -> tuple[int, int]:
+    match = re.search(r"(\d+) checked by the rules \((\d+) from the cache\)", stderr)
+    assert match, stderr
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_warm_run_equals_cold_run_and_reuses_everything(project: Path) -> None:
+    cold, _ = check(project)
+    warm, stderr = check(project)
+    assert warm == cold
+    assert "none changed since the last run" in stderr
+    assert cold == check(project, "--no-cache")[0]
+
+
+def test_changing_a_factory_rechecks_the_files_that_use_it_and_nothing_else(project: Path) -> None:
+    before, _ = check(project)
+    assert {(d["filename"], d["code"]) for d in before} >= {("app/routes.py", "SL004")}
+    (project / "app" / "db.py").write_text(ASYNC_DB)
+    after, stderr = check(project)
+    assert after == check(project, "--no-cache")[0]
+    assert ("app/routes.py", "SL004") not in {(d["filename"], d["code"]) for d in after}
+    checked, cached = from_cache(stderr)
+    # db.py changed and routes.py imports it: both re-checked; unrelated.py came from the cache.
+    assert checked - cached == 2
+    assert cached >= 1
+
+
+def test_touching_an_unrelated_file_rechecks_only_that_file(project: Path) -> None:
+    check(project)
+    with (project / "app" / "unrelated.py").open("a") as handle:
+        handle.write("# touched\n")
+    after, stderr = check(project)
+    checked, cached = from_cache(stderr)
+    assert checked - cached == 1
+    assert after == check(project, "--no-cache")[0]
+
+
+def test_a_corrupt_or_foreign_cache_is_ignored(project: Path) -> None:
+    cold, _ = check(project)
+    for file in (project / ".cache").glob("*.pickle"):
+        file.write_bytes(b"not a pickle at all")
+    warm, stderr = check(project)
+    assert warm == cold
+    assert "Traceback" not in stderr
+
+
+def test_no_cache_writes_nothing(project: Path) -> None:
+    check(project, "--no-cache")
+    assert not (project / ".cache").exists()
+
+
+def test_output_is_identical_with_one_and_two_jobs(tmp_path: Path) -> None:
+    # Enough files that the work is really spread over processes.
+    for index in range(48):
+        (tmp_path / f"module_{index}.py").write_text(
+            "from sqlalchemy import create_engine\n\n"
+            f'engine = create_engine("postgresql://app@db/app{index}")\n'
+        )
+    serial = run_cli("check", "--no-cache", "--format", "json", "--jobs", "1", ".", cwd=tmp_path)
+    parallel = run_cli("check", "--no-cache", "--format", "json", "--jobs", "2", ".", cwd=tmp_path)
+    assert serial.stdout == parallel.stdout
+    assert len(json.loads(serial.stdout)) == 48
