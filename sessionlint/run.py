@@ -182,6 +182,29 @@ def _analyze_all(
     return [state for state in states if state is not None]
 
 
+def _cached_neighbours(cache: Cache, sources: Sequence[SourceFile]) -> list[FileState]:
+    """Facts of files outside this run that a previous run cached and that are unchanged.
+
+    Checking a few files (pre-commit passes the changed ones, an editor one buffer) then
+    still knows the factories and dependencies defined elsewhere in the project.
+    """
+    if cache.path is None or not cache.path.exists():
+        return []
+    in_run = {_cache_key(source) for source in sources}
+    neighbours = []
+    for key, entry in cache.entries.items():
+        if key in in_run or entry.facts is None:
+            continue
+        try:
+            data = Path(key).read_bytes()
+        except OSError:
+            continue  # deleted since: its facts no longer hold
+        source = SourceFile(Path(key), key, data)
+        if source.digest == entry.digest:
+            neighbours.append(FileState(source, facts=entry.facts))
+    return neighbours
+
+
 def _cache_key(source: SourceFile) -> str:
     return str(source.path.absolute()) if source.path is not None else source.display
 
@@ -220,7 +243,8 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
         states = _analyze_all(engine, list(sources), cache, options.jobs)
     else:
         states = fact_pass(engine, sources, explicit, cache, options.jobs)
-    project = engine.build_project(states)
+    neighbours = _cached_neighbours(cache, sources)
+    project = engine.build_project([*states, *neighbours])
     triage = Triage(project)
     to_check = [state for state in states if options.exhaustive or needs_rules(state, triage)]
     report.files_analyzed = len(states)
@@ -235,7 +259,8 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
             report.internal_errors.extend(result.internal_errors)
     cache.save()
     report.diagnostics.sort(key=Diagnostic.sort_key)
-    if checking and not report.internal_errors:
+    # Findings that used other files' cached facts depend on more than this run's inputs.
+    if checking and not report.internal_errors and not neighbours:
         cache.save_last_run(key, report.diagnostics)
     return report
 

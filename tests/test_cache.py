@@ -125,3 +125,14 @@ def test_output_is_identical_with_one_and_two_jobs(tmp_path: Path) -> None:
     parallel = run_cli("check", "--no-cache", "--format", "json", "--jobs", "2", ".", cwd=tmp_path)
     assert serial.stdout == parallel.stdout
     assert len(json.loads(serial.stdout)) == 48
+
+
+def test_checking_one_file_uses_the_cached_facts_of_the_others(project: Path) -> None:
+    alone = run_cli("check", "--no-cache", "--format", "json", "app/routes.py", cwd=project)
+    assert json.loads(alone.stdout) == []  # on its own, SessionLocal is unknown: nothing flagged
+    check(project)  # a full run fills the cache
+    one, _ = check(project, "app/routes.py")
+    assert [(d["filename"], d["code"]) for d in one] == [("app/routes.py", "SL004")]
+    (project / "app" / "db.py").write_text(ASYNC_DB)  # a changed neighbour is not trusted
+    again, _ = check(project, "app/routes.py")
+    assert again == []
