@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import libcst as cst
@@ -15,7 +14,12 @@ from sessionlint.semantics.values import Kind
 
 # Attributes of the coroutine object itself: using them is deliberate, not a missing `await`.
 _COROUTINE_ATTRIBUTES = frozenset({"send", "throw", "close", "__await__"})
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.DictComp, cst.GeneratorExp)
+# Receivers whose methods are coroutines: the session, and the scoped registry proxying to it.
+_COROUTINES = {
+    Kind.ASYNC_SESSION: vocab.ASYNC_SESSION_COROUTINES,
+    Kind.ASYNC_REGISTRY: vocab.ASYNC_SCOPED_SESSION_COROUTINES,
+}
+_ANY_COROUTINE = frozenset().union(*_COROUTINES.values())
 
 
 class _Use(enum.Enum):
@@ -48,7 +52,9 @@ class AsyncSessionNotAwaited(Rule):
     `stream`, `run_sync`, `connection`, ...) called without `await` on a receiver known to
     be an `AsyncSession`: a parameter annotated so (directly, in `Annotated`, or through an
     alias), a `Depends` on an async session dependency, or a name bound from an async
-    factory (`async with factory() as session`, `session = factory()`). Reported when the
+    factory (`async with factory() as session`, `session = factory()`); and the same
+    methods (and `remove()`) of an `async_scoped_session` registry, which proxies them as
+    coroutines. Reported when the
     call is a statement, assigned, returned from an `async def`, iterated, tested
     (`if session.get(User, 1) is None:`), or used with attribute access
     (`session.execute(q).scalars()`).
@@ -87,8 +93,8 @@ class AsyncSessionNotAwaited(Rule):
     - a coroutine passed as an argument (`asyncio.gather(session.execute(a), ...)`,
       `asyncio.create_task(session.commit())`): the callee consumes it;
     - a coroutine returned from a plain `def` (delegation: the caller awaits it);
-    - an assigned coroutine whose name is later awaited, passed on, returned or stored
-      (`pending = session.commit(); await pending`);
+    - an assigned coroutine whose name is later awaited, passed on, stored, aliased,
+      yielded, or returned from a plain `def` (`pending = session.commit(); await pending`);
     - receivers whose type is not known (an unannotated parameter, `self.session`, a
       closure variable, a lambda parameter such as the sync session `run_sync` hands over);
     - a coroutine yielded, stored in a container, or an operand of `and` / `or` (what
@@ -117,9 +123,16 @@ class AsyncSessionNotAwaited(Rule):
         self._in_awaited_chain: set[cst.CSTNode] = set()
         self._comprehension_depth = 0
         self._candidates: list[_Candidate] = []
-        # Names that are stores or attribute/subscript bases, not uses that consume a value.
-        self._not_consuming: set[cst.Name] = set()
+        # Per function (None: the module), names used where a coroutine is legitimately
+        # consumed: awaited, passed on, returned, yielded, stored or aliased.
         self._consumed: dict[cst.CSTNode | None, set[str]] = {}
+
+    def _consume(self, *nodes: cst.CSTNode | None) -> None:
+        for node in nodes:
+            if isinstance(node, cst.Name):
+                # A use in a nested function counts for every enclosing one (closures).
+                for scope in (None, *(s.node for s in self.semantics.function_scopes)):
+                    self._consumed.setdefault(scope, set()).add(node.value)
 
     # -- where expressions stand ------------------------------------------------------------
 
@@ -127,28 +140,53 @@ class AsyncSessionNotAwaited(Rule):
         self._uses[node.value] = _Use.STATEMENT
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            self._not_consuming.update(_names(target.target))
+        self._consume(node.value)
         if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
             self._uses[node.value] = _Use.ASSIGNED
             self._assigned_names[node.value] = node.targets[0].target.value
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._not_consuming.update(_names(node.target))
+        self._consume(node.value)
         if node.value is not None and isinstance(node.target, cst.Name):
             self._uses[node.value] = _Use.ASSIGNED
             self._assigned_names[node.value] = node.target.value
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._not_consuming.update(_names(node.target))
+        self._consume(node.value)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._consume(node.value)
 
     def visit_Return(self, node: cst.Return) -> None:
+        if not self._in_async_def():
+            # Delegation; an `async def` returning a coroutine makes its caller await twice.
+            self._consume(node.value)
         if node.value is not None:
             self._uses[node.value] = _Use.RETURNED
 
+    def visit_Yield(self, node: cst.Yield) -> None:
+        self._consume(node.value)
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self._consume(node.body)
+
+    def visit_Arg(self, node: cst.Arg) -> None:
+        self._consume(node.value)
+
+    def visit_Element(self, node: cst.Element) -> None:
+        self._consume(node.value)
+
+    def visit_StarredElement(self, node: cst.StarredElement) -> None:
+        self._consume(node.value)
+
+    def visit_DictElement(self, node: cst.DictElement) -> None:
+        self._consume(node.key, node.value)
+
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        self._consume(node.left, node.right)
+
     def visit_For(self, node: cst.For) -> None:
         self._uses[node.iter] = _Use.ITERATED
-        self._not_consuming.update(_names(node.target))
 
     def visit_If(self, node: cst.If) -> None:
         self._uses[node.test] = _Use.TESTED
@@ -161,6 +199,7 @@ class AsyncSessionNotAwaited(Rule):
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
         self._uses[node.test] = _Use.TESTED
+        self._consume(node.body, node.orelse)
 
     def visit_UnaryOperation(self, node: cst.UnaryOperation) -> None:
         if isinstance(node.operator, cst.Not):
@@ -172,46 +211,21 @@ class AsyncSessionNotAwaited(Rule):
             self._uses[target.comparator] = _Use.TESTED
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._not_consuming.add(node.attr)
-        if node.attr.value not in _COROUTINE_ATTRIBUTES:
+        if node.attr.value in _COROUTINE_ATTRIBUTES:
+            self._consume(node.value)
+        else:
             self._uses[node.value] = _Use.BASE
-            if isinstance(node.value, cst.Name):
-                self._not_consuming.add(node.value)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         self._uses[node.value] = _Use.BASE
-        if isinstance(node.value, cst.Name):
-            self._not_consuming.add(node.value)
 
     def visit_Await(self, node: cst.Await) -> None:
+        self._consume(node.expression)
         self._awaited.add(node.expression)
         chain: cst.BaseExpression = node.expression
         while isinstance(chain, (cst.Call, cst.Attribute, cst.Subscript)):
             chain = chain.func if isinstance(chain, cst.Call) else chain.value
             self._in_awaited_chain.add(chain)
-
-    def visit_Arg(self, node: cst.Arg) -> None:
-        if node.keyword is not None:
-            self._not_consuming.add(node.keyword)
-
-    def visit_Param(self, node: cst.Param) -> None:
-        self._not_consuming.add(node.name)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._not_consuming.add(node.name)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self._not_consuming.add(node.name)
-
-    def visit_AsName(self, node: cst.AsName) -> None:
-        self._not_consuming.update(_names(node.name))
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node in self._not_consuming:
-            return
-        # A use in a nested function counts for every enclosing scope (closures).
-        for scope in (None, *(s.node for s in self.semantics.function_scopes)):
-            self._consumed.setdefault(scope, set()).add(node.value)
 
     def visit_ListComp(self, node: cst.ListComp) -> None:
         self._comprehension_depth += 1
@@ -226,7 +240,7 @@ class AsyncSessionNotAwaited(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if not isinstance(func, cst.Attribute) or func.attr.value not in vocab.ASYNC_SESSION_COROUTINES:
+        if not isinstance(func, cst.Attribute) or func.attr.value not in _ANY_COROUTINE:
             return
         use = self._uses.get(node)
         if use is None or node in self._awaited:
@@ -234,7 +248,7 @@ class AsyncSessionNotAwaited(Rule):
         in_async_def = self._in_async_def()
         if use is _Use.RETURNED and not in_async_def:
             return  # a plain function handing the coroutine to its caller
-        if self.semantics.kind_of(func.value) != Kind.ASYNC_SESSION:
+        if func.attr.value not in _COROUTINES.get(self.semantics.kind_of(func.value), ()):
             return
         fixable = (
             in_async_def
@@ -272,14 +286,3 @@ class AsyncSessionNotAwaited(Rule):
                 self.insert_after(candidate.call, ")"),
             ]
         return [self.insert_before(candidate.call, "await ")]
-
-
-def _names(node: cst.CSTNode) -> Iterable[cst.Name]:
-    """The names a store target binds (`x`, `a, b`, `[a, *rest]`)."""
-    if isinstance(node, cst.Name):
-        yield node
-    elif isinstance(node, (cst.Tuple, cst.List)):
-        for element in node.elements:
-            yield from _names(element.value)
-    elif isinstance(node, cst.StarredElement):
-        yield from _names(node.value)
