@@ -54,10 +54,9 @@ class AsyncSessionNotAwaited(Rule):
     alias), a `Depends` on an async session dependency, or a name bound from an async
     factory (`async with factory() as session`, `session = factory()`); and the same
     methods (and `remove()`) of an `async_scoped_session` registry, which proxies them as
-    coroutines. Reported when the
-    call is a statement, assigned, returned from an `async def`, iterated, tested
-    (`if session.get(User, 1) is None:`), or used with attribute access
-    (`session.execute(q).scalars()`).
+    coroutines. Reported when the call is a statement, assigned, returned from an
+    `async def`, iterated, tested (`if session.get(User, 1) is None:`), or used with
+    attribute access (`session.execute(q).scalars()`).
 
     ## Why is this bad?
     Calling a coroutine function only creates a coroutine object: nothing runs.
