@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -15,9 +17,10 @@ from sessionlint.engine import Engine, FileState, InternalError, LintResult, _wo
 from sessionlint.files import PYTHON_SUFFIXES, discover
 from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
 from sessionlint.parallel import parallel_map
+from sessionlint.semantics.collect import relative_import_base
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import ProjectFacts
-from sessionlint.semantics.triage import Triage
+from sessionlint.semantics.triage import Triage, names_worth_following
 from sessionlint.sources import (
     SourceFile,
     UnreadableSource,
@@ -46,6 +49,7 @@ class FixedFile:
     original: str
     fixed: str
     fixed_data: bytes = b""  # `fixed` in the file's own encoding (BOM, line endings kept)
+    original_data: bytes = b""  # the bytes as read
 
 
 @dataclass
@@ -87,6 +91,30 @@ class RunReport:
             )
         return "".join(chunk if chunk.endswith(("\n", "\r")) else chunk + "\n" for chunk in chunks)
 
+    def diff_bytes(self) -> bytes:
+        """The fixes as a unified diff of the files' bytes, as `patch -p1` applies it exactly.
+
+        Bytes, not text: a latin-1 file's diff stays latin-1, a BOM and `\r\n` stay in
+        their lines, and lines end only at `\n` (text would also split at form feeds).
+        """
+        out = []
+        for fixed in self.fixed_files:
+            name = fixed.display.encode("utf-8", "surrogateescape")
+            for line in difflib.diff_bytes(
+                difflib.unified_diff,
+                _byte_lines(fixed.original_data),
+                _byte_lines(fixed.fixed_data),
+                b"a/" + name,
+                b"b/" + name,
+            ):
+                out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
+        return b"".join(out)
+
+
+def _byte_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    return [line + b"\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
+
 
 def load_sources(
     paths: Sequence[Path], settings: Settings
@@ -119,26 +147,28 @@ def fact_pass(
 ) -> list[FileState]:
     """Facts for every file that can matter; the others are read, never parsed.
 
-    A file matters when it mentions the vocabulary (SQLAlchemy, SQLModel, ...), when a file
-    that matters imports from it (a settings module holding the database URL), or when it
-    mentions a name that such a file defines (it may import it from there). Rounds repeat
-    until no new file matters.
+    A file matters when it mentions the vocabulary (SQLAlchemy, SQLModel, the configured
+    names); when a file that matters imports from it (a settings module holding the
+    database URL); or when it imports a module that matters and mentions one of the names
+    of that module that lead to a trigger (a factory, a session dependency, an alias).
+    Rounds repeat until no new file matters.
     """
     cache = cache or Cache.disabled()
     pending = list(sources)
     states: list[FileState] = []
-    pattern = engine.vocabulary_pattern
-    seen_names: set[str] = set()
+    followed: dict[str, set[str]] = {}  # module name -> its names worth following
     wanted_modules: set[str] = set()
     first_round = True
     while pending:
-        matched = [
-            source
-            for source in pending
-            if (pattern is not None and pattern.search(source.data))
-            or (first_round and source.display in explicit)
-            or (wanted_modules and _module_names(engine, source) & wanted_modules)
-        ]
+        if first_round:
+            pattern = engine.vocabulary_pattern
+            matched = [s for s in pending if s.display in explicit or (pattern and pattern.search(s.data))]
+        else:
+            matched = [
+                source
+                for source in pending
+                if _module_names(engine, source) & wanted_modules or _uses_followed(engine, source, followed)
+            ]
         if not matched:
             break
         first_round = False
@@ -147,13 +177,57 @@ def fact_pass(
         new_states = _analyze_all(engine, matched, cache, jobs)
         states.extend(new_states)
         facts = [state.facts for state in new_states if state.facts is not None]
-        names = {name.partition(".")[0] for f in facts for name in (*f.bindings, *f.definitions)} - seen_names
-        seen_names |= names
-        pattern = _word_pattern(names)
-        wanted_modules = {
-            prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)
-        }
+        triage = Triage(engine.build_project(states))
+        for module in facts:
+            names = names_worth_following(module, triage)
+            if names:
+                for name in (module.module, *module.aliases):
+                    followed.setdefault(name, set()).update(names)
+        wanted_modules = {prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)}
     return states
+
+
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import\b|import[ \t]+([\w.]+))", re.MULTILINE)
+
+
+def _uses_followed(engine: Engine, source: SourceFile, followed: dict[str, set[str]]) -> bool:
+    """Imports a module that matters and mentions one of its names worth following."""
+    if not followed:
+        return False
+    names: set[str] = set()
+    for target in _import_targets(engine, source):
+        for module, module_names in followed.items():
+            if module == target or module.startswith(target + ".") or target.startswith(module + "."):
+                names |= module_names
+    if not names:
+        return False
+    pattern = _names_pattern(frozenset(names))
+    return pattern is not None and pattern.search(source.data) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _names_pattern(names: frozenset[str]) -> re.Pattern[bytes] | None:
+    return _word_pattern(names)
+
+
+def _import_targets(engine: Engine, source: SourceFile) -> list[str]:
+    """The absolute module names a file's import statements name (read from the bytes)."""
+    if source.import_targets is None:
+        name, is_package, _ = engine.identity(source)
+        targets = []
+        for dots, module, plain in _IMPORT.findall(source.data):
+            if plain:
+                targets.append(plain.decode("ascii", "replace"))
+                continue
+            relative = module.decode("ascii", "replace")
+            if dots:
+                base = relative_import_base(name, is_package, len(dots))
+                if base is None:
+                    continue
+                relative = f"{base}.{relative}" if base and relative else base or relative
+            targets.append(relative)
+        source.import_targets = targets
+    return source.import_targets
 
 
 def _analyze_all(
@@ -170,12 +244,15 @@ def _analyze_all(
         else:
             states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
 
-    def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None]:
+    def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None, InternalError | None]:
         state = engine.analyze(sources[index])
-        return state.facts, state.error
+        return state.facts, state.error, state.internal_error
 
-    for index, (facts, error) in zip(misses, parallel_map(analyze, misses, jobs)):
+    for index, (facts, error, crash) in zip(misses, parallel_map(analyze, misses, jobs)):
         source = sources[index]
+        if crash is not None:  # never cached: the next run tries again
+            states[index] = FileState(source, internal_error=crash)
+            continue
         entry = CacheEntry(source.digest, engine.identity(source), facts, error)
         cache.put(_cache_key(source), entry)
         states[index] = FileState(source, facts=facts, error=error, cached=entry)
@@ -322,29 +399,37 @@ def _fix_one(
 ) -> ProjectFacts:
     original_text = state.source.text
     original_bytes = state.source.data
+    project_before = project
     outcome, project = fix_file(engine, state, project, unsafe=options.unsafe_fixes)
-    report.diagnostics.extend(outcome.result.diagnostics)
-    report.internal_errors.extend(outcome.result.internal_errors)
+    result = outcome.result
     if (
         outcome.fixed
         and original_text is not None
         and outcome.text is not None
         and outcome.text != original_text
     ):
-        report.fixed_files.append(
-            FixedFile(
-                state.source.display,
-                outcome.fixed,
-                original_text,
-                outcome.text,
-                outcome.state.source.data,
-            )
+        fixed = FixedFile(
+            state.source.display,
+            outcome.fixed,
+            original_text,
+            outcome.text,
+            outcome.state.source.data,
+            original_bytes,
         )
+        report.fixed_files.append(fixed)
         if options.fix and not options.diff and state.source.path is not None:
             try:
                 write_atomically(state.source.path, original_bytes, outcome.state.source.data)
             except (ConcurrentModification, OSError) as error:
                 report.write_errors.append(f"{state.source.display}: {error}")
+                # Nothing was written: the file keeps the findings of its original content.
+                report.fixed_files.remove(fixed)
+                project = project_before
+                result = LintResult(
+                    engine.lint(state, project).diagnostics, outcome.result.internal_errors
+                )
+    report.diagnostics.extend(result.diagnostics)
+    report.internal_errors.extend(result.internal_errors)
     return project
 
 

@@ -23,6 +23,8 @@ class SourceFile:
     encoding: str = "utf-8"
     text: str | None = None
     identity: tuple[str, bool, tuple[str, ...]] | None = None
+    # Absolute module names its import statements name (see `run._import_targets`).
+    import_targets: list[str] | None = None
 
     @property
     def digest(self) -> str:

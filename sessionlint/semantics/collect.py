@@ -136,8 +136,9 @@ def _own_nodes(body: Iterable[ast.AST]) -> Iterator[ast.AST]:
 
 
 def _bound_names(target: ast.AST) -> Iterator[str]:
+    # Only names the target binds: `db.info["x"] = 1` and `app.state.engine = e` bind nothing.
     for node in ast.walk(target):
-        if isinstance(node, ast.Name):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             yield node.id
 
 
@@ -224,17 +225,17 @@ class _ModuleCollector:
         """Facts any expression contributes wherever it stands: calls and dependencies."""
         if not isinstance(node, ast.Call):
             return
-        value = value_of(node, resolve)
-        assert isinstance(value, CallOf)
-        if isinstance(value.func, Ref):
-            self.calls.add(value.func.qualname)
+        func = value_of(node.func, resolve)
+        if isinstance(func, Ref):
+            self.calls.add(func.qualname)
         callee = (
             node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         )
+        # The whole call's value only where it is kept: most calls are just callees.
         if callee in _DEPENDENCY_CALL_NAMES:
-            self.dependency_calls.append(value)
-        if value.has_keyword("lifespan"):
-            self.lifespan_refs.append(value)
+            self.dependency_calls.append(value_of(node, resolve))
+        if any(keyword.arg == "lifespan" for keyword in node.keywords):
+            self.lifespan_refs.append(value_of(node, resolve))
 
     def note_scope_header(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, resolve: NameResolver
@@ -345,6 +346,7 @@ class _FunctionWalker:
         returns: list[Value | None] = []
         yields: list[Value | None] = []
         calls: set[str] = set()
+        with_targets: set[str] = set()
         is_generator = False
 
         def bind(target: ast.AST, value: Value | None) -> None:
@@ -367,6 +369,7 @@ class _FunctionWalker:
                 for item in inner.items:
                     if item.optional_vars is not None:
                         bind(item.optional_vars, value_of(item.context_expr, self.resolve))
+                        with_targets.update(_bound_names(item.optional_vars))
             elif isinstance(inner, ast.Return) and inner.value is not None:
                 returns.append(value_of(inner.value, self.resolve))
             elif isinstance(inner, ast.Yield):
@@ -408,6 +411,7 @@ class _FunctionWalker:
             calls=frozenset(calls),
             declared_globals=frozenset(self.declared_globals),
             awaits=_awaits(node.body),
+            with_targets=frozenset(with_targets),
         )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.facts import ModuleFacts
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
 from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
 from sessionlint.semantics.values import Attr, Awaited, CallOf, Kind, Ref, SubscriptOf, UnionOf, Value
 
@@ -32,10 +32,15 @@ def referenced_globals(facts: ModuleFacts) -> set[str]:
     """Qualified names of every global the module's facts mention."""
     values: list[Value | None] = [*facts.bindings.values(), *facts.dependency_calls, *facts.lifespan_refs]
     for function in facts.functions.values():
-        values += [*function.decorators, *function.returns, *function.yields]
-        values += [part for param in function.params for part in (param.annotation, param.default)]
-        values += [value for assigned in function.locals.values() for value in assigned]
+        values += _function_values(function)
     return set(facts.calls) | set(_refs(values))
+
+
+def _function_values(function: FunctionFacts) -> list[Value | None]:
+    values: list[Value | None] = [*function.decorators, *function.returns, *function.yields]
+    values += [part for param in function.params for part in (param.annotation, param.default)]
+    values += [value for assigned in function.locals.values() for value in assigned]
+    return values
 
 
 def _refs(values: Iterable[Value | None]) -> Iterator[str]:
@@ -54,6 +59,26 @@ def _refs(values: Iterable[Value | None]) -> Iterator[str]:
             stack += [value.base, *value.items]
         elif isinstance(value, UnionOf):
             stack += value.options
+
+
+def names_worth_following(facts: ModuleFacts, triage: Triage) -> set[str]:
+    """Top-level names of a module that lead to a trigger: another file using one may hold a finding.
+
+    A factory, an engine, a session alias, a function that creates or provides a session (or
+    builds an engine: a lifespan), or an import of such a thing under a new name.
+    """
+    names = set()
+    for name, value in facts.bindings.items():
+        if "." not in name and any(triage.is_trigger(ref) for ref in _refs([value])):
+            names.add(name)
+    for qualname, function in facts.functions.items():
+        if "." in qualname or "#" in qualname:
+            continue
+        refs = set(function.calls) | set(_refs(_function_values(function)))
+        if any(triage.is_trigger(ref) for ref in refs):
+            names.add(function.name)
+    names.update(local for local, target in facts.imports.items() if triage.is_trigger(target))
+    return names
 
 
 class Triage:
