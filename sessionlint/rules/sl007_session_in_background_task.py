@@ -19,7 +19,7 @@ class SessionInBackgroundTask(Rule):
     ## What it does
     Flags a request-scoped session (a parameter FastAPI fills from a session dependency
     through `Depends` / `Annotated`) passed to `BackgroundTasks.add_task(...)`, directly,
-    by keyword, or wrapped in `functools.partial`.
+    by keyword, wrapped in `functools.partial`, or captured by a `lambda: task(db)`.
 
     ## Why is this bad?
     The session belongs to the request, and background tasks run after the response has
@@ -86,6 +86,8 @@ class SessionInBackgroundTask(Rule):
     - `request.state.db` and other attributes: where they come from is not known;
     - a session parameter without a `Depends` (a plain function argument: the caller owns
       it), or one the function rebinds before the call;
+    - a `lambda` with parameters (`lambda db: task(db)`): what it is called with is not
+      known;
     - `add_task` on an object not known to be `fastapi.BackgroundTasks` /
       `starlette.background.BackgroundTasks` (a parameter annotation tells).
     """
@@ -110,7 +112,7 @@ class SessionInBackgroundTask(Rule):
                 self.report(argument, session=cst.ensure_type(argument, cst.Name).value)
 
     def _passed_values(self, call: cst.Call) -> Iterator[cst.BaseExpression]:
-        """The values a call hands on, looking through `functools.partial(task, ...)`."""
+        """The values a call hands on, through `functools.partial(task, ...)` and `lambda: task(...)`."""
         for arg in call.args:
             if arg.star:
                 continue
@@ -119,3 +121,17 @@ class SessionInBackgroundTask(Rule):
                 yield value
             elif isinstance(value, cst.Call) and self.semantics.qualified_name(value) in vocab.PARTIAL:
                 yield from self._passed_values(value)
+            elif _is_closure_call(value):
+                # `lambda: task(db)`: the task still gets the request's session.
+                yield from self._passed_values(
+                    cst.ensure_type(cst.ensure_type(value, cst.Lambda).body, cst.Call)
+                )
+
+
+def _is_closure_call(value: cst.BaseExpression) -> bool:
+    """A lambda without parameters that calls something: its names are the function's."""
+    if not isinstance(value, cst.Lambda) or not isinstance(value.body, cst.Call):
+        return False
+    params = value.params
+    starred = isinstance(params.star_arg, (cst.Param, cst.ParamStar)) or params.star_kwarg is not None
+    return not (params.params or params.posonly_params or params.kwonly_params or starred)
