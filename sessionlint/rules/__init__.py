@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sessionlint.rules._base import Rule
+from sessionlint.rules.sl001_session_dependency_returns import SessionDependencyReturns
+from sessionlint.rules.sl002_session_not_closed import SessionNotClosed
 from sessionlint.rules.sl003_engine_in_function import EngineInFunction
 from sessionlint.rules.sl004_sync_session_in_async import SyncSessionInAsync
 from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
@@ -12,6 +14,8 @@ from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
 
 ALL_RULES: tuple[type[Rule], ...] = (
+    SessionDependencyReturns,
+    SessionNotClosed,
     EngineInFunction,
     SyncSessionInAsync,
     EngineWithoutPrePing,

@@ -198,6 +198,15 @@ class FileSemantics:
             return None
         return self.project.request_session_kind(param, function.module)
 
+    def created_session_kind(self, node: cst.BaseExpression | None) -> Kind | None:
+        """The kind of session an expression is when the current function created it with a
+        bare call (see `ProjectFacts.created_session_kind`)."""
+        function = self.function
+        value = self.value_of(node)
+        return self.project.created_session_kind(
+            value, self.module, function.facts if function else None
+        )
+
     def module_constant(self, node: cst.BaseExpression) -> Value | None:
         """The value a module-level constant is bound to (through imports), if known."""
         value = self.value_of(node)
