@@ -24,6 +24,7 @@ from sessionlint.semantics.triage import Triage, names_worth_following
 from sessionlint.sources import (
     SourceFile,
     UnreadableSource,
+    decode,
     display_path,
     error_diagnostic,
     read_bytes,
@@ -397,7 +398,8 @@ def needs_rules(state: FileState, triage: Triage) -> bool:
 def _fix_one(
     engine: Engine, state: FileState, project: ProjectFacts, options: RunOptions, report: RunReport
 ) -> ProjectFacts:
-    original_text = state.source.text
+    # The fact pass may have decoded the file in a worker process: decode it here too.
+    original_text = decode(state.source) if state.error is None else None
     original_bytes = state.source.data
     project_before = project
     outcome, project = fix_file(engine, state, project, unsafe=options.unsafe_fixes)

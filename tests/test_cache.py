@@ -136,3 +136,16 @@ def test_checking_one_file_uses_the_cached_facts_of_the_others(project: Path) ->
     (project / "app" / "db.py").write_text(ASYNC_DB)  # a changed neighbour is not trusted
     again, _ = check(project, "app/routes.py")
     assert again == []
+
+
+def test_fix_with_parallel_fact_pass_fixes_every_file(tmp_path: Path) -> None:
+    """Regression: files whose facts came from a worker process were neither fixed nor reported."""
+    for index in range(48):
+        (tmp_path / f"module_{index}.py").write_text(
+            "from sqlalchemy import create_engine\n\n"
+            f'engine = create_engine("postgresql://app@db/app{index}")\n'
+        )
+    result = run_cli("check", "--no-cache", "--fix", "--jobs", "2", ".", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+    for index in range(48):
+        assert "pool_pre_ping=True" in (tmp_path / f"module_{index}.py").read_text()
