@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import shutil
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +33,38 @@ def _patterns(values: Sequence[str]) -> tuple[str, ...] | None:
     return patterns or None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Guarded(click.Group):
+    """Any exception the run did not turn into a report (a bug) ends in one line and exit 2,
+    never a raw traceback; `--verbose` adds the traceback. Per-file failures never get here:
+    the engine reports them as internal errors naming the file and goes on."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as error:
+            if error.errno == errno.EPIPE:
+                raise  # click handles a closed pipe (`sessionlint check | head`)
+            self._report(ctx, error)
+        except Exception as error:
+            self._report(ctx, error)
+        return None  # unreachable: _report exits
+
+    @staticmethod
+    def _report(ctx: click.Context, error: Exception) -> None:
+        verbose = ctx.meta.get("sessionlint.verbose", False)
+        click.echo(
+            f"error: internal error: {error.__class__.__name__}: {error}"
+            + ("" if verbose else " (run with --verbose for the traceback)"),
+            err=True,
+        )
+        if verbose:
+            click.echo(traceback.format_exc(), err=True)
+        ctx.exit(EXIT_ERROR)
+
+
+@click.group(cls=_Guarded, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="sessionlint")
 def main() -> None:
     """Find and fix database-session anti-patterns in FastAPI + SQLAlchemy code."""
@@ -103,6 +136,7 @@ def check(
     verbose: bool,
 ) -> None:
     """Check PATHS (files or folders; default `.`; `-` reads stdin)."""
+    click.get_current_context().meta["sessionlint.verbose"] = verbose
     paths = paths or (Path("."),)
     reading_stdin = paths == (Path("-"),)
     try:
@@ -171,8 +205,7 @@ def _emit(
     from sessionlint.output import render_report
 
     if options.diff:
-        diff = report.diff()
-        click.echo(diff, nl=False)
+        click.echo(report.diff_bytes(), nl=False)
         if not quiet:
             click.echo(
                 f"Would fix {report.fixed_count} problem(s) in {len(report.fixed_files)} file(s).",

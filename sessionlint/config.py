@@ -124,7 +124,7 @@ def find_config_file(paths: Sequence[Path]) -> Path | None:
     directory = start if start.is_dir() else start.parent
     for candidate_dir in (directory, *directory.parents):
         candidate = candidate_dir / "pyproject.toml"
-        if candidate.is_file() and "sessionlint" in _read_toml(candidate).get("tool", {}):
+        if candidate.is_file() and "sessionlint" in _tool_table(_read_toml(candidate), candidate):
             return candidate
     return None
 
@@ -135,8 +135,17 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({error.reason} at byte {error.start})") from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+
+
+def _tool_table(document: dict[str, Any], path: Path) -> dict[str, Any]:
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: `tool` must be a table, got {type(tool).__name__}")
+    return tool
 
 
 def load_settings(
@@ -147,7 +156,7 @@ def load_settings(
     if path is None:
         return Settings()
     document = _read_toml(path)
-    table = document.get("tool", {}).get("sessionlint", {})
+    table = _tool_table(document, path).get("sessionlint", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.sessionlint] must be a table")
     return settings_from_table(

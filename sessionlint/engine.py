@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,16 @@ from typing import TYPE_CHECKING
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.files import module_identity
+from sessionlint.limits import (
+    MAX_FLAT_CHAIN,
+    MAX_TOKEN_NESTING,
+    TOO_DEEP,
+    deep_stack,
+    flat_chains_too_long,
+    interpreter_recursion_limit,
+    is_nesting_limit,
+    token_nesting_bound,
+)
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import collect, import_bindings
 from sessionlint.semantics.facts import ModuleFacts
@@ -44,6 +55,8 @@ class FileState:
     error: Diagnostic | None = None
     # The cache entry this state came from or went into (findings are cached on it).
     cached: CacheEntry | None = None
+    # An unexpected exception while reading the file's facts (a bug): reported, exit 2.
+    internal_error: InternalError | None = None
 
 
 @dataclass
@@ -82,8 +95,19 @@ class Engine:
             and self.vocabulary_pattern.search(source.data) is not None
         )
 
+    @deep_stack
     def analyze(self, source: SourceFile) -> FileState:
-        """Decode and parse one file with `ast`, and condense it into facts."""
+        """Decode and parse one file with `ast`, and condense it into facts.
+
+        An unexpected exception (a bug) becomes the state's `internal_error`: reported with
+        exit code 2, while the other files are still checked.
+        """
+        try:
+            return self._analyze(source)
+        except Exception as error:
+            return FileState(source, internal_error=crash_report(source.display, error))
+
+    def _analyze(self, source: SourceFile) -> FileState:
         state = FileState(source)
         try:
             text = decode(source)
@@ -92,12 +116,27 @@ class Engine:
             return state
         name, is_package, aliases = self.identity(source)
         try:
-            tree = ast.parse(text, filename=source.display)
+            with interpreter_recursion_limit():
+                tree = ast.parse(text, filename=source.display)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            if is_nesting_limit(error):
+                # A limit of every CPython, not newer syntax: LibCST must not try (it would
+                # overflow the C stack where CPython stopped).
+                state.error = _syntax_error(source.display, error)
+                return state
             return self._analyze_with_libcst(state, text, error, name, is_package, aliases)
-        state.facts = collect(
-            tree, path=source.display, module=name, is_package=is_package, aliases=aliases
-        )
+        if flat_chains_too_long(source.data, tree):
+            state.error = error_diagnostic(
+                source.display, f"{TOO_DEEP} (more than {MAX_FLAT_CHAIN} `and` / `or` in a row)"
+            )
+            return state
+        try:
+            state.facts = collect(
+                tree, path=source.display, module=name, is_package=is_package, aliases=aliases
+            )
+        except RecursionError:
+            state.error = error_diagnostic(source.display, TOO_DEEP)
+            return state
         state.facts.digest = source.digest
         return state
 
@@ -144,10 +183,18 @@ class Engine:
         """`ast` only knows this interpreter's grammar: newer syntax may still parse with LibCST."""
         import libcst as cst
 
+        if token_nesting_bound(text) > MAX_TOKEN_NESTING:
+            # Too deep for LibCST's native parser to try safely.
+            state.error = error_diagnostic(state.source.display, TOO_DEEP)
+            return state
         try:
             state.tree = cst.parse_module(text)
-        except cst.ParserSyntaxError:
-            state.error = _syntax_error(state.source.display, error)
+        except cst.ParserSyntaxError as cst_error:
+            # Where LibCST read well past the line `ast` stopped at, that line was newer syntax
+            # and the real mistake is LibCST's find; elsewhere `ast` words it better (LibCST
+            # often places an error on the token after it, on the next line).
+            later = cst_error.raw_line > (getattr(error, "lineno", None) or 0) + 1
+            state.error = _syntax_error(state.source.display, cst_error if later else error)
             return state
         except RecursionError:
             state.error = error_diagnostic(
@@ -185,6 +232,7 @@ class Engine:
             self._rules = [rule for rule in ALL_RULES if self.settings.is_selected(rule.code)]
         return self._rules
 
+    @deep_stack
     def lint(self, state: FileState, project: ProjectFacts, *, noqa: bool = True) -> LintResult:
         """Every selected rule over one file, in a single batched LibCST traversal.
 
@@ -192,20 +240,36 @@ class Engine:
         """
         from sessionlint.linter import lint_file
 
-        return lint_file(self, state, project, noqa=noqa)
+        if state.internal_error is not None:
+            return LintResult(internal_errors=[state.internal_error])
+        try:
+            return lint_file(self, state, project, noqa=noqa)
+        except Exception as error:  # outside any rule (those are isolated in lint_file)
+            return LintResult(internal_errors=[crash_report(state.source.display, error)])
+
+
+def crash_report(path: str, error: BaseException, rule: str = "sessionlint", row: int = 1) -> InternalError:
+    """An unexpected exception as an internal error (the traceback shown with --verbose)."""
+    return InternalError(
+        path=path,
+        rule=rule,
+        row=row,
+        message=f"{error.__class__.__name__}: {error}",
+        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
+    )
 
 
 def _syntax_error(display: str, error: Exception) -> Diagnostic:
     if type(error).__name__ == "ParserSyntaxError":
-        return error_diagnostic(
-            display, f"SyntaxError: {error.message}", error.raw_line, error.raw_column + 1
-        )
+        # LibCST words it "parser error: error at 9:0: expected ...", a position of its own.
+        message = re.sub(r"^parser error: error at \d+:\d+: ", "", error.message)
+        return error_diagnostic(display, f"SyntaxError: {message}", error.raw_line, error.raw_column + 1)
     if isinstance(error, SyntaxError):
         return error_diagnostic(
             display, f"SyntaxError: {error.msg}", error.lineno or 1, error.offset or 1
         )
-    if isinstance(error, RecursionError):
-        return error_diagnostic(display, "file is too deeply nested to parse")
+    if isinstance(error, (RecursionError, MemoryError)):
+        return error_diagnostic(display, TOO_DEEP)
     return error_diagnostic(display, f"cannot parse file: {error}")
 
 

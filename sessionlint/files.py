@@ -117,7 +117,13 @@ def _relative(path: Path, root: str) -> str:
 
 
 def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[FileError]]:
-    """Python files under `paths`, sorted. Files named explicitly are always checked."""
+    """Python files under `paths`, sorted. Files named explicitly are always checked.
+
+    Symbolic links met while walking a folder are not followed: one inside the tree leads
+    to files the walk reaches anyway, one outside leads out of what was asked for (and a
+    fix must never write there), and a loop leads nowhere. A file reached twice (named
+    twice, or by two spellings) is checked once: fixing it twice would race with itself.
+    """
     found: dict[Path, None] = {}
     errors: list[FileError] = []
     for path in paths:
@@ -128,7 +134,10 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], lis
             found.setdefault(path)
         else:
             errors.append(FileError(str(path), "No such file or directory"))
-    return sorted(found, key=lambda p: p.as_posix()), errors
+    unique: dict[str, Path] = {}
+    for file in found:
+        unique.setdefault(os.path.realpath(file), file)
+    return sorted(unique.values(), key=lambda p: p.as_posix()), errors
 
 
 def _walk(top: Path, settings: Settings, errors: list[FileError]) -> Iterator[Path]:
@@ -171,6 +180,8 @@ def _walk_dir(
     for entry in entries:
         path = Path(entry.path)
         try:
+            if entry.is_symlink():
+                continue  # see `discover`
             is_dir = entry.is_dir()
             is_file = entry.is_file()
         except OSError:

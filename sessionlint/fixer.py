@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sessionlint.diagnostics import Diagnostic, Edit, Fix
-from sessionlint.engine import Engine, FileState, LintResult
+from sessionlint.engine import Engine, FileState, InternalError, LintResult, crash_report
+from sessionlint.limits import deep_stack, interpreter_recursion_limit
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import SourceFile, encode
 
@@ -31,15 +34,37 @@ class FixOutcome:
 
 
 def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """Apply non-overlapping edits; everything outside them is kept as it was."""
+    """Apply non-overlapping edits; everything outside them is kept as it was.
+
+    Line breaks inside an edit take the style of the line it lands on, so a fix never mixes
+    `\n` into a `\r\n` file (whatever the rule rendered).
+    """
     pieces = []
     cursor = 0
     for edit in sorted(edits, key=lambda e: (e.start, e.end)):
         pieces.append(text[cursor : edit.start])
-        pieces.append(edit.content)
+        pieces.append(_with_newline(edit.content, _newline_at(text, edit.start)))
         cursor = edit.end
     pieces.append(text[cursor:])
     return "".join(pieces)
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _newline_at(text: str, offset: int) -> str:
+    """The line break that ends the line holding `offset` (else the one before, else LF)."""
+    after = _LINE_BREAK.search(text, offset)
+    if after is not None:
+        return after.group()
+    before = [match.group() for match in _LINE_BREAK.finditer(text, max(0, offset - 4096), offset)]
+    return before[-1] if before else "\n"
+
+
+def _with_newline(content: str, newline: str) -> str:
+    if "\n" not in content and "\r" not in content:
+        return content
+    return _LINE_BREAK.sub(lambda _: newline, content)
 
 
 def _overlaps(fix: Fix, taken: list[tuple[int, int]]) -> bool:
@@ -63,7 +88,10 @@ def choose_fixes(diagnostics: Sequence[Diagnostic], *, unsafe: bool) -> list[Dia
     return chosen
 
 
-def parses(text: str) -> bool:
+@deep_stack
+def parses(text: str, *, needs_ast: bool = False) -> bool:
+    """LibCST parses it, and so does `ast` (required when the original did: a fix must not
+    turn a file this interpreter can compile into one it cannot)."""
     import libcst as cst
 
     try:
@@ -71,10 +99,11 @@ def parses(text: str) -> bool:
     except (cst.ParserSyntaxError, RecursionError):
         return False
     try:
-        ast.parse(text)
+        with interpreter_recursion_limit():
+            ast.parse(text)
     except SyntaxError:
         # Newer syntax than this interpreter knows is fine when LibCST accepted it.
-        return True
+        return not needs_ast
     except (ValueError, RecursionError, MemoryError):
         return False
     return True
@@ -83,15 +112,33 @@ def parses(text: str) -> bool:
 def fix_file(
     engine: Engine, state: FileState, project: ProjectFacts, *, unsafe: bool
 ) -> tuple[FixOutcome, ProjectFacts]:
-    """Fix, re-check and repeat until nothing changes (bounded)."""
+    """Fix, re-check and repeat until nothing changes (bounded).
+
+    An unexpected exception on the way (a bug) leaves the file as it was: its findings are
+    reported with the exception as an internal error, and nothing is written.
+    """
+    try:
+        return _fix_file(engine, state, project, unsafe=unsafe)
+    except Exception as error:
+        result = engine.lint(state, project)
+        result.internal_errors.append(crash_report(state.source.display, error))
+        return FixOutcome(state, result), project
+
+
+def _fix_file(
+    engine: Engine, state: FileState, project: ProjectFacts, *, unsafe: bool
+) -> tuple[FixOutcome, ProjectFacts]:
     outcome = FixOutcome(state, engine.lint(state, project))
+    needs_ast = state.facts is not None and getattr(state.facts, "complete", True)
     for _ in range(MAX_PASSES):
         chosen = choose_fixes(outcome.result.diagnostics, unsafe=unsafe)
         if not chosen:
             break
         text = outcome.state.source.text
         assert text is not None
-        new_text, applied = _apply_parsing(text, chosen, outcome.dropped)
+        new_text, applied = _apply_parsing(
+            text, chosen, outcome.dropped, encoding=outcome.state.source.encoding, needs_ast=needs_ast
+        )
         if not applied:
             break
         new_state = engine.analyze(_replaced_source(outcome.state.source, new_text))
@@ -100,26 +147,52 @@ def fix_file(
         outcome.state = new_state
         outcome.fixed += applied
         outcome.result = engine.lint(new_state, project)
+    # A fix that would break the file is a bug of its rule: reported, never written.
+    seen: set[tuple[str, int, int]] = set()
+    for diagnostic in outcome.dropped:
+        key = (diagnostic.code, diagnostic.location.row, diagnostic.location.column)
+        if key not in seen:
+            seen.add(key)
+            outcome.result.internal_errors.append(
+                InternalError(
+                    path=diagnostic.path,
+                    rule=diagnostic.code,
+                    row=diagnostic.location.row,
+                    message="its fix would leave the file unparseable (or not encodable); not applied",
+                    traceback="",
+                )
+            )
     return outcome, project
 
 
 def _apply_parsing(
-    text: str, chosen: list[Diagnostic], dropped: list[Diagnostic]
+    text: str, chosen: list[Diagnostic], dropped: list[Diagnostic], *, encoding: str, needs_ast: bool
 ) -> tuple[str, int]:
-    """All chosen fixes at once when that parses; else one by one, dropping those that break it."""
+    """All chosen fixes at once when the result is sound; else one at a time on top of those
+    kept so far, dropping each that breaks it. Every edit is relative to `text`, so the
+    kept ones are always applied together to it (never one fix's output shifted by another's)."""
+
+    def sound(candidate: str) -> bool:
+        try:
+            candidate.encode(encoding)
+        except UnicodeEncodeError:
+            return False
+        return parses(candidate, needs_ast=needs_ast)
+
     edits = [edit for diagnostic in chosen for edit in diagnostic.fix.edits]  # type: ignore[union-attr]
     candidate = apply_edits(text, edits)
-    if parses(candidate):
+    if sound(candidate):
         return candidate, len(chosen)
+    kept: list[Edit] = []
     applied = 0
-    for diagnostic in reversed(chosen):  # from the end, so earlier offsets stay valid
-        attempt = apply_edits(text, diagnostic.fix.edits)  # type: ignore[union-attr]
-        if parses(attempt):
-            text = attempt
+    for diagnostic in chosen:
+        attempt = [*kept, *diagnostic.fix.edits]  # type: ignore[union-attr]
+        if sound(apply_edits(text, attempt)):
+            kept = attempt
             applied += 1
         else:
             dropped.append(diagnostic)
-    return text, applied
+    return apply_edits(text, kept), applied
 
 
 def _replaced_source(source: SourceFile, text: str) -> SourceFile:
@@ -133,12 +206,14 @@ class ConcurrentModification(Exception):
 
 
 def write_atomically(path: Path, original: bytes, new: bytes) -> None:
-    """Replace the file's content via a temporary file in the same folder, keeping its mode."""
+    """Replace the file's content via a temporary file in the same folder, keeping its mode
+    (and owner, where allowed). A symlink is written through: its target changes, the link
+    stays. Raises `ConcurrentModification` (nothing written) when the file no longer holds
+    `original`."""
+    path = Path(os.path.realpath(path))
     if path.read_bytes() != original:
-        raise ConcurrentModification(
-            f"{path} changed on disk while it was being checked; not fixed"
-        )
-    mode = path.stat().st_mode
+        raise ConcurrentModification("changed on disk while it was being checked; not fixed")
+    status = path.stat()
     descriptor, temporary = tempfile.mkstemp(
         prefix=f".{path.name}.", suffix=".sessionlint", dir=path.parent
     )
@@ -147,7 +222,13 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
             handle.write(new)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, mode & 0o7777)
+        os.chmod(temporary, status.st_mode & 0o7777)
+        if hasattr(os, "chown"):
+            with contextlib.suppress(OSError):
+                os.chown(temporary, status.st_uid, status.st_gid)
+        # Checked again just before the swap: the window for an editor's save stays tiny.
+        if path.read_bytes() != original:
+            raise ConcurrentModification("changed on disk while it was being checked; not fixed")
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

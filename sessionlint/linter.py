@@ -10,12 +10,13 @@ from libcst.metadata import MetadataWrapper
 
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import Engine, FileState, InternalError, LintResult, _syntax_error
+from sessionlint.limits import TOO_DEEP
 from sessionlint.noqa import without_suppressed
 from sessionlint.rules import Rule
 from sessionlint.rules._base import FileContext
 from sessionlint.semantics.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.semantics.project import ProjectFacts
-from sessionlint.sources import decode
+from sessionlint.sources import decode, error_diagnostic
 from sessionlint.walk import walk
 
 
@@ -36,6 +37,13 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
             return result
     wrapper = MetadataWrapper(state.tree, unsafe_skip_copy=True)
     contexts = _run_rules(wrapper, state, project, engine.rules, result)
+    if len(result.internal_errors) == len(engine.rules) and all(
+        error.message.startswith("RecursionError") for error in result.internal_errors
+    ):
+        # Every rule failed the same way: the tree is too deep to walk, no rule is to blame.
+        result.internal_errors.clear()
+        result.diagnostics.append(error_diagnostic(state.source.display, TOO_DEEP))
+        return result
     diagnostics = [d for context in contexts for d in context.diagnostics]
     diagnostics = [d for d in diagnostics if engine.settings.is_selected(d.code, state.source.display)]
     if noqa:

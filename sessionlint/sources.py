@@ -83,7 +83,17 @@ def encode(text: str, encoding: str) -> bytes:
 
 def error_diagnostic(display: str, reason: str, row: int = 1, column: int = 1) -> Diagnostic:
     location = Location(max(row, 1), max(column, 1))
-    return Diagnostic(PARSE_ERROR_CODE, "parse-error", reason, display, location, location)
+    return Diagnostic(PARSE_ERROR_CODE, "parse-error", reason, printable(display), location, location)
+
+
+def printable(name: str) -> str:
+    """A file name that can be printed: bytes that were not UTF-8 (kept by Python as lone
+    surrogates, which no output stream accepts) shown as `\\xff` escapes."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name
 
 
 def display_path(path: Path) -> str:
@@ -91,5 +101,5 @@ def display_path(path: Path) -> str:
     absolute = os.path.abspath(path)
     cwd = os.getcwd()
     if absolute.startswith(cwd + os.sep):
-        return absolute[len(cwd) + 1 :].replace(os.sep, "/")
-    return path.as_posix()
+        return printable(absolute[len(cwd) + 1 :].replace(os.sep, "/"))
+    return printable(path.as_posix())

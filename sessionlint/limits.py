@@ -1,0 +1,217 @@
+"""Deeply nested input: room to parse and walk it, and bounds that keep LibCST from crashing.
+
+LibCST's parser is native code that recurses once per nesting level on the C stack: on the
+main thread's 8 MB it overflows (a segmentation fault that takes the whole run down, not an
+exception) at a few thousand levels, fewer than CPython itself accepts for some shapes (a
+chain of `and`s is flat to CPython, one level per operator to LibCST). Walking such trees in
+Python needs more than the default recursion limit of 1000 frames, too. So the per-file work
+runs on one worker thread with a large stack and a raised recursion limit (`deep_stack`), and
+files whose nesting would still be too much for LibCST are reported as SL000 before it sees
+them (`flat_chains_too_long`, `token_nesting_bound`).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import io
+import os
+import queue
+import re
+import sys
+import threading
+import tokenize
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+# Virtual memory, committed only as deep input actually uses it.
+STACK_SIZES = (512 << 20, 128 << 20, 32 << 20)
+# Python frames allowed on that stack: far below what 512 MB holds (a frame costs well under
+# 4 KB of C stack), far above what real code needs (thousands of levels).
+DEEP_RECURSION_LIMIT = 30_000
+# LibCST nests one level per `and` / `or` operator and per implicitly concatenated string.
+MAX_FLAT_CHAIN = 5_000
+# Upper bound of LibCST nesting (see `token_nesting_bound`) accepted for files that only
+# LibCST can parse; CPython itself refuses more than 200 nested brackets.
+MAX_TOKEN_NESTING = 2_000
+TOO_DEEP = "file is too deeply nested to check"
+
+Result = TypeVar("Result")
+
+_local = threading.local()
+_jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] | None = None
+_owner_pid = -1
+_start_lock = threading.Lock()
+
+
+def deep_stack(function: Callable[..., Result]) -> Callable[..., Result]:
+    """Run `function` on the big-stack worker thread (directly when already on it)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        if getattr(_local, "deep", False):
+            return function(*args, **kwargs)
+        jobs = _worker()
+        if jobs is None:  # no thread could be started: the caller's stack will have to do
+            return function(*args, **kwargs)
+        box: list[Any] = []
+        done = threading.Event()
+        jobs.put((functools.partial(function, *args, **kwargs), box, done))
+        done.wait()
+        ok, value = box
+        if not ok:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    return wrapper
+
+
+def _worker() -> queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] | None:
+    global _jobs, _owner_pid
+    with _start_lock:
+        if _jobs is not None and _owner_pid == os.getpid():
+            return _jobs
+        # First use, or a forked child (threads do not survive fork): start one.
+        jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = queue.SimpleQueue()
+        for size in STACK_SIZES:
+            try:
+                previous = threading.stack_size(size)
+            except (ValueError, RuntimeError):
+                continue
+            try:
+                thread = threading.Thread(target=_serve, args=(jobs,), name="sessionlint-deep", daemon=True)
+                thread.start()
+            except RuntimeError:
+                continue
+            finally:
+                threading.stack_size(previous)
+            _jobs, _owner_pid = jobs, os.getpid()
+            return jobs
+        return None
+
+
+def _serve(jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]]) -> None:
+    _local.deep = True
+    while True:
+        job, box, done = jobs.get()
+        outer = sys.getrecursionlimit()
+        _local.outer_limit = outer
+        try:
+            sys.setrecursionlimit(max(outer, DEEP_RECURSION_LIMIT))
+            box[:] = [True, job()]
+        except BaseException as error:  # handed to the caller, who re-raises it
+            box[:] = [False, error]
+        finally:
+            sys.setrecursionlimit(outer)
+            done.set()
+
+
+@contextlib.contextmanager
+def interpreter_recursion_limit() -> Iterator[None]:
+    """The interpreter's own limit, for `ast.parse`: its depth check scales with the limit,
+    and at the default it refuses exactly what CPython refuses to compile."""
+    outer = getattr(_local, "outer_limit", None)
+    if outer is None or not getattr(_local, "deep", False):
+        yield
+        return
+    raised = sys.getrecursionlimit()
+    sys.setrecursionlimit(outer)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(raised)
+
+
+def is_nesting_limit(error: BaseException) -> bool:
+    """`ast.parse` gave up on depth (a limit of every CPython, not syntax it does not know)."""
+    if isinstance(error, (RecursionError, MemoryError)):
+        return True
+    message = str(getattr(error, "msg", "") or error)
+    return (
+        "too many nested parentheses" in message
+        or "too many levels of indentation" in message
+        or ("too complex" in message)
+    )
+
+
+_BOOLEAN_WORD = re.compile(rb"\b(?:and|or)\b")
+
+
+def flat_chains_too_long(data: bytes, tree: ast.AST | None = None) -> bool:
+    """An `and` / `or` chain longer than LibCST can nest (CPython keeps it flat).
+
+    Counting the words in the bytes is a cheap upper bound; only when it is exceeded is the
+    tree measured (`tree`, or the source parsed again).
+    """
+    if len(_BOOLEAN_WORD.findall(data)) <= MAX_FLAT_CHAIN:
+        return False
+    if tree is None:
+        try:
+            tree = ast.parse(data)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False  # not this check's business: the parse error is reported elsewhere
+    return any(isinstance(node, ast.BoolOp) and len(node.values) > MAX_FLAT_CHAIN for node in ast.walk(tree))
+
+
+_OPEN, _CLOSE = frozenset("([{"), frozenset(")]}")
+_NESTING_KEYWORDS = frozenset(
+    {"and", "or", "not", "lambda", "if", "else", "await", "yield", "in", "is", "for", "async", "from"}
+)
+
+
+def token_nesting_bound(text: str) -> int:
+    """An upper bound of the nesting LibCST would build for `text`, from its tokens.
+
+    For a file `ast` cannot parse (newer syntax), before LibCST tries: within a statement,
+    every bracket and every operator, keyword or string not separated from the next by a
+    comma may add a level; blocks add one per indentation level, `elif` one per branch.
+    Where the text stops tokenizing (an unclosed bracket), the bound covers what came
+    before: that is all LibCST reads before it fails too.
+    """
+    levels = [0]  # nesting-capable tokens since the last comma, per open bracket
+    running = best_line = 0
+    indent = best_indent = 0
+    elif_chains: dict[int, int] = {}
+    best_elif = 0
+    line_start = True
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            kind, string = token.type, token.string
+            if kind in (tokenize.NL, tokenize.COMMENT, tokenize.ENCODING):
+                continue
+            if kind == tokenize.NEWLINE:
+                levels, running, line_start = [0], 0, True
+                continue
+            if kind == tokenize.INDENT:
+                indent += 1
+                best_indent = max(best_indent, indent)
+                continue
+            if kind == tokenize.DEDENT:
+                indent -= 1
+                continue
+            if line_start:
+                line_start = False
+                if kind == tokenize.NAME and string == "elif":
+                    elif_chains[indent] = elif_chains.get(indent, 0) + 1
+                    best_elif = max(best_elif, elif_chains[indent])
+                elif not (kind == tokenize.NAME and string == "else"):
+                    elif_chains = {k: v for k, v in elif_chains.items() if k < indent}
+            if kind == tokenize.OP and string in _OPEN:
+                levels.append(0)
+                running += 1
+            elif kind == tokenize.OP and string in _CLOSE:
+                if len(levels) > 1:
+                    running -= 1 + levels.pop()
+            elif kind == tokenize.OP and string in (",", ";"):
+                running -= levels[-1]
+                levels[-1] = 0
+            elif kind in (tokenize.OP, tokenize.STRING) or (
+                kind == tokenize.NAME and string in _NESTING_KEYWORDS
+            ):
+                levels[-1] += 1
+                running += 1
+            best_line = max(best_line, running)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    return best_line + 3 * best_indent + best_elif
