@@ -23,6 +23,7 @@ _PASS = "pass"  # `f(db)`: closes it when it stands in a `finally`
 _WITH = "with"  # `with db:` closes it at the end of the block
 _BIND = "bind"  # assigned again
 _ESCAPE = "escape"  # ownership leaves the function
+_HANDOFF = "handoff"  # `Worker(db)`, `tasks.add_task(f, db)`: may take ownership, or only use it
 
 
 class SessionNotClosed(Rule):
@@ -97,6 +98,10 @@ class SessionNotClosed(Rule):
       set or dict, `sessions.append(db)`), or bound to another name;
     - a session handed to `contextlib.closing(db)` or to an `ExitStack`
       (`stack.enter_context(db)`, `stack.callback(db.close)`), or `db.close` passed along;
+    - a session the function never closes itself and hands to a class or to a callee
+      outside the checked tree (`UnitOfWork(db)`, `background_tasks.add_task(job, db)`):
+      that code may own it now. Passing it to a project function (`crud.create(db, ...)`)
+      only uses it;
     - pytest fixtures that close the session after their `yield` (pytest always runs a
       fixture's teardown, even when the test fails);
     - sessions from a `scoped_session` / `async_scoped_session` registry (the registry
@@ -188,7 +193,7 @@ class SessionNotClosed(Rule):
         return first_yield is not None and any(
             ref.order > first_yield
             for ref in verdict.references.of(verdict.name)
-            if ref.how in (_CLOSE, _PASS)
+            if ref.how in (_CLOSE, _PASS, _HANDOFF)
         )
 
 
@@ -259,12 +264,14 @@ class _Verdict:
         # `try` statements whose `finally` closes it, `with db:` statements.
         self.closers: list[cst.CSTNode] = []
         for ref in self.refs:
-            if ref.how in (_CLOSE, _PASS):
+            if ref.how in (_CLOSE, _PASS, _HANDOFF):
                 owner = _try_of_finally(ref.ancestors)
                 if owner is not None and owner not in self.closers:
                     self.closers.append(owner)
             elif ref.how == _WITH:
                 self.closers.append(ref.ancestors[-2])
+        # The function takes the duty to close it itself (perhaps only on the happy path).
+        self.closes_it = bool(self.closers) or any(ref.how == _CLOSE for ref in self.refs)
 
     def _refine(self, ref: _Reference) -> _Reference:
         """Calls need the semantic model: `closing(db)`, and `return f(db)` of an unknown `f`."""
@@ -274,13 +281,13 @@ class _Verdict:
         semantics = self.rule.semantics
         if semantics.qualified_name(call.func) in vocab.OWNERSHIP_TAKERS:
             return _replace(ref, _ESCAPE)
-        if any(isinstance(a, cst.Return) for a in ref.ancestors):
-            # `return Repository(db)` hands the session over; `return crud.list(db)` of a
-            # known project function only uses it.
-            value = semantics.value_of(call.func)
-            if semantics.project.function_of(value, semantics.module) is None:
-                return _replace(ref, _ESCAPE)
-        return ref
+        value = semantics.value_of(call.func)
+        if semantics.project.function_of(value, semantics.module) is not None:
+            return ref  # `crud.create_user(db, ...)`: a project function that uses it
+        # `return Repository(db)` hands the session over; elsewhere a class or an unknown
+        # callee may keep it (`UnitOfWork(db)`, `background_tasks.add_task(f, db)`).
+        in_return = any(isinstance(a, cst.Return) for a in ref.ancestors)
+        return _replace(ref, _ESCAPE if in_return else _HANDOFF)
 
     def leaks(self) -> bool:
         refs = self.refs
@@ -289,6 +296,8 @@ class _Verdict:
         after = [ref for ref in refs if ref.order > self.created_at]
         if any(ref.how == _BIND for ref in after):
             return False  # rebound: which session a later line means is a guess
+        if not self.closes_it and any(ref.how == _HANDOFF for ref in refs):
+            return False  # never closed here, handed to code that may own it: unsure
         closed_from = min(
             (
                 self.references.spans[closer][1]
@@ -298,7 +307,7 @@ class _Verdict:
             default=None,
         )
         for ref in after:
-            if ref.how not in (_USE, _PASS):
+            if ref.how not in (_USE, _PASS, _HANDOFF):
                 continue
             if closed_from is not None and ref.order > closed_from:
                 continue  # used after it was closed: a new transaction, not this leak
