@@ -136,10 +136,12 @@ def _fix_file(
             break
         text = outcome.state.source.text
         assert text is not None
+        # Only the last pass's drops are reported: they are at the final text's positions.
+        outcome.dropped = []
         new_text, applied = _apply_parsing(
             text, chosen, outcome.dropped, encoding=outcome.state.source.encoding, needs_ast=needs_ast
         )
-        if not applied:
+        if not applied or new_text == text:
             break
         new_state = engine.analyze(_replaced_source(outcome.state.source, new_text))
         if new_state.facts is not None:
