@@ -121,32 +121,6 @@ GENERATOR_TYPES = (
     )
 )
 
-# `ExitStack` / `AsyncExitStack` methods that take over closing what they are given.
-EXIT_STACK_METHODS = frozenset(
-    {"enter_context", "enter_async_context", "callback", "push", "push_async_callback"}
-)
-# Methods that store their argument in a container (`sessions.append(db)`).
-CONTAINER_STORE_METHODS = frozenset(
-    {"append", "appendleft", "add", "insert", "extend", "setdefault", "put", "put_nowait"}
-)
-# Return annotations a generator dependency is written with (`Iterator[Session]`).
-ITERATOR_TYPES = _paths("collections.abc.Iterator", "typing.Iterator")
-ASYNC_ITERATOR_TYPES = _paths("collections.abc.AsyncIterator", "typing.AsyncIterator")
-GENERATOR_TYPES = (
-    ITERATOR_TYPES
-    | ASYNC_ITERATOR_TYPES
-    | _paths(
-        "collections.abc.Generator",
-        "typing.Generator",
-        "collections.abc.AsyncGenerator",
-        "typing.AsyncGenerator",
-        "collections.abc.Iterable",
-        "typing.Iterable",
-        "collections.abc.AsyncIterable",
-        "typing.AsyncIterable",
-    )
-)
-
 # AsyncSession methods that are coroutines (SQLAlchemy 2.0). `add`, `add_all`, `expunge`,
 # `in_transaction`, `begin` and `begin_nested` are not: they must never be awaited.
 ASYNC_SESSION_COROUTINES = frozenset(
