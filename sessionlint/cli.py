@@ -224,7 +224,11 @@ def _emit(
             fixed=report.fixed_count if options.fix else 0,
         )
         if output_file is not None:
-            output_file.write_text(text, encoding="utf-8")
+            try:
+                output_file.write_text(text, encoding="utf-8")
+            except OSError as error:
+                click.echo(f"error: cannot write the report to {output_file}: {error.strerror or error}", err=True)
+                sys.exit(EXIT_ERROR)
         else:
             click.echo(text, nl=False, err=err)
     for error in report.internal_errors:

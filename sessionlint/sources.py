@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import tokenize
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +47,12 @@ class UnreadableSource(Exception):
 
 def read_bytes(path: Path) -> bytes:
     try:
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(mode):
+            # Reading a named pipe blocks until a writer comes, a device may never end.
+            raise UnreadableSource("not a regular file (a pipe, socket or device): not read")
         return path.read_bytes()
     except IsADirectoryError:
         raise UnreadableSource("is a directory, not a file") from None

@@ -345,6 +345,29 @@ def test_dangling_symlink_passed_explicitly(tmp_path: Path) -> None:
     assert [(f.path, f.code) for f in outcome.findings if f.code == "SL000"] == [("gone.py", "SL000")]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_named_pipe_is_not_read(tmp_path: Path) -> None:
+    """Reading a FIFO blocks until someone writes to it: the run would hang."""
+    (tmp_path / "good.py").write_bytes(GOOD)
+    os.mkfifo(tmp_path / "pipe.py")
+    outcome = run(tmp_path, "pipe.py", ".")  # named, and met by the walk (which skips it)
+    assert_no_traceback(outcome)
+    assert outcome.returncode == 1
+    assert_good_still_checked(outcome)
+    errors = [f for f in outcome.findings if f.code == "SL000"]
+    assert [(f.path, f.message) for f in errors] == [
+        ("pipe.py", "not a regular file (a pipe, socket or device): not read")
+    ]
+
+
+def test_report_file_that_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "good.py").write_bytes(GOOD)
+    outcome = run(tmp_path, "--output-file", "missing/report.txt", "good.py")
+    assert_no_traceback(outcome)
+    assert outcome.returncode == 2
+    assert "error: cannot write the report to missing/report.txt: No such file or directory" in outcome.stderr
+
+
 def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_bytes(GOOD)
     with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.py"), "wb") as handle:
