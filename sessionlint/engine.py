@@ -19,8 +19,8 @@ from sessionlint.limits import (
     TOO_DEEP,
     deep_stack,
     flat_chains_too_long,
-    interpreter_recursion_limit,
     is_nesting_limit,
+    parsing_as_cpython,
     token_nesting_bound,
 )
 from sessionlint.semantics import vocabulary as vocab
@@ -116,7 +116,7 @@ class Engine:
             return state
         name, is_package, aliases = self.identity(source)
         try:
-            with interpreter_recursion_limit():
+            with parsing_as_cpython():
                 tree = ast.parse(text, filename=source.display)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             if is_nesting_limit(error):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sessionlint.diagnostics import Diagnostic, Edit, Fix
 from sessionlint.engine import Engine, FileState, InternalError, LintResult, crash_report
-from sessionlint.limits import deep_stack, interpreter_recursion_limit
+from sessionlint.limits import deep_stack, parsing_as_cpython
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import SourceFile, encode
 
@@ -99,7 +99,7 @@ def parses(text: str, *, needs_ast: bool = False) -> bool:
     except (cst.ParserSyntaxError, RecursionError):
         return False
     try:
-        with interpreter_recursion_limit():
+        with parsing_as_cpython():
             ast.parse(text)
     except SyntaxError:
         # Newer syntax than this interpreter knows is fine when LibCST accepted it.

@@ -22,6 +22,7 @@ import re
 import sys
 import threading
 import tokenize
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -108,19 +109,23 @@ def _serve(jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading
 
 
 @contextlib.contextmanager
-def interpreter_recursion_limit() -> Iterator[None]:
-    """The interpreter's own limit, for `ast.parse`: its depth check scales with the limit,
-    and at the default it refuses exactly what CPython refuses to compile."""
-    outer = getattr(_local, "outer_limit", None)
-    if outer is None or not getattr(_local, "deep", False):
-        yield
-        return
-    raised = sys.getrecursionlimit()
-    sys.setrecursionlimit(outer)
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(raised)
+def parsing_as_cpython() -> Iterator[None]:
+    """For `ast.parse`: the interpreter's own recursion limit (its depth check scales with
+    the limit; at the default it refuses exactly what CPython refuses to compile), and no
+    warnings (a `SyntaxWarning` about the user's code is not ours to print, and under
+    `-W error` it would turn into a SyntaxError)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        outer = getattr(_local, "outer_limit", None)
+        if outer is None or not getattr(_local, "deep", False):
+            yield
+            return
+        raised = sys.getrecursionlimit()
+        sys.setrecursionlimit(outer)
+        try:
+            yield
+        finally:
+            sys.setrecursionlimit(raised)
 
 
 def is_nesting_limit(error: BaseException) -> bool:

@@ -345,6 +345,26 @@ def test_dangling_symlink_passed_explicitly(tmp_path: Path) -> None:
     assert [(f.path, f.code) for f in outcome.findings if f.code == "SL000"] == [("gone.py", "SL000")]
 
 
+def test_syntax_warnings_are_not_ours_to_print(tmp_path: Path) -> None:
+    """Code CPython warns about (an invalid escape, `is` with a literal) is checked quietly,
+    even where warnings are errors."""
+    (tmp_path / "good.py").write_bytes(GOOD)
+    (tmp_path / "warns.py").write_bytes(
+        b'from sqlalchemy import create_engine\npattern = "\\d+"\nsame = pattern is "x"\n'
+        b'engine = create_engine("postgresql://x")\n'
+    )
+    for flags in ([], ["-W", "error"]):
+        result = subprocess.run(
+            [sys.executable, *flags, "-m", "sessionlint", "check", "--no-cache", "."],
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=120,
+        )
+        assert result.returncode == 1
+        assert result.stderr == b""
+        assert b"warns.py:4:10: SL005" in result.stdout and b"SL000" not in result.stdout
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
 def test_named_pipe_is_not_read(tmp_path: Path) -> None:
     """Reading a FIFO blocks until someone writes to it: the run would hang."""
