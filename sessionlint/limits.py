@@ -41,7 +41,9 @@ TOO_DEEP = "file is too deeply nested to check"
 Result = TypeVar("Result")
 
 _local = threading.local()
-_jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] | None = None
+_Jobs = queue.SimpleQueue  # of (job, result box, done event), or None: stop
+_jobs: _Jobs[tuple[Callable[[], Any], list[Any], threading.Event] | None] | None = None
+_thread: threading.Thread | None = None
 _owner_pid = -1
 _start_lock = threading.Lock()
 
@@ -68,13 +70,13 @@ def deep_stack(function: Callable[..., Result]) -> Callable[..., Result]:
     return wrapper
 
 
-def _worker() -> queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] | None:
-    global _jobs, _owner_pid
+def _worker() -> _Jobs[tuple[Callable[[], Any], list[Any], threading.Event] | None] | None:
+    global _jobs, _thread, _owner_pid
     with _start_lock:
         if _jobs is not None and _owner_pid == os.getpid():
             return _jobs
-        # First use, or a forked child (threads do not survive fork): start one.
-        jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]] = queue.SimpleQueue()
+        # First use, or after a fork (threads do not survive it): start one.
+        jobs: _Jobs[tuple[Callable[[], Any], list[Any], threading.Event] | None] = queue.SimpleQueue()
         for size in STACK_SIZES:
             try:
                 previous = threading.stack_size(size)
@@ -87,15 +89,40 @@ def _worker() -> queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading
                 continue
             finally:
                 threading.stack_size(previous)
-            _jobs, _owner_pid = jobs, os.getpid()
+            _jobs, _thread, _owner_pid = jobs, thread, os.getpid()
             return jobs
         return None
 
 
-def _serve(jobs: queue.SimpleQueue[tuple[Callable[[], Any], list[Any], threading.Event]]) -> None:
+def _stop_before_fork() -> None:
+    """Workers are forked (`parallel.py`): the idle worker thread is stopped first, so the
+    parent forks with one thread (Python 3.12+ warns otherwise) and nothing a thread held
+    is inherited half-way. The next deep call, in parent or child, starts a new one."""
+    global _jobs, _thread
+    thread, jobs = _thread, _jobs
+    if thread is None or jobs is None or _owner_pid != os.getpid() or thread is threading.current_thread():
+        return
+    jobs.put(None)
+    thread.join(timeout=10)
+    _jobs = _thread = None
+
+
+def _after_fork_in_child() -> None:
+    global _start_lock
+    _start_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_stop_before_fork, after_in_child=_after_fork_in_child)
+
+
+def _serve(jobs: _Jobs[tuple[Callable[[], Any], list[Any], threading.Event] | None]) -> None:
     _local.deep = True
     while True:
-        job, box, done = jobs.get()
+        item = jobs.get()
+        if item is None:
+            return
+        job, box, done = item
         outer = sys.getrecursionlimit()
         _local.outer_limit = outer
         try:
