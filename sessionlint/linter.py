@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Sequence
+from dataclasses import replace
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper
@@ -33,7 +34,13 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         try:
             state.tree = cst.parse_module(text)
         except (cst.ParserSyntaxError, RecursionError) as error:
-            result.diagnostics.append(_syntax_error(state.source.display, error))
+            diagnostic = _syntax_error(state.source.display, error)
+            if isinstance(error, cst.ParserSyntaxError) and state.facts.complete:
+                # Python parsed it (the facts are from `ast`): the limit is LibCST's.
+                diagnostic = replace(
+                    diagnostic, message=f"LibCST cannot parse this file, Python can: {diagnostic.message}"
+                )
+            result.diagnostics.append(diagnostic)
             return result
     wrapper = MetadataWrapper(state.tree, unsafe_skip_copy=True)
     contexts = _run_rules(wrapper, state, project, engine.rules, result)

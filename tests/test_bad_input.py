@@ -101,11 +101,12 @@ PY314 = (
 @dataclass(frozen=True)
 class FileCase:
     """A file `bad.py` with `content`; `expect` is its exact findings as (row, column, code,
-    part of the message); `timeout` bounds the run's wall time in seconds."""
+    part of the message), a None position matching any; `timeout` bounds the run's wall
+    time in seconds."""
 
     id: str
     content: bytes
-    expect: tuple[tuple[int, int, str, str], ...]
+    expect: tuple[tuple[int | None, int | None, str, str], ...]
     timeout: float = 60.0
 
 
@@ -211,6 +212,14 @@ FILE_CASES = [
         ((1, 1, "SL000", "too deeply nested"),),
     ),
     FileCase(
+        "5000-implicitly-concatenated-strings",  # fine for CPython, beyond LibCST's parser
+        b"import sqlalchemy\nfrom sqlalchemy import create_engine\nx = ("
+        + b" ".join([b"'a'"] * 5000)
+        + b")\n"
+        + b'engine = create_engine("postgresql://x")\n',
+        ((None, None, "SL000", "LibCST cannot parse this file, Python can: SyntaxError:"),),  # its place
+    ),
+    FileCase(
         "10k-elif",
         b"import sqlalchemy\nif a:\n    pass\n" + b"elif a:\n    pass\n" * 10_000,
         ((1, 1, "SL000", "too deeply nested"),),
@@ -274,7 +283,11 @@ def test_bad_file(case: FileCase, file_outcomes: dict[str, Outcome]) -> None:
     assert outcome.returncode == 1, outcome.stdout + outcome.stderr  # findings (SL000 included)
     assert_good_still_checked(outcome)
     found = [(f.row, f.column, f.code) for f in outcome.of("bad.py")]
-    assert found == [(row, column, code) for row, column, code, _ in case.expect], outcome.stdout
+    expected = [
+        (found_row if row is None else row, found_column if column is None else column, code)
+        for (row, column, code, _), (found_row, found_column, _) in zip(case.expect, found)
+    ]
+    assert found == expected and len(found) == len(case.expect), outcome.stdout
     for finding, (*_, text) in zip(outcome.of("bad.py"), case.expect):
         assert text in finding.message, finding.message
     assert outcome.seconds < case.timeout
