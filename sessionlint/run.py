@@ -375,10 +375,12 @@ def _lint_all(
         state = states[index]
         project.record_answers()
         result = engine.lint(state, project)
-        answers = project.recorded_answers()
+        answers, lookups = project.recorded_answers(), project.recorded_lookups()
         if state.facts is None or result.internal_errors:
             return result, None
-        return result, CachedFindings(result.diagnostics, project.module_lookups(state.facts), answers)
+        # The modules the rules actually consulted, not the whole import closure: touching
+        # a module every file imports re-checks only the files whose findings read it.
+        return result, CachedFindings(result.diagnostics, lookups, answers)
 
     for index, (result, findings) in zip(misses, parallel_map(lint, misses, jobs)):
         results[index] = result

@@ -103,6 +103,7 @@ class ProjectFacts:
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
         self._in_progress: set[tuple[object, ...]] = set()
         self.answers: dict[tuple[str, str, str], bool] | None = None
+        self.lookups: dict[str, str | None] | None = None
         self.dependency_targets = self._collect_dependency_targets()
         self.called_functions = self._collect_called_functions()
 
@@ -119,7 +120,10 @@ class ProjectFacts:
     # -- resolution ---------------------------------------------------------------------
 
     def module_named(self, name: str) -> ModuleFacts | None:
-        return self.modules.get(name) or self.aliases.get(name)
+        found = self.modules.get(name) or self.aliases.get(name)
+        if self.lookups is not None:
+            self.lookups[name] = found.digest if found is not None else None
+        return found
 
     def resolve(self, qualname: str, depth: int = 0) -> Target:
         """What a qualified name refers to, following imports and re-exports."""
@@ -570,12 +574,20 @@ class ProjectFacts:
         return answer
 
     def record_answers(self) -> None:
-        """Start noting the whole-project questions asked (is `f` used through `Depends`?)."""
+        """Start noting what one file's check consults: every module looked up (with the
+        digest found, or None) and every whole-project question asked. Memoized answers are
+        dropped first, so that nothing computed for another file goes unrecorded."""
+        self._kind_cache.clear()
         self.answers = {}
+        self.lookups = {}
 
     def recorded_answers(self) -> dict[tuple[str, str, str], bool]:
         answers, self.answers = self.answers or {}, None
         return answers
+
+    def recorded_lookups(self) -> dict[str, str | None]:
+        lookups, self.lookups = self.lookups or {}, None
+        return lookups
 
     def answers_still_hold(self, answers: dict[tuple[str, str, str], bool]) -> bool:
         members = {
