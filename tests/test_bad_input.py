@@ -412,6 +412,21 @@ def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     assert ("caf\\xe9.py", 2, 10, "SL005") in {(f.path, f.row, f.column, f.code) for f in outcome.findings}
 
 
+def test_deep_but_valid_code_through_the_python_api() -> None:
+    """`check_source` gets the same big stack as the command line (the caller's thread has
+    8 MB and a recursion limit of 1000: LibCST would crash or give up on these)."""
+    from sessionlint import check_source
+
+    source = (
+        "from sqlalchemy import create_engine\n"
+        f"w = {' or '.join(['a'] * 4000)}\n"
+        f"z = f{'()' * 300}\n"
+        f"y = {'-' * 2500}a\n"
+        'engine = create_engine("postgresql://x")\n'
+    )
+    assert [(d.code, d.location.row) for d in check_source(source, "app.py")] == [("SL005", 5)]
+
+
 # -- races and permissions (in-process: root reads everything, and a race needs timing) --------
 
 
