@@ -1,0 +1,240 @@
+"""Pinned benchmark corpora: real sdists from PyPI, downloaded and unpacked once.
+
+Layout under ``benchmarks/.corpus/`` (gitignored, never committed)::
+
+    sdists/<name>-<version>/<archive>    what ``pip download`` saved (sha256-checked)
+    src/<name>-<version>/                that archive unpacked, once
+    <corpus>/<name>-<version>/           hard links to ``src/`` (one tree per corpus)
+    <corpus>.done                        the specs the corpus tree was built from
+
+Every step is idempotent: a finished download, unpacked tree or corpus tree is reused.
+Work happens in ``*.partial`` siblings that are renamed into place when complete, so an
+interrupted run leaves nothing that looks finished.
+
+``python benchmarks/corpus.py [subset|four|sweep ...]`` downloads and prints file and line
+counts (all three corpora by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+CORPUS_DIR = Path(__file__).resolve().parent / ".corpus"
+SDIST_DIR = CORPUS_DIR / "sdists"
+SRC_DIR = CORPUS_DIR / "src"
+
+# sha256 of each sdist as published on PyPI: a pin is a version *and* its bytes.
+SDIST_SHA256 = {
+    "fastapi==0.115.12": "1e2c2a2646905f9e83d32f04a3f86aff4a286669c6c950ca95b5fd68c2602681",
+    "sqlmodel==0.0.24": "cc5c7613c1a5533c9c7867e1aab2fd489a76c9e8a061984da11b4e613c182423",
+    "sqlalchemy==2.0.40": "d827099289c64589418ebbcaead0145cd19f4e3e8a93919a0100247af245fa00",
+    "django==5.2": "1a47f7a7a3d43ce64570d350e008d2949abe8c7e21737b351b6a1611277c6d89",
+    "apache-airflow==2.10.5": "1a2b1f1082d530fee039989cdff7192fcfd98d8e909d1c5650e61e10c418e488",
+    "sympy==1.14.0": "d3d3fe8df1e5a0b42f0e7bdf50541697dbe7d23746e894990c030e2b05e72517",
+    "alembic==1.15.2": "1c72391bbdeffccfe317eefba686cb9a3c078005478885413b95c3b26c57a8a7",
+}
+
+# fastapi's sdist ships docs_src/: hundreds of SQLAlchemy / SQLModel examples.
+SUBSET = ("fastapi==0.115.12", "sqlmodel==0.0.24")
+FOUR = (*SUBSET, "sqlalchemy==2.0.40", "django==5.2")
+# The crash sweep wants volume and variety (>= 1 M lines): airflow and alembic use
+# SQLAlchemy sessions for real; sympy is 750 k lines of unusual but valid Python.
+# (pandas and other packages with compiled parts are out: `pip download --no-binary
+# :all:` has to prepare their metadata, which means building numpy & co. from source.)
+SWEEP = (*FOUR, "apache-airflow==2.10.5", "sympy==1.14.0", "alembic==1.15.2")
+
+CORPORA: dict[str, tuple[str, ...]] = {"subset": SUBSET, "four": FOUR, "sweep": SWEEP}
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+
+
+def _slug(spec: str) -> str:
+    name, _, version = spec.partition("==")
+    if not version:
+        raise ValueError(f"corpus specs must be pinned as name==version, got {spec!r}")
+    return f"{re.sub(r'[-_.]+', '-', name).lower()}-{version}"
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _archive_in(directory: Path) -> Path | None:
+    if not directory.is_dir():
+        return None
+    archives = [p for p in directory.iterdir() if p.name.endswith(_ARCHIVE_SUFFIXES)]
+    if len(archives) > 1:
+        raise RuntimeError(f"more than one archive in {directory}: {archives}")
+    return archives[0] if archives else None
+
+
+def download(spec: str) -> Path:
+    """Download the pinned sdist ``spec`` (``name==version``) once; return the archive."""
+    dest = SDIST_DIR / _slug(spec)
+    archive = _archive_in(dest)
+    if archive is None:
+        partial = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        _log(f"downloading {spec} ...")
+        # --no-binary :all: also applies to the build requirements pip installs to read
+        # the sdist's metadata, so the first download of e.g. sqlalchemy takes minutes.
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
+        command += [spec, "-d", str(partial)]
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"pip download {spec} failed:\n{result.stdout}\n{result.stderr}")
+        if _archive_in(partial) is None:
+            raise RuntimeError(f"pip download {spec} saved no sdist archive in {partial}")
+        shutil.rmtree(dest, ignore_errors=True)
+        partial.rename(dest)
+        archive = _archive_in(dest)
+        assert archive is not None
+    expected = SDIST_SHA256.get(spec)
+    actual = _sha256(archive)
+    if expected is not None and actual != expected:
+        raise RuntimeError(f"{archive}: sha256 {actual} does not match the pin {expected}")
+    return archive
+
+
+def _extract(archive: Path, into: Path) -> None:
+    if archive.name.endswith(".zip"):
+        with zipfile.ZipFile(archive) as zipped:
+            zipped.extractall(into)
+        return
+    with tarfile.open(archive) as tarred:
+        if hasattr(tarfile, "data_filter"):  # 3.12+, and security backports of 3.9-3.11
+            tarred.extractall(into, filter="data")
+        else:
+            for member in tarred.getmembers():
+                target = (into / member.name).resolve()
+                if not target.is_relative_to(into.resolve()) or member.issym() or member.islnk():
+                    raise RuntimeError(f"{archive}: refusing to extract {member.name!r}")
+            tarred.extractall(into)
+
+
+def unpack(spec: str) -> Path:
+    """Download and unpack ``spec`` once; return the package's source tree."""
+    dest = SRC_DIR / _slug(spec)
+    if dest.is_dir():
+        return dest
+    archive = download(spec)
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    _log(f"unpacking {archive.name} ...")
+    _extract(archive, partial)
+    entries = list(partial.iterdir())
+    # An sdist holds one top-level directory (Django-5.2/); keep its contents only.
+    top = entries[0] if len(entries) == 1 and entries[0].is_dir() else partial
+    if top is partial:
+        partial.rename(dest)
+    else:
+        top.rename(dest)
+        partial.rmdir()
+    return dest
+
+
+def _link_tree(source: Path, dest: Path) -> None:
+    """Mirror ``source`` at ``dest`` with hard links (copies where linking fails)."""
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, dest, symlinks=True, copy_function=link_or_copy)
+
+
+def ensure_corpus(name: str) -> Path:
+    """Return the root of corpus ``name`` (one directory per package), building it once."""
+    try:
+        specs = CORPORA[name]
+    except KeyError:
+        raise ValueError(f"unknown corpus {name!r}; choose from {sorted(CORPORA)}") from None
+    root = CORPUS_DIR / name
+    marker = CORPUS_DIR / f"{name}.done"
+    wanted = "\n".join(specs) + "\n"
+    if root.is_dir() and marker.is_file() and marker.read_text() == wanted:
+        return root
+    trees = [unpack(spec) for spec in specs]
+    partial = root.with_name(root.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for tree in trees:
+        _link_tree(tree, partial / tree.name)
+    marker.unlink(missing_ok=True)
+    shutil.rmtree(root, ignore_errors=True)
+    partial.rename(root)
+    marker.write_text(wanted)
+    return root
+
+
+def python_files(root: Path) -> list[Path]:
+    """Every ``*.py`` file under ``root``, sorted (symlinked directories not followed)."""
+    found: list[Path] = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs.sort()
+        found.extend(Path(directory, f) for f in files if f.endswith(".py"))
+    return sorted(found)
+
+
+def count_lines(data: bytes) -> int:
+    """Lines in ``data`` as ``wc -l`` would count them, plus an unterminated last line."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def corpus_stats(root: Path) -> dict[str, tuple[int, int]]:
+    """Per package directory under ``root``: (Python files, lines)."""
+    stats: dict[str, tuple[int, int]] = {}
+    for path in python_files(root):
+        package = path.relative_to(root).parts[0]
+        files, lines = stats.get(package, (0, 0))
+        stats[package] = (files + 1, lines + count_lines(path.read_bytes()))
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("corpora", nargs="*", metavar="CORPUS", help=f"any of {', '.join(CORPORA)}")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.corpora) - set(CORPORA))
+    if unknown:
+        parser.error(f"unknown corpus: {', '.join(unknown)}")
+    status = 0
+    for name in args.corpora or list(CORPORA):
+        root = ensure_corpus(name)
+        stats = corpus_stats(root)
+        print(f"\n{name}: {root}")
+        print(f"  {'package':<28} {'files':>7} {'lines':>10}")
+        for package, (files, lines) in sorted(stats.items()):
+            print(f"  {package:<28} {files:>7} {lines:>10,}")
+        total_files = sum(files for files, _ in stats.values())
+        total_lines = sum(lines for _, lines in stats.values())
+        print(f"  {'total':<28} {total_files:>7} {total_lines:>10,}")
+        if name == "sweep" and total_lines < 1_000_000:
+            print("  ERROR: the sweep corpus must hold at least 1,000,000 lines")
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
