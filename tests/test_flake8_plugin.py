@@ -51,6 +51,7 @@ DIFFERS: dict[str, str] = {
     "SL001/flag_crossfile_factory_reexported": _FACTORY,
     "SL001/flag_crossfile_imported_under_other_name": _FACTORY,
     "SL001/flag_crossfile_src_layout": _FACTORY,
+    "SL001/flag_layered_app": _FACTORY,
     "SL001/ok_crossfile_direct_caller": (
         "`get_db` is in `dependency-names` and another module calls it directly, which makes it "
         "that caller's session, not a dependency: alone, the file does not see the caller and reports it"

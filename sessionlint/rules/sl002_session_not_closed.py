@@ -15,6 +15,7 @@ from sessionlint.semantics.values import Kind
 
 _NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _HANDED_OVER_BY_METHOD = vocab.EXIT_STACK_METHODS | vocab.CONTAINER_STORE_METHODS
+_SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
 
 # How a reference to the session variable uses it.
 _USE = "use"  # needs a `finally` (or `with`) that closes it
@@ -105,10 +106,17 @@ class SessionNotClosed(Rule):
     - pytest fixtures that close the session after their `yield` (pytest always runs a
       fixture's teardown, even when the test fails);
     - sessions from a `scoped_session` / `async_scoped_session` registry (the registry
-      owns them and `remove()` closes them);
+      owns them and `remove()` closes them), and sessions from a helper that also keeps
+      them somewhere (`registry.add(sess); return sess`: the registry closes them);
     - sessions created in `with` / `async with` (closed by the block), sessions used from
       a nested function or lambda, and `global` sessions;
     - a session that is never used after it is created (it holds no connection);
+    - a session bound to something not known to be an engine (`Session(connection)`,
+      `SessionLocal(bind=conn)`): closing it would not give that connection back, its
+      owner does; and a session class called without a bind (`Session()`), which cannot
+      connect;
+    - Alembic `env.py` and migration scripts: one-shot code whose session is bound to the
+      migration's own connection (`Session(bind=op.get_bind())`), which Alembic closes;
     - module-level sessions (SL008's business).
 
     ## Fix safety
@@ -136,6 +144,8 @@ class SessionNotClosed(Rule):
         function = self.semantics.function_for(node)
         if function is None or not isinstance(node.body, cst.IndentedBlock):
             return
+        if self.semantics.is_migration_file:
+            return  # one-shot: the session is bound to the migration's own connection
         if not self._creates_session(function):
             return  # the common case, answered from the facts without walking the body
         creations = self._creations(node)
@@ -177,13 +187,32 @@ class SessionNotClosed(Rule):
         repeated = set()
         for statement, assign, name, value in finder.assignments:
             kind = self.semantics.created_session_kind(value)
-            if kind is None:
+            if kind is None or self._holds_no_pool_connection(value):
                 continue
             if name in found:
                 repeated.add(name)
             found[name] = (statement, assign, kind)
         # Created twice: which `close()` belongs to which session is a guess. Don't.
         return {name: found[name] for name in found if name not in repeated}
+
+    def _holds_no_pool_connection(self, value: cst.BaseExpression) -> bool:
+        """A session that cannot keep one of our pool's connections checked out.
+
+        Bound to something not known to be an engine (`Session(connection)`: closing the
+        session would not return that connection, its owner does), or a session class
+        called without any bind (`Session()`: it cannot connect at all).
+        """
+        if not isinstance(value, cst.Call):
+            return False
+        if any(arg.star == "**" for arg in value.args):
+            return True  # the bind may be in there: unsure
+        keywords = {arg.keyword.value: arg.value for arg in value.args if arg.keyword is not None}
+        positional = [arg.value for arg in value.args if arg.keyword is None and not arg.star]
+        bind = keywords.get("bind", positional[0] if positional else None)
+        if bind is not None:
+            return self.semantics.kind_of(bind) != Kind.ENGINE
+        is_class = self.semantics.qualified_name(value.func) in _SESSION_CLASSES
+        return is_class and "binds" not in keywords
 
     def _fixture_closes_after_yield(self, function: Function, verdict: _Verdict) -> bool:
         project = self.semantics.project

@@ -10,6 +10,7 @@ import ast
 from collections.abc import Iterable, Iterator
 from typing import Callable, Optional
 
+from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
@@ -27,6 +28,7 @@ from sessionlint.semantics.values import (
 
 NameResolver = Callable[[str], Optional[Value]]
 _DEPENDENCY_CALL_NAMES = frozenset({"Depends", "Security"})
+_KEEPING_METHODS = vocab.CONTAINER_STORE_METHODS | vocab.EXIT_STACK_METHODS
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 _AWAITS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
@@ -298,6 +300,25 @@ def _awaits(body: list[ast.stmt]) -> bool:
     return False
 
 
+def _hands_over(call: ast.Call, callee: Value | None) -> bool:
+    """A call that keeps its arguments: `registry.add(db)`, `stack.enter_context(db)`,
+    `closing(db)` (a plain call such as `crud.create(db)` only uses them)."""
+    if isinstance(call.func, ast.Attribute) and call.func.attr in _KEEPING_METHODS:
+        return True
+    return isinstance(callee, Ref) and callee.qualname in vocab.OWNERSHIP_TAKERS
+
+
+def _names_passed(call: ast.Call) -> Iterator[str]:
+    """Names passed as arguments (`f(db)`, `f(*dbs)`, `f(session=db)`)."""
+    for arg in call.args:
+        value = arg.value if isinstance(arg, ast.Starred) else arg
+        if isinstance(value, ast.Name):
+            yield value.id
+    for keyword in call.keywords:
+        if isinstance(keyword.value, ast.Name):
+            yield keyword.value.id
+
+
 def _all_args(args: ast.arguments) -> list[ast.arg]:
     extra = [a for a in (args.vararg, args.kwarg) if a is not None]
     return args.posonlyargs + args.args + args.kwonlyargs + extra
@@ -347,6 +368,7 @@ class _FunctionWalker:
         yields: list[Value | None] = []
         calls: set[str] = set()
         with_targets: set[str] = set()
+        shared: set[str] = set()
         is_generator = False
 
         def bind(target: ast.AST, value: Value | None) -> None:
@@ -361,6 +383,8 @@ class _FunctionWalker:
                 value = value_of(inner.value, self.resolve)
                 for target in inner.targets:
                     bind(target, value)
+                if isinstance(inner.value, ast.Name):
+                    shared.add(inner.value.id)
             elif isinstance(inner, (ast.AnnAssign, ast.NamedExpr)) and inner.value is not None:
                 bind(inner.target, value_of(inner.value, self.resolve))
             elif isinstance(inner, (ast.AugAssign, ast.For, ast.AsyncFor)):
@@ -382,6 +406,14 @@ class _FunctionWalker:
                 callee = value_of(inner.func, self.resolve)
                 if isinstance(callee, Ref):
                     calls.add(callee.qualname)
+                if _hands_over(inner, callee):
+                    shared.update(_names_passed(inner))
+            elif isinstance(inner, ast.Set) or (
+                isinstance(inner, (ast.List, ast.Tuple)) and isinstance(inner.ctx, ast.Load)
+            ):
+                shared.update(e.id for e in inner.elts if isinstance(e, ast.Name))
+            elif isinstance(inner, ast.Dict):
+                shared.update(e.id for e in (*inner.keys, *inner.values) if isinstance(e, ast.Name))
 
         args = node.args
         positional = args.posonlyargs + args.args
@@ -412,6 +444,7 @@ class _FunctionWalker:
             declared_globals=frozenset(self.declared_globals),
             awaits=_awaits(node.body),
             with_targets=frozenset(with_targets),
+            shared_names=frozenset(shared),
         )
 
 

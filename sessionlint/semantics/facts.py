@@ -43,6 +43,10 @@ class FunctionFacts:
     awaits: bool = False
     # Names bound as `with ... as name` targets (the context manager closes what they hold).
     with_targets: frozenset[str] = frozenset()
+    # Local names handed to other code: passed to a call that keeps them (`registry.add(db)`,
+    # `stack.enter_context(db)`, `closing(db)`), put in a container literal (`[db]`), or
+    # assigned to anything (`self.db = db`, `other = db`). Whoever got them may own them.
+    shared_names: frozenset[str] = frozenset()
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)

@@ -476,8 +476,9 @@ class ProjectFacts:
 
         A call of a session factory (`SessionLocal()`, `Session(engine)`, `sessionmaker(...)()`),
         or of a project function that returns such a new session; or a local name bound only
-        to such calls (not a parameter, not a `with ... as` target: the `with` closes it). A
-        `scoped_session` registry's session is not: the registry owns it (`remove()`).
+        to such calls (not a parameter, not a `with ... as` target: the `with` closes it; not
+        handed to other code, which may own it: `registry.add(sess)`). A `scoped_session`
+        registry's session is not: the registry owns it (`remove()`).
         """
         if value is None:
             return None
@@ -493,8 +494,9 @@ class ProjectFacts:
                 or function.param(value.name) is not None
                 or value.name in function.with_targets
                 or value.name in function.declared_globals
+                or value.name in function.shared_names
             ):
-                return None
+                return None  # not (only) this function's: a parameter, closed, or handed on
             bound = function.locals.get(value.name, ())
             kinds = {self.created_session_kind(v, module, function) for v in bound}
             return kinds.pop() if len(kinds) == 1 else None
