@@ -88,6 +88,9 @@ class SessionDependencyReturns(Rule):
       alias such as `SessionDep`), and its name is not in `dependency-names`;
     - a function named in `dependency-names` that something in the checked tree calls
       directly (a session factory helper: its caller owns, and closes, the session);
+    - a method or a nested function named in `dependency-names` but never passed to
+      `Depends` (calls through `self` or from the enclosing function are not tracked, so
+      whether something calls it directly is unknown);
     - returning a session the function did not create: a parameter (a session passed on
       from another dependency), a `with ... as db` target, a `scoped_session` registry's
       session (the registry owns it), or a module-level session (SL008).

@@ -529,8 +529,13 @@ class ProjectFacts:
             return False
         if self.is_dependency(function):
             return True
-        return function.facts.name in self.dependency_names and not self.is_called_directly(
-            function
+        # By name only for module-level functions: calls of a method (`self.get_db()`) or of a
+        # nested function are not tracked, so "nothing calls it directly" cannot be known.
+        facts = function.facts
+        return (
+            facts.qualname == facts.name
+            and facts.name in self.dependency_names
+            and not self.is_called_directly(function)
         )
 
     def is_endpoint(self, function: Function) -> bool:
