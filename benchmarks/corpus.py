@@ -2,14 +2,15 @@
 
 Layout under ``benchmarks/.corpus/`` (gitignored, never committed)::
 
-    sdists/<name>-<version>/<archive>    what ``pip download`` saved (sha256-checked)
-    src/<name>-<version>/                that archive unpacked, once
-    <corpus>/<name>-<version>/           hard links to ``src/`` (one tree per corpus)
-    <corpus>.done                        the specs the corpus tree was built from
+    sdists/<name>-<version>/<archive>    what ``pip download`` saved (sha256-pinned)
+    <corpus>/<name>-<version>/           each archive of the corpus, unpacked
+    <corpus>.manifest.json               the specs and the sha256 of every unpacked file
 
-Every step is idempotent: a finished download, unpacked tree or corpus tree is reused.
-Work happens in ``*.partial`` siblings that are renamed into place when complete, so an
-interrupted run leaves nothing that looks finished.
+Every step is idempotent: a finished download or corpus tree is reused. Work happens in
+``*.partial`` siblings that are renamed into place when complete, so an interrupted run
+leaves nothing that looks finished. A corpus tree whose files no longer match its
+manifest (someone edited or "touched" a file in place) is unpacked again, so every
+measurement runs on the published bytes.
 
 ``python benchmarks/corpus.py [subset|four|sweep ...]`` downloads and prints file and line
 counts (all three corpora by default).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -30,7 +32,6 @@ from pathlib import Path
 
 CORPUS_DIR = Path(__file__).resolve().parent / ".corpus"
 SDIST_DIR = CORPUS_DIR / "sdists"
-SRC_DIR = CORPUS_DIR / "src"
 
 # sha256 of each sdist as published on PyPI: a pin is a version *and* its bytes.
 SDIST_SHA256 = {
@@ -130,61 +131,74 @@ def _extract(archive: Path, into: Path) -> None:
             tarred.extractall(into)
 
 
-def unpack(spec: str) -> Path:
-    """Download and unpack ``spec`` once; return the package's source tree."""
-    dest = SRC_DIR / _slug(spec)
-    if dest.is_dir():
-        return dest
-    archive = download(spec)
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    _log(f"unpacking {archive.name} ...")
-    _extract(archive, partial)
-    entries = list(partial.iterdir())
-    # An sdist holds one top-level directory (Django-5.2/); keep its contents only.
-    top = entries[0] if len(entries) == 1 and entries[0].is_dir() else partial
-    if top is partial:
-        partial.rename(dest)
+def _unpack(archive: Path, dest: Path) -> None:
+    """Unpack an sdist so that its top-level directory (``Django-5.2/``) becomes ``dest``."""
+    scratch = dest.with_name(dest.name + ".unpacking")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    _extract(archive, scratch)
+    entries = list(scratch.iterdir())
+    if len(entries) == 1 and entries[0].is_dir():
+        entries[0].rename(dest)
+        scratch.rmdir()
     else:
-        top.rename(dest)
-        partial.rmdir()
-    return dest
+        scratch.rename(dest)
 
 
-def _link_tree(source: Path, dest: Path) -> None:
-    """Mirror ``source`` at ``dest`` with hard links (copies where linking fails)."""
+def _manifest(root: Path) -> dict[str, str]:
+    """sha256 of every regular file under ``root``, by POSIX relative path."""
+    files = {}
+    for directory, _, names in os.walk(root):
+        for name in names:
+            path = Path(directory, name)
+            if path.is_file() and not path.is_symlink():
+                files[path.relative_to(root).as_posix()] = _sha256(path)
+    return dict(sorted(files.items()))
 
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
 
-    shutil.copytree(source, dest, symlinks=True, copy_function=link_or_copy)
+def _damage(expected: dict[str, str], actual: dict[str, str]) -> list[str]:
+    changed = [rel for rel in expected if rel in actual and actual[rel] != expected[rel]]
+    missing = [rel for rel in expected if rel not in actual]
+    added = [rel for rel in actual if rel not in expected]
+    return (
+        [f"{rel} (changed)" for rel in changed]
+        + [f"{rel} (missing)" for rel in missing]
+        + [f"{rel} (added)" for rel in added]
+    )
 
 
 def ensure_corpus(name: str) -> Path:
-    """Return the root of corpus ``name`` (one directory per package), building it once."""
+    """Return the root of corpus ``name`` (one directory per package), building it once.
+
+    An existing tree is checked against its manifest and unpacked again if anything in it
+    changed.
+    """
     try:
         specs = CORPORA[name]
     except KeyError:
         raise ValueError(f"unknown corpus {name!r}; choose from {sorted(CORPORA)}") from None
     root = CORPUS_DIR / name
-    marker = CORPUS_DIR / f"{name}.done"
-    wanted = "\n".join(specs) + "\n"
-    if root.is_dir() and marker.is_file() and marker.read_text() == wanted:
-        return root
-    trees = [unpack(spec) for spec in specs]
+    manifest_path = CORPUS_DIR / f"{name}.manifest.json"
+    if root.is_dir() and manifest_path.is_file():
+        recorded = json.loads(manifest_path.read_text())
+        if recorded.get("specs") == list(specs):
+            damage = _damage(recorded["files"], _manifest(root))
+            if not damage:
+                return root
+            shown = ", ".join(damage[:3]) + (f" and {len(damage) - 3} more" if len(damage) > 3 else "")
+            _log(f"corpus {name} differs from what was unpacked: {shown}; unpacking it again")
+    archives = [download(spec) for spec in specs]
     partial = root.with_name(root.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
-    for tree in trees:
-        _link_tree(tree, partial / tree.name)
-    marker.unlink(missing_ok=True)
+    for spec, archive in zip(specs, archives):
+        _log(f"unpacking {archive.name} into {name}/ ...")
+        _unpack(archive, partial / _slug(spec))
+    files = _manifest(partial)
+    manifest_path.unlink(missing_ok=True)
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
-    marker.write_text(wanted)
+    manifest_path.write_text(json.dumps({"specs": list(specs), "files": files}, indent=0) + "\n")
     return root
 
 

@@ -359,20 +359,14 @@ def _read(path: str) -> str:
 
 
 def make_view(root: Path, into: Path) -> Path:
-    """Hard-link ``root`` to ``into/<name>``, outside any git repository.
+    """Copy ``root`` to ``into/<name>``, outside any git repository, and return the copy.
 
-    ``benchmarks/.corpus`` is gitignored, and both ruff (inside a git repo) and sessionlint
-    honour .gitignore: timed in place, a tool could legitimately skip the whole corpus.
+    Not in place: ``benchmarks/.corpus`` is gitignored, and ruff (inside a git repository)
+    and sessionlint honour .gitignore, so a tool could legitimately skip the whole corpus.
+    A copy, not hard links: whatever a tool or the touch step writes stays in the copy.
     """
     view = into / root.name
-
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(root, view, symlinks=True, copy_function=link_or_copy)
+    shutil.copytree(root, view, symlinks=True)
     return view
 
 
@@ -380,11 +374,7 @@ class Toucher:
     """Appends a fresh comment to one file before a run and restores it afterwards."""
 
     def __init__(self, path: Path) -> None:
-        # Break the hard link first: the pristine corpus must never see the edit.
-        data = path.read_bytes()
-        path.unlink()
-        path.write_bytes(data)
-        self.path, self.original = path, data
+        self.path, self.original = path, path.read_bytes()
         stat = path.stat()
         self.times = (stat.st_atime_ns, stat.st_mtime_ns)
 
