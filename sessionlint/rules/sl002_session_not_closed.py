@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import libcst as cst
 
-from sessionlint.diagnostics import Edit, Fix, FixAvailability
-from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start, newline_at
+from sessionlint.diagnostics import FixAvailability
+from sessionlint.fixes.try_finally import close_in_finally
 from sessionlint.rules._base import Rule
+from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
 
-_NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-_HANDED_OVER_BY_METHOD = vocab.EXIT_STACK_METHODS | vocab.CONTAINER_STORE_METHODS
 _SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
-
-# How a reference to the session variable uses it.
-_USE = "use"  # needs a `finally` (or `with`) that closes it
-_CLOSE = "close"  # `db.close()`
-_PASS = "pass"  # `f(db)`: closes it when it stands in a `finally`
-_WITH = "with"  # `with db:` closes it at the end of the block
-_BIND = "bind"  # assigned again
-_ESCAPE = "escape"  # ownership leaves the function
-_HANDOFF = "handoff"  # `Worker(db)`, `tasks.add_task(f, db)`: may take ownership, or only use it
+Creation = tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
 
 
 class SessionNotClosed(Rule):
@@ -151,17 +140,20 @@ class SessionNotClosed(Rule):
         creations = self._creations(node)
         if not creations:
             return
-        references = _References(frozenset(creations))
+        references = lifetime.References(frozenset(creations))
         node.body.visit(references)
         for name, (statement, assign, kind) in creations.items():
             if name in function.facts.declared_globals or name in references.captured:
                 continue
-            verdict = _Verdict(self, references, name, assign)
-            if not verdict.leaks() or self._fixture_closes_after_yield(function, verdict):
+            session = lifetime.SessionLifetime(self.semantics, references, name, assign)
+            if not session.leaks() or self._fixture_closes_after_yield(function, references, name):
                 continue
             fix = None
-            if not verdict.closers:
-                fix = _Wrap(self, node, statement, name, kind, references).fix()
+            if not session.closers:
+                found = close_in_finally(
+                    self.context, node, statement, name, is_async=kind.is_async, references=references
+                )
+                fix = self.make_fix([found[0]], safe=found[1]) if found is not None else None
             failure = (
                 f"an exception reaches the `yield` of `{function.facts.name}`"
                 if function.facts.is_generator
@@ -177,13 +169,11 @@ class SessionNotClosed(Rule):
             for value in values
         )
 
-    def _creations(
-        self, node: cst.FunctionDef
-    ) -> dict[str, tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]]:
+    def _creations(self, node: cst.FunctionDef) -> dict[str, Creation]:
         """`name = <new session>` statements of the function's own scope, one per name."""
-        finder = _Creations()
+        finder = lifetime.Creations()
         node.body.visit(finder)
-        found: dict[str, tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]] = {}
+        found: dict[str, Creation] = {}
         repeated = set()
         for statement, assign, name, value in finder.assignments:
             kind = self.semantics.created_session_kind(value)
@@ -214,377 +204,15 @@ class SessionNotClosed(Rule):
         is_class = self.semantics.qualified_name(value.func) in _SESSION_CLASSES
         return is_class and "binds" not in keywords
 
-    def _fixture_closes_after_yield(self, function: Function, verdict: _Verdict) -> bool:
+    def _fixture_closes_after_yield(
+        self, function: Function, references: lifetime.References, name: str
+    ) -> bool:
+        """A pytest fixture closing it after its `yield`: pytest always runs the teardown."""
         project = self.semantics.project
         if not function.facts.is_generator or not (project.decorator_names(function) & vocab.PYTEST_FIXTURES):
             return False
-        first_yield = min(verdict.references.yields, default=None)
+        first_yield = min(references.yields, default=None)
+        closing = (lifetime.CLOSE, lifetime.PASS, lifetime.HANDOFF)
         return first_yield is not None and any(
-            ref.order > first_yield
-            for ref in verdict.references.of(verdict.name)
-            if ref.how in (_CLOSE, _PASS, _HANDOFF)
+            ref.order > first_yield for ref in references.of(name) if ref.how in closing
         )
-
-
-@dataclass(frozen=True)
-class _Reference:
-    name: str
-    node: cst.Name
-    ancestors: tuple[cst.CSTNode, ...]
-    order: int
-    how: str
-
-
-class _References(cst.CSTVisitor):
-    """Every reference to the tracked names in a function body's own scope, in source order."""
-
-    def __init__(self, names: frozenset[str]) -> None:
-        super().__init__()
-        self.names = names
-        self.stack: list[cst.CSTNode] = []
-        self.order = 0
-        self.spans: dict[cst.CSTNode, tuple[int, int]] = {}
-        self.found: list[_Reference] = []
-        self.captured: set[str] = set()
-        self.yields: list[int] = []
-
-    def of(self, name: str) -> list[_Reference]:
-        return [ref for ref in self.found if ref.name == name]
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        self.order += 1
-        self.spans[node] = (self.order, self.order)
-        if isinstance(node, _NESTED_SCOPES):
-            # A closure may close it, keep it, or run later: not this function's business.
-            self.captured |= _names_in(node) & self.names
-            self.stack.append(node)
-            return False
-        if isinstance(node, cst.Yield):
-            self.yields.append(self.order)
-        if isinstance(node, cst.Name) and node.value in self.names and self.stack:
-            how = _how_used(node, self.stack)
-            if how is not None:
-                self.found.append(_Reference(node.value, node, tuple(self.stack), self.order, how))
-        self.stack.append(node)
-        return True
-
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        self.stack.pop()
-        start, _ = self.spans[original_node]
-        self.spans[original_node] = (start, self.order)
-
-
-class _Verdict:
-    """Whether one session variable is closed on every path after its creation."""
-
-    def __init__(
-        self,
-        rule: SessionNotClosed,
-        references: _References,
-        name: str,
-        assign: cst.BaseSmallStatement,
-    ) -> None:
-        self.rule = rule
-        self.references = references
-        self.name = name
-        self.created_at = references.spans[assign][1]
-        refs = references.of(name)
-        self.refs = [self._refine(ref) for ref in refs]
-        # `try` statements whose `finally` closes it, `with db:` statements.
-        self.closers: list[cst.CSTNode] = []
-        for ref in self.refs:
-            if ref.how in (_CLOSE, _PASS, _HANDOFF):
-                owner = _try_of_finally(ref.ancestors)
-                if owner is not None and owner not in self.closers:
-                    self.closers.append(owner)
-            elif ref.how == _WITH:
-                self.closers.append(ref.ancestors[-2])
-        # The function takes the duty to close it itself (perhaps only on the happy path).
-        self.closes_it = bool(self.closers) or any(ref.how == _CLOSE for ref in self.refs)
-
-    def _refine(self, ref: _Reference) -> _Reference:
-        """Calls need the semantic model: `closing(db)`, and `return f(db)` of an unknown `f`."""
-        if ref.how != _PASS:
-            return ref
-        call = cst.ensure_type(ref.ancestors[-2], cst.Call)
-        semantics = self.rule.semantics
-        if semantics.qualified_name(call.func) in vocab.OWNERSHIP_TAKERS:
-            return _replace(ref, _ESCAPE)
-        value = semantics.value_of(call.func)
-        if semantics.project.function_of(value, semantics.module) is not None:
-            return ref  # `crud.create_user(db, ...)`: a project function that uses it
-        # `return Repository(db)` hands the session over; elsewhere a class or an unknown
-        # callee may keep it (`UnitOfWork(db)`, `background_tasks.add_task(f, db)`).
-        in_return = any(isinstance(a, cst.Return) for a in ref.ancestors)
-        return _replace(ref, _ESCAPE if in_return else _HANDOFF)
-
-    def leaks(self) -> bool:
-        refs = self.refs
-        if any(ref.how == _ESCAPE for ref in refs):
-            return False
-        after = [ref for ref in refs if ref.order > self.created_at]
-        if any(ref.how == _BIND for ref in after):
-            return False  # rebound: which session a later line means is a guess
-        if not self.closes_it and any(ref.how == _HANDOFF for ref in refs):
-            return False  # never closed here, handed to code that may own it: unsure
-        closed_from = min(
-            (
-                self.references.spans[closer][1]
-                for closer in self.closers
-                if self.references.spans[closer][1] > self.created_at
-            ),
-            default=None,
-        )
-        for ref in after:
-            if ref.how not in (_USE, _PASS, _HANDOFF):
-                continue
-            if closed_from is not None and ref.order > closed_from:
-                continue  # used after it was closed: a new transaction, not this leak
-            if not any(ancestor in self.closers for ancestor in ref.ancestors):
-                return True
-        return False
-
-
-def _replace(ref: _Reference, how: str) -> _Reference:
-    return _Reference(ref.name, ref.node, ref.ancestors, ref.order, how)
-
-
-def _try_of_finally(ancestors: tuple[cst.CSTNode, ...]) -> cst.CSTNode | None:
-    for index in range(len(ancestors) - 1, 0, -1):
-        if isinstance(ancestors[index], cst.Finally):
-            return ancestors[index - 1]
-    return None
-
-
-def _how_used(node: cst.Name, ancestors: list[cst.CSTNode]) -> str | None:
-    """How a `Name` node uses the variable (None: it is not a reference to it)."""
-    parent = ancestors[-1]
-    grandparent = ancestors[-2] if len(ancestors) >= 2 else None
-    if isinstance(parent, cst.Attribute):
-        if parent.attr is node:
-            return None
-        if parent.attr.value == "close":
-            called = isinstance(grandparent, cst.Call) and grandparent.func is parent
-            return _CLOSE if called else _ESCAPE  # `db.close` handed to someone else
-        return _USE
-    if isinstance(parent, cst.Arg):
-        if parent.keyword is node:
-            return None
-        if parent.star or not isinstance(grandparent, cst.Call):
-            return _USE
-        func = grandparent.func
-        if isinstance(func, cst.Attribute) and func.attr.value in _HANDED_OVER_BY_METHOD:
-            return _ESCAPE
-        return _PASS
-    if isinstance(parent, (cst.NameItem, cst.ImportAlias, cst.AsName, cst.Param)):
-        return None if not isinstance(parent, cst.AsName) else _BIND
-    if isinstance(parent, (cst.AssignTarget, cst.For, cst.CompFor, cst.NamedExpr, cst.AugAssign)):
-        target = getattr(parent, "target", None)
-        return _BIND if target is node else _USE
-    if isinstance(parent, cst.AnnAssign):
-        return _BIND if parent.target is node else _ESCAPE
-    if isinstance(parent, (cst.Assign, cst.Return, cst.Element, cst.DictElement, cst.StarredElement)):
-        return _ESCAPE  # aliased, stored, returned or put in a container
-    if isinstance(parent, cst.Yield):
-        return _USE
-    if isinstance(parent, cst.WithItem) and parent.item is node:
-        return _WITH
-    if isinstance(parent, cst.Del):
-        return _ESCAPE
-    return _USE
-
-
-class _Creations(cst.CSTVisitor):
-    """`name = call(...)` / `name: T = call(...)` statements of a body's own scope."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.assignments: list[
-            tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, str, cst.BaseExpression]
-        ] = []
-        self._line: cst.SimpleStatementLine | None = None
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
-        self._line = node
-
-    def visit_Assign(self, node: cst.Assign) -> None:
-        if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
-            self._add(node, node.targets[0].target.value, node.value)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        if isinstance(node.target, cst.Name) and node.value is not None:
-            self._add(node, node.target.value, node.value)
-
-    def _add(self, node: cst.BaseSmallStatement, name: str, value: cst.BaseExpression) -> None:
-        if isinstance(value, (cst.Call, cst.Await)) and self._line is not None:
-            self.assignments.append((self._line, node, name, value))
-
-
-class _Wrap:
-    """The fix: the statements after the creation wrapped in `try:` / `finally: db.close()`."""
-
-    def __init__(
-        self,
-        rule: SessionNotClosed,
-        definition: cst.FunctionDef,
-        statement: cst.SimpleStatementLine,
-        name: str,
-        kind: Kind,
-        references: _References,
-    ) -> None:
-        self.rule = rule
-        self.context = rule.context
-        self.definition = definition
-        self.statement = statement
-        self.name = name
-        self.is_async = kind.is_async
-        self.references = references
-
-    def fix(self) -> Fix | None:
-        body = cst.ensure_type(self.definition.body, cst.IndentedBlock)
-        statements = list(body.body)
-        if self.is_async and self.definition.asynchronous is None:
-            return None  # `await db.close()` needs an `async def`
-        index = next((i for i, s in enumerate(statements) if s is self.statement), None)
-        if index is None or len(self.statement.body) != 1:
-            return None
-        following = statements[index + 1 :]
-        using = [s for s in following if self._mentions(s)]
-        if not using:
-            return None
-        closing = using[-1] if self._is_close(using[-1]) else None
-        wrapped = following[: following.index(closing)] if closing is not None else following
-        if not wrapped:
-            return None
-        edit = self._edit(body, wrapped, closing)
-        if edit is None:
-            return None
-        return self.rule.make_fix([edit], safe=not _hands_out_results(wrapped, self.name))
-
-    def _mentions(self, statement: cst.BaseStatement) -> bool:
-        first, last = self.references.spans[statement]
-        return any(first <= ref.order <= last for ref in self.references.of(self.name))
-
-    def _is_close(self, statement: cst.BaseStatement) -> bool:
-        if not isinstance(statement, cst.SimpleStatementLine) or len(statement.body) != 1:
-            return False
-        small = statement.body[0]
-        if not isinstance(small, cst.Expr):
-            return False
-        value = small.value.expression if isinstance(small.value, cst.Await) else small.value
-        return (
-            isinstance(value, cst.Call)
-            and not value.args
-            and isinstance(value.func, cst.Attribute)
-            and isinstance(value.func.value, cst.Name)
-            and value.func.value.value == self.name
-            and value.func.attr.value == "close"
-        )
-
-    def _edit(
-        self,
-        body: cst.IndentedBlock,
-        wrapped: list[cst.BaseStatement],
-        closing: cst.BaseStatement | None,
-    ) -> Edit | None:
-        context = self.context
-        source = context.source
-        indent = context.line_indent(self.statement)
-        unit = body_indent(context.module, body)
-        newline = newline_at(source, context.span(self.statement)[1], context.module.default_newline)
-        start = line_start(source, _start(context, wrapped[0]))
-        region_end = line_end(source, context.span(wrapped[-1])[1])
-        inner = indent_text(context, start, region_end, base=indent, extra=unit, nodes=wrapped)
-        if not inner.endswith(("\n", "\r")):
-            inner += newline
-        if closing is not None:
-            closing_start = line_start(source, _start(context, closing))
-            end = line_end(source, context.span(closing)[1])
-            final = indent_text(context, closing_start, end, base=indent, extra=unit, nodes=[closing])
-            # Comments that lead into the close move with it (blank lines around them do not).
-            between = indent_text(context, region_end, closing_start, base=indent, extra=unit, nodes=[])
-            final = "".join(line for line in between.splitlines(keepends=True) if line.strip()) + final
-        else:
-            end = region_end
-            awaited = "await " if self.is_async else ""
-            final = f"{indent}{unit}{awaited}{self.name}.close(){newline}"
-        if not final.endswith(("\n", "\r")):
-            final += newline
-        text = f"{indent}try:{newline}{inner}{indent}finally:{newline}{final}"
-        if not source[:end].endswith(("\n", "\r")):
-            text = text[:-2] if text.endswith("\r\n") else text[:-1]
-        return context.edit(start, end, text)
-
-
-def _hands_out_results(statements: list[cst.BaseStatement], name: str) -> bool:
-    """A `return` / `yield` whose value is computed from the session (other than `yield db`).
-
-    Closing the session in `finally` then closes it before the caller uses that value: a
-    lazy `Result` can no longer be read, loaded objects are detached. That changes what
-    works, so the fix is unsafe there.
-    """
-    finder = _HandedOut(name)
-    for statement in statements:
-        statement.visit(finder)
-    return finder.found
-
-
-class _HandedOut(cst.CSTVisitor):
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.found = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_Return(self, node: cst.Return) -> None:
-        self._check(node.value)
-
-    def visit_Yield(self, node: cst.Yield) -> None:
-        value = node.value
-        if isinstance(value, cst.Name) and value.value == self.name:
-            return  # the session itself: its user is done with it when the generator resumes
-        if isinstance(value, cst.BaseExpression):
-            self._check(value)
-
-    def _check(self, value: cst.BaseExpression | None) -> None:
-        if value is not None and self.name in _names_in(value):
-            self.found = True
-
-
-def _start(context, statement: cst.BaseStatement) -> int:  # type: ignore[no-untyped-def]
-    start = context.span(statement)[0]
-    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and statement.decorators:
-        start = min(start, context.span(statement.decorators[0])[0])
-    return start
-
-
-class _NameCollector(cst.CSTVisitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-
-def _names_in(node: cst.CSTNode) -> set[str]:
-    collector = _NameCollector()
-    node.visit(collector)
-    return collector.names
