@@ -46,6 +46,8 @@ class EngineWithoutPrePing(Rule):
     - `poolclass=NullPool`, `StaticPool`, `SingletonThreadPool` or `AssertionPool` (no idle
       connections to go stale);
     - `engine_from_config` / `async_engine_from_config` (the options live in the mapping);
+    - calls of the project's own functions that return an engine (`make_engine(url)`): they
+      take their own arguments, and the constructor call inside them is checked instead;
     - one-shot engines in Alembic `env.py` and migration scripts, and in test files
       (`test_*.py`, `*_test.py`, `conftest.py`).
 
@@ -67,11 +69,11 @@ class EngineWithoutPrePing(Rule):
         semantics = self.semantics
         if semantics.is_test_file or semantics.is_migration_file:
             return
-        if not semantics.is_engine_constructor_call(node):
+        # The constructor itself: a project function returning an engine takes other arguments.
+        constructor = semantics.qualified_name(node)
+        if constructor is None or not semantics.is_engine_constructor_call(node):
             return
-        if semantics.qualified_name(node) in vocab.CONFIG_ENGINE_CONSTRUCTORS or self._opts_out(
-            node
-        ):
+        if constructor in vocab.CONFIG_ENGINE_CONSTRUCTORS or self._opts_out(node):
             return
         edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
         self.report(node, fix=self.make_fix([edit]))
