@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import libcst as cst
-import libcst.matchers as m
 
 from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.values import Kind
-
-_ADD_TASK = m.Call(func=m.Attribute(attr=m.Name("add_task")))
 
 
 class SessionInBackgroundTask(Rule):
@@ -102,9 +99,10 @@ class SessionInBackgroundTask(Rule):
     )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not m.matches(node, _ADD_TASK):
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "add_task":
             return
-        receiver = cst.ensure_type(node.func, cst.Attribute).value
+        receiver = func.value
         if self.semantics.kind_of(receiver) != Kind.BACKGROUND_TASKS:
             return
         for argument in self._passed_values(node):

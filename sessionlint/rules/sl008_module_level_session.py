@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 import libcst as cst
-import libcst.matchers as m
 
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics.values import Kind
 
 _FACTORIES = frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY})
-_MAIN_GUARD = m.If(
-    test=m.Comparison(
-        left=m.Name("__name__"),
-        comparisons=[
-            m.ComparisonTarget(
-                operator=m.Equal(), comparator=m.SimpleString('"__main__"') | m.SimpleString("'__main__'")
-            )
-        ],
+_MAIN = frozenset({'"__main__"', "'__main__'"})
+
+
+def _is_main_guard(node: cst.If) -> bool:
+    """`if __name__ == "__main__":` (plain isinstance checks: `libcst.matchers` costs ~0.5 s to import)."""
+    test = node.test
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    target = test.comparisons[0]
+    return (
+        isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+        and isinstance(target.operator, cst.Equal)
+        and isinstance(target.comparator, cst.SimpleString)
+        and target.comparator.value in _MAIN
     )
-)
+
+
+def _closed_name(statement: cst.BaseSmallStatement) -> str | None:
+    """`name.close()` as a statement: the name."""
+    call = statement.value if isinstance(statement, cst.Expr) else None
+    func = call.func if isinstance(call, cst.Call) else None
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.attr.value == "close":
+        return func.value.value
+    return None
 
 
 class ModuleLevelSession(Rule):
@@ -107,11 +121,11 @@ class ModuleLevelSession(Rule):
         self._closed_names: set[str] = set()
 
     def visit_If(self, node: cst.If) -> None:
-        if self.semantics.at_module_level and m.matches(node, _MAIN_GUARD):
+        if self.semantics.at_module_level and _is_main_guard(node):
             self._main_guard_depth += 1
 
     def leave_If(self, original_node: cst.If) -> None:
-        if self.semantics.at_module_level and m.matches(original_node, _MAIN_GUARD):
+        if self.semantics.at_module_level and _is_main_guard(original_node):
             self._main_guard_depth -= 1
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
@@ -128,12 +142,8 @@ class ModuleLevelSession(Rule):
             elif isinstance(statement, cst.AnnAssign) and isinstance(statement.target, cst.Name):
                 if isinstance(statement.value, cst.Call):
                     self._bound_calls[statement.value] = statement.target.value
-            elif m.matches(
-                statement, m.Expr(value=m.Call(func=m.Attribute(value=m.Name(), attr=m.Name("close"))))
-            ):
-                call = cst.ensure_type(cst.ensure_type(statement, cst.Expr).value, cst.Call)
-                receiver = cst.ensure_type(cst.ensure_type(call.func, cst.Attribute).value, cst.Name)
-                self._closed_names.add(receiver.value)
+            elif (closed := _closed_name(statement)) is not None:
+                self._closed_names.add(closed)
 
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine) -> None:
         if self.semantics.at_module_level:
