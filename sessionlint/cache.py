@@ -31,6 +31,11 @@ class CachedFindings:
     diagnostics: list[Diagnostic]
     lookups: dict[str, str | None]
     answers: dict[tuple[str, str, str], bool]
+    # The rules that ran (None: every selected rule): findings of others were never looked for.
+    codes: frozenset[str] | None = None
+
+    def covers(self, codes: frozenset[str] | None) -> bool:
+        return self.codes is None or (codes is not None and codes <= self.codes)
 
 
 @dataclass
@@ -67,7 +72,7 @@ class Cache:
                 data = pickle.load(handle)
             if isinstance(data, dict) and data.get("format") == _FORMAT:
                 return data["entries"]
-        except Exception:  # noqa: BLE001 - a missing, corrupt or foreign cache is just empty
+        except Exception:  # a missing, corrupt or foreign cache is just empty
             pass
         return {}
 
@@ -87,7 +92,7 @@ class Cache:
         try:
             with path.open("rb") as handle:
                 stored_key, diagnostics = pickle.load(handle)
-        except Exception:  # noqa: BLE001 - missing or unreadable: run normally
+        except Exception:  # missing or unreadable: run normally
             return None
         return diagnostics if stored_key == key else None
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sessionlint.codes import RULE_NAMES
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.files import module_identity
@@ -57,6 +58,8 @@ class FileState:
     cached: CacheEntry | None = None
     # An unexpected exception while reading the file's facts (a bug): reported, exit 2.
     internal_error: InternalError | None = None
+    # The selected rules that could flag something here (the triage's answer); None: all.
+    rule_codes: frozenset[str] | None = None
 
 
 @dataclass
@@ -79,12 +82,13 @@ class Engine:
         self.settings = settings
         self.roots = list(roots)
         self._rules: list[type[Rule]] | None = None
-        extra_roots = {
-            name.partition(".")[0]
-            for name in (*settings.session_factories, *settings.engine_constructors)
-        }
-        self.vocabulary_pattern = _word_pattern(
-            [*vocab.VOCABULARY_ROOTS, *extra_roots, *settings.dependency_names]
+        extra_names = (*settings.session_factories, *settings.engine_constructors)
+        extra_roots = {name.partition(".")[0] for name in extra_names}
+        # A file can hold a finding, or a fact another file needs, only when it names the
+        # library (or a dependency name) and spells one of the names the rules are about.
+        self.vocabulary_pattern = _word_pattern([*vocab.VOCABULARY_ROOTS, *extra_roots, *settings.dependency_names])
+        self.trigger_pattern = _word_pattern(
+            [*vocab.TRIGGER_SPELLINGS, *(name.rpartition(".")[2] for name in extra_names), *settings.dependency_names]
         )
 
     # -- fact pass ----------------------------------------------------------------------
@@ -92,7 +96,9 @@ class Engine:
     def mentions_vocabulary(self, source: SourceFile) -> bool:
         return (
             self.vocabulary_pattern is not None
+            and self.trigger_pattern is not None
             and self.vocabulary_pattern.search(source.data) is not None
+            and self.trigger_pattern.search(source.data) is not None
         )
 
     @deep_stack
@@ -222,6 +228,11 @@ class Engine:
         )
 
     # -- rule pass ----------------------------------------------------------------------
+
+    @property
+    def selected_codes(self) -> frozenset[str]:
+        """Codes of the selected rules, known without importing them."""
+        return frozenset(code for code in RULE_NAMES if self.settings.is_selected(code))
 
     @property
     def rules(self) -> list[type[Rule]]:

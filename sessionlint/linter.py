@@ -27,7 +27,8 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
     if state.error is not None:
         result.diagnostics.append(state.error)
         return result
-    if state.facts is None or not engine.rules:
+    rules = [rule for rule in engine.rules if state.rule_codes is None or rule.code in state.rule_codes]
+    if state.facts is None or not rules:
         return result
     text = decode(state.source)
     if state.tree is None:
@@ -43,8 +44,8 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
             result.diagnostics.append(diagnostic)
             return result
     wrapper = MetadataWrapper(state.tree, unsafe_skip_copy=True)
-    contexts = _run_rules(wrapper, state, project, engine.rules, result)
-    if len(result.internal_errors) == len(engine.rules) and all(
+    contexts = _run_rules(wrapper, state, project, rules, result)
+    if len(result.internal_errors) == len(rules) and all(
         error.message.startswith("RecursionError") for error in result.internal_errors
     ):
         # Every rule failed the same way: the tree is too deep to walk, no rule is to blame.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -157,13 +157,12 @@ def fact_pass(
     cache = cache or Cache.disabled()
     pending = list(sources)
     states: list[FileState] = []
-    followed: dict[str, set[str]] = {}  # module name -> its names worth following
+    followed = _FollowedNames()
     wanted_modules: set[str] = set()
     first_round = True
     while pending:
         if first_round:
-            pattern = engine.vocabulary_pattern
-            matched = [s for s in pending if s.display in explicit or (pattern and pattern.search(s.data))]
+            matched = [s for s in pending if s.display in explicit or engine.mentions_vocabulary(s)]
         else:
             matched = [
                 source
@@ -183,7 +182,7 @@ def fact_pass(
             names = names_worth_following(module, triage)
             if names:
                 for name in (module.module, *module.aliases):
-                    followed.setdefault(name, set()).update(names)
+                    followed.add(name, names)
         wanted_modules = {prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)}
     return states
 
@@ -191,15 +190,44 @@ def fact_pass(
 _IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import\b|import[ \t]+([\w.]+))", re.MULTILINE)
 
 
-def _uses_followed(engine: Engine, source: SourceFile, followed: dict[str, set[str]]) -> bool:
+class _FollowedNames:
+    """Modules that matter and their names worth following, looked up by import target.
+
+    An import of `app.db` relates to `app.db` itself, to its submodules (`import app`
+    then `app.db.get_db`) and to its parent packages (`from app.db.session import ...`
+    when `app.db` re-exports): each lookup walks the target's prefixes instead of every
+    module, since a project can hold thousands of them.
+    """
+
+    def __init__(self) -> None:
+        self.by_module: dict[str, set[str]] = {}
+        self.below: dict[str, set[str]] = {}  # package -> names of the modules inside it
+
+    def __bool__(self) -> bool:
+        return bool(self.by_module)
+
+    def add(self, module: str, names: set[str]) -> None:
+        self.by_module.setdefault(module, set()).update(names)
+        parts = module.split(".")
+        for end in range(1, len(parts)):
+            self.below.setdefault(".".join(parts[:end]), set()).update(names)
+
+    def names_for(self, target: str) -> set[str]:
+        names = set(self.by_module.get(target, ()))
+        names |= self.below.get(target, set())
+        parts = target.split(".")
+        for end in range(1, len(parts)):
+            names |= self.by_module.get(".".join(parts[:end]), set())
+        return names
+
+
+def _uses_followed(engine: Engine, source: SourceFile, followed: _FollowedNames) -> bool:
     """Imports a module that matters and mentions one of its names worth following."""
     if not followed:
         return False
     names: set[str] = set()
     for target in _import_targets(engine, source):
-        for module, module_names in followed.items():
-            if module == target or module.startswith(target + ".") or target.startswith(module + "."):
-                names |= module_names
+        names |= followed.names_for(target)
     if not names:
         return False
     pattern = _names_pattern(frozenset(names))
@@ -324,7 +352,8 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     neighbours = _cached_neighbours(cache, sources)
     project = engine.build_project([*states, *neighbours])
     triage = Triage(project)
-    to_check = [state for state in states if options.exhaustive or needs_rules(state, triage)]
+    codes = engine.selected_codes
+    to_check = [state for state in states if options.exhaustive or needs_rules(state, triage, codes)]
     report.files_analyzed = len(states)
     report.files_checked = len(to_check)
     if options.fix or options.diff:
@@ -363,6 +392,7 @@ def _lint_all(
             results.append(LintResult([state.error]))  # an SL000: nothing to parse or check
         elif (
             findings is not None
+            and findings.covers(state.rule_codes)
             and project.lookups_still_hold(findings.lookups)
             and project.answers_still_hold(findings.answers)
         ):
@@ -380,7 +410,7 @@ def _lint_all(
             return result, None
         # The modules the rules actually consulted, not the whole import closure: touching
         # a module every file imports re-checks only the files whose findings read it.
-        return result, CachedFindings(result.diagnostics, lookups, answers)
+        return result, CachedFindings(result.diagnostics, lookups, answers, state.rule_codes)
 
     for index, (result, findings) in zip(misses, parallel_map(lint, misses, jobs)):
         results[index] = result
@@ -390,11 +420,13 @@ def _lint_all(
     return [result for result in results if result is not None], len(states) - len(misses)
 
 
-def needs_rules(state: FileState, triage: Triage) -> bool:
-    """Files with an error to report, or with something a rule could flag."""
+def needs_rules(state: FileState, triage: Triage, codes: Collection[str]) -> bool:
+    """Files with an error to report, or with something a rule could flag (noted on the state:
+    only the rules that could flag something run)."""
     if state.facts is None or not state.facts.complete:
         return True  # an SL000 to report, or a file only LibCST can parse: its facts are partial
-    return triage.has_candidates(state.facts)
+    state.rule_codes = triage.candidate_codes(state.facts, codes)
+    return bool(state.rule_codes)
 
 
 def _fix_one(

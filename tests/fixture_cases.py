@@ -112,11 +112,9 @@ def all_cases() -> list[Case]:
     cases = []
     for rule_dir in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
         for entry in sorted(rule_dir.iterdir()):
-            if entry.name.startswith(("flag_", "ok_")) and (
-                entry.is_dir() or not entry.name.endswith(FIXED_SUFFIXES)
-            ):
-                if entry.is_dir() or entry.suffix == ".py":
-                    cases.append(Case(entry))
+            is_case = entry.name.startswith(("flag_", "ok_"))
+            if is_case and (entry.is_dir() or (entry.suffix == ".py" and not entry.name.endswith(FIXED_SUFFIXES))):
+                cases.append(Case(entry))
     return cases
 
 

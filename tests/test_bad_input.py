@@ -88,7 +88,7 @@ def assert_good_still_checked(outcome: Outcome) -> None:
 # -- files whose content is the problem -------------------------------------------------------
 
 PY314 = (
-    b"import sqlalchemy\n"
+    b"from sqlalchemy.orm import Session\n"
     b"from sqlalchemy import create_engine\n"
     b"try:\n"
     b"    pass\n"
@@ -111,10 +111,10 @@ class FileCase:
 
 
 FILE_CASES = [
-    FileCase("syntax-error", b"import sqlalchemy\ndef f(:\n    pass\n", ((2, 7, "SL000", "SyntaxError"),)),
+    FileCase("syntax-error", b"from sqlalchemy.orm import Session\ndef f(:\n    pass\n", ((2, 7, "SL000", "SyntaxError"),)),
     FileCase(
         "unclosed-bracket-at-end",  # a half-written file
-        b"import sqlalchemy\nfrom sqlalchemy import create_engine\nengine = create_engine(\n",
+        b"from sqlalchemy.orm import Session\nfrom sqlalchemy import create_engine\nengine = create_engine(\n",
         ((3, 23, "SL000", "SyntaxError: '(' was never closed"),),
     ),
     FileCase("python-3.14-syntax", PY314, ((7, 10, "SL005", "pool_pre_ping"),)),
@@ -125,12 +125,12 @@ FILE_CASES = [
     ),
     FileCase(
         "not-utf8",
-        b"import sqlalchemy\nx = '\xff\xfe'\n",
+        b"from sqlalchemy.orm import Session\nx = '\xff\xfe'\n",
         ((2, 1, "SL000", "cannot decode file as utf-8"),),
     ),
     FileCase(
         "bad-encoding-cookie",
-        b"# -*- coding: klingon -*-\nimport sqlalchemy\n",
+        b"# -*- coding: klingon -*-\nfrom sqlalchemy.orm import Session\n",
         ((1, 1, "SL000", "encoding"),),
     ),
     FileCase(
@@ -171,24 +171,24 @@ FILE_CASES = [
         b'from sqlalchemy import create_engine\nengine = create_engine("postgresql://x")',
         ((2, 10, "SL005", "pool_pre_ping"),),
     ),
-    FileCase("nul-bytes", b"import sqlalchemy\nx = 1\x00\n", ((1, 1, "SL000", "NUL bytes"),)),
+    FileCase("nul-bytes", b"from sqlalchemy.orm import Session\nx = 1\x00\n", ((1, 1, "SL000", "NUL bytes"),)),
     FileCase(
         "binary-named-py",
-        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR sqlalchemy \xff\xd8\xff" + bytes(range(256)),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR sqlalchemy Session \xff\xd8\xff" + bytes(range(256)),
         ((1, 1, "SL000", "NUL bytes"),),
     ),
     FileCase("empty", b"", ()),
     FileCase("only-blank-lines", b"\n\n   \n\t\n", ()),
     FileCase(
         "form-feed-and-tabs",
-        b"import sqlalchemy\n\x0c\nfrom sqlalchemy import create_engine\n"
+        b"from sqlalchemy.orm import Session\n\x0c\nfrom sqlalchemy import create_engine\n"
         b'if True:\n\tengine = create_engine("postgresql://x")\n',
         ((5, 11, "SL005", "pool_pre_ping"),),
     ),
     # -- nesting: CPython's own limits, LibCST's native stack, Python's recursion limit --------
     FileCase(
         "5000-nested-parentheses",
-        b"import sqlalchemy\nx = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n",
+        b"from sqlalchemy.orm import Session\nx = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n",
         ((2, 205, "SL000", "too many nested parentheses"),),
     ),
     FileCase(
@@ -203,17 +203,17 @@ FILE_CASES = [
     ),
     FileCase(
         "100k-chained-plus",
-        b"import sqlalchemy\nx = " + b" + ".join([b"a"] * 100_000) + b"\n",
+        b"from sqlalchemy.orm import Session\nx = " + b" + ".join([b"a"] * 100_000) + b"\n",
         ((1, 1, "SL000", "too deeply nested"),),
     ),
     FileCase(
         "30k-chained-and",  # flat for CPython, one level per operator for LibCST
-        b"import sqlalchemy\nx = " + b" and ".join([b"a"] * 30_000) + b"\n",
+        b"from sqlalchemy.orm import Session\nx = " + b" and ".join([b"a"] * 30_000) + b"\n",
         ((1, 1, "SL000", "too deeply nested"),),
     ),
     FileCase(
         "5000-implicitly-concatenated-strings",  # fine for CPython, beyond LibCST's parser
-        b"import sqlalchemy\nfrom sqlalchemy import create_engine\nx = ("
+        b"from sqlalchemy.orm import Session\nfrom sqlalchemy import create_engine\nx = ("
         + b" ".join([b"'a'"] * 5000)
         + b")\n"
         + b'engine = create_engine("postgresql://x")\n',
@@ -221,12 +221,12 @@ FILE_CASES = [
     ),
     FileCase(
         "10k-elif",
-        b"import sqlalchemy\nif a:\n    pass\n" + b"elif a:\n    pass\n" * 10_000,
+        b"from sqlalchemy.orm import Session\nif a:\n    pass\n" + b"elif a:\n    pass\n" * 10_000,
         ((1, 1, "SL000", "too deeply nested"),),
     ),
     FileCase(
         "deep-but-valid-is-still-checked",  # past Python's default recursion limit for LibCST
-        b"import sqlalchemy\nfrom sqlalchemy import create_engine\n"
+        b"from sqlalchemy.orm import Session\nfrom sqlalchemy import create_engine\n"
         b"x = " + b"[" * 150 + b"]" * 150 + b"\n"
         b"y = " + b" + ".join([b"a"] * 900) + b"\n"
         b"z = f" + b"()" * 300 + b"\n"
@@ -243,7 +243,7 @@ def _five_megabytes() -> bytes:
 
     (A 5 MB file of nothing but small nodes is slower: LibCST's position metadata for the
     one finding costs a code generation of the whole module.)"""
-    parts = [b"import sqlalchemy\nfrom sqlalchemy import create_engine\n\n"]
+    parts = [b"from sqlalchemy.orm import Session\nfrom sqlalchemy import create_engine\n\n"]
     parts.append(b"DESCRIPTOR = b'" + b"\\x0a\\x1bsessionlint" * 270_000 + b"'\n\n")
     parts.append(
         b"ROWS = [\n" + b"".join(b"    (%d, 'row-%d', %d.5),\n" % (i, i, i) for i in range(2_000)) + b"]\n"
@@ -312,7 +312,7 @@ def test_path_that_does_not_exist(tmp_path: Path) -> None:
 def test_non_python_file_passed_explicitly(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_bytes(GOOD)
     (tmp_path / "notes.txt").write_bytes(b"create_engine('postgresql://x') with sqlalchemy\n")
-    (tmp_path / "README.md").write_bytes(b"import sqlalchemy\n")  # found by the walk: skipped
+    (tmp_path / "README.md").write_bytes(b"from sqlalchemy.orm import Session\n")  # found by the walk: skipped
     outcome = run(tmp_path, "notes.txt", ".")
     assert_no_traceback(outcome)
     assert outcome.returncode == 1

@@ -40,6 +40,10 @@ _ALIAS = (
     "the `Annotated[Session, Depends(...)]` alias is defined in another module: "
     "alone, the file does not know what the parameter is"
 )
+_CONSTRUCTOR = (
+    "the engine constructor is re-exported by another module: alone, the file does not know "
+    "that the call builds an engine"
+)
 _PROVIDED = (
     "the dependency is imported from another module: "
     "alone, the file cannot tell what kind of session it provides"
@@ -57,11 +61,9 @@ DIFFERS: dict[str, str] = {
         "that caller's session, not a dependency: alone, the file does not see the caller and reports it"
     ),
     "SL002/flag_crossfile_factory": _FACTORY,
-    "SL003/flag_crossfile_reexported_constructor": (
-        "the engine constructor is re-exported by another module: alone, the file does not know "
-        "that the call builds an engine"
-    ),
+    "SL003/flag_crossfile_reexported_constructor": _CONSTRUCTOR,
     "SL004/flag_alias_in_other_module": _ALIAS,
+    "SL005/flag_crossfile_reexported_constructor": _CONSTRUCTOR,
     "SL004/flag_dependency_renamed_import": _PROVIDED,
     "SL004/flag_factory_reexported": _FACTORY,
     "SL004/flag_relative_imports": _ALIAS + "; " + _FACTORY,

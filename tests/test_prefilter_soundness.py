@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 
+from sessionlint.codes import RULE_NAMES
 from sessionlint.config import Settings
 from sessionlint.run import RunOptions, check_paths
 from tests.fixture_cases import Case, all_cases
@@ -14,9 +16,12 @@ from tests.fixture_cases import Case, all_cases
 CASES = all_cases()
 
 
-def _findings(folder: Path, *, exhaustive: bool) -> list[tuple]:
+def _findings(folder: Path, *, exhaustive: bool, only: str | None = None) -> list[tuple]:
     options = RunOptions(use_cache=False, jobs=1, exhaustive=exhaustive)
-    report = check_paths([Path(".")], _settings(folder), options)
+    settings = _settings(folder)
+    if only is not None:
+        settings = dataclasses.replace(settings, select=(only,), extend_select=())
+    report = check_paths([Path(".")], settings, options)
     return [(d.path, d.location, d.code, d.message) for d in report.diagnostics]
 
 
@@ -34,6 +39,10 @@ def test_findings_survive_prefilter_and_triage(
     folder = case.copy_to(tmp_path / "case")
     monkeypatch.chdir(folder)
     assert _findings(folder, exhaustive=False) == _findings(folder, exhaustive=True)
+    # Each rule alone: its own candidate test must keep the file, not another rule's.
+    for code in sorted(RULE_NAMES):
+        triaged = _findings(folder, exhaustive=False, only=code)
+        assert triaged == _findings(folder, exhaustive=True, only=code), code
 
 
 def test_django_like_code_is_read_not_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

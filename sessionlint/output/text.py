@@ -28,9 +28,7 @@ def render_line(diagnostic: Diagnostic, *, color: bool, unsafe_fixes: bool = Fal
     return f"{position} {code}{marker} {diagnostic.message}"
 
 
-def summary(
-    diagnostics: Sequence[Diagnostic], *, fixed: int = 0, unsafe_fixes: bool = False
-) -> str:
+def summary(diagnostics: Sequence[Diagnostic], *, fixed: int = 0, unsafe_fixes: bool = False) -> str:
     count = len(diagnostics)
     safe = sum(_has_fix(d, Applicability.SAFE) for d in diagnostics)
     unsafe = sum(_has_fix(d, Applicability.UNSAFE) for d in diagnostics)

@@ -7,8 +7,9 @@ only needs names and shapes; LibCST is kept for the files the rules actually vis
 from __future__ import annotations
 
 import ast
+import functools
 from collections.abc import Iterable, Iterator
-from typing import Callable, Optional
+from typing import Callable, Optional, cast
 
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
@@ -79,9 +80,7 @@ def value_of(node: ast.expr | None, resolve: NameResolver) -> Value | None:
     if isinstance(node, ast.Call):
         return CallOf(
             func=value_of(node.func, resolve),
-            args=tuple(
-                value_of(arg, resolve) for arg in node.args if not isinstance(arg, ast.Starred)
-            ),
+            args=tuple(value_of(arg, resolve) for arg in node.args if not isinstance(arg, ast.Starred)),
             kwargs=tuple((kw.arg, value_of(kw.value, resolve)) for kw in node.keywords if kw.arg),
             has_star_kwargs=any(kw.arg is None for kw in node.keywords),
         )
@@ -90,9 +89,7 @@ def value_of(node: ast.expr | None, resolve: NameResolver) -> Value | None:
         return Awaited(inner) if inner is not None else None
     if isinstance(node, ast.Subscript):
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        return SubscriptOf(
-            value_of(node.value, resolve), tuple(value_of(item, resolve) for item in items)
-        )
+        return SubscriptOf(value_of(node.value, resolve), tuple(value_of(item, resolve) for item in items))
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return UnionOf((value_of(node.left, resolve), value_of(node.right, resolve)))
     if isinstance(node, ast.Constant):
@@ -112,11 +109,7 @@ def value_of(node: ast.expr | None, resolve: NameResolver) -> Value | None:
 def string_value(text: str, resolve: NameResolver) -> Value:
     """A string literal; one that spells a dotted name may be a forward-reference annotation."""
     stripped = text.strip()
-    if (
-        stripped
-        and stripped.replace(".", "").replace("_", "").isalnum()
-        and not stripped[0].isdigit()
-    ):
+    if stripped and stripped.replace(".", "").replace("_", "").isalnum() and not stripped[0].isdigit():
         first, _, rest = stripped.partition(".")
         value = resolve(first)
         for attr in rest.split(".") if rest else ():
@@ -126,15 +119,41 @@ def string_value(text: str, resolve: NameResolver) -> Value:
     return Text(text[:TEXT_PREFIX_LENGTH])
 
 
-def _own_nodes(body: Iterable[ast.AST]) -> Iterator[ast.AST]:
-    """Every node of a scope's body, not descending into nested scopes."""
+# Fields that never hold a node the fact pass looks at: names and flags (plain values), and
+# the `Load` / `Store` / operator singletons (their parents are what is checked).
+_LEAF_FIELDS = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "asname", "module", "level"}
+    | {"kind", "conversion", "is_async", "type_comment"}
+)
+
+
+@functools.cache
+def _child_fields(node_class: type[ast.AST]) -> tuple[str, ...]:
+    return tuple(name for name in node_class._fields if name not in _LEAF_FIELDS)
+
+
+def _own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
+    """Every node of a scope's body in source order, not descending into nested scopes.
+
+    Computed once per scope and reused by every question asked of it: walking the tree is
+    most of the fact pass's cost (`ast.iter_child_nodes` also yields every `Load` context).
+    """
+    nodes: list[ast.AST] = []
     stack = list(body)[::-1]
     while stack:
         node = stack.pop()
-        yield node
+        nodes.append(node)
         if isinstance(node, _SCOPES):
             continue
-        stack.extend(reversed(list(ast.iter_child_nodes(node))))
+        children: list[ast.AST] = []
+        for field in _child_fields(type(node)):
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                children += [item for item in value if isinstance(item, ast.AST)]
+            elif isinstance(value, ast.AST):
+                children.append(value)
+        stack += children[::-1]
+    return nodes
 
 
 def _bound_names(target: ast.AST) -> Iterator[str]:
@@ -154,6 +173,9 @@ class _ModuleCollector:
         self.functions: dict[str, FunctionFacts] = {}
         self.dependency_calls: list[Value] = []
         self.calls: set[str] = set()
+        self.toplevel_calls: set[str] = set()
+        self.chained_calls: set[str] = set()
+        self.constructor_calls: list[CallOf] = []
         self.lifespan_refs: list[Value | None] = []
 
     # -- names -----------------------------------------------------------------------------
@@ -165,8 +187,8 @@ class _ModuleCollector:
             return Ref(f"{self.module}.{name}" if self.module else name)
         return None
 
-    def declare_module_names(self, tree: ast.Module) -> None:
-        for node in _own_nodes(tree.body):
+    def declare_module_names(self, nodes: list[ast.AST]) -> None:
+        for node in nodes:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.imports.update(import_bindings(node, self.module, self.is_package))
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -177,31 +199,31 @@ class _ModuleCollector:
     # -- walking ---------------------------------------------------------------------------
 
     def collect_module(self, tree: ast.Module) -> None:
-        self.declare_module_names(tree)
-        self.walk_block(tree.body, self.resolve_global, prefix="", bindings_prefix="")
+        nodes = _own_nodes(tree.body)
+        self.declare_module_names(nodes)
+        self.walk_block(nodes, self.resolve_global, prefix="", bindings_prefix="")
 
     def walk_block(
         self,
-        body: list[ast.stmt],
+        nodes: list[ast.AST],
         resolve: NameResolver,
         *,
         prefix: str,
         bindings_prefix: str | None,
     ) -> None:
-        """A module or class body: record bindings, descend into nested defs and classes."""
-        for node in _own_nodes(body):
-            self.note_expression(node, resolve)
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.collect_function(
-                    node, resolve, prefix, is_method=bindings_prefix not in ("", None)
-                )
+        """A module or class body (its own nodes): record bindings, descend into nested defs and classes."""
+        runs_once = bindings_prefix is not None  # the module body or a class body in it
+        for node in nodes:
+            self.note_expression(node, resolve, toplevel=runs_once)
+            if isinstance(node, ast.Lambda):
+                self.note_lambda(node, resolve)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                self.collect_function(node, resolve, prefix, is_method=bindings_prefix not in ("", None))
             elif isinstance(node, ast.ClassDef):
                 self.note_scope_header(node, resolve)
-                nested_bindings = (
-                    f"{bindings_prefix}{node.name}." if bindings_prefix is not None else None
-                )
+                nested_bindings = f"{bindings_prefix}{node.name}." if bindings_prefix is not None else None
                 self.walk_block(
-                    node.body,
+                    _own_nodes(node.body),
                     resolve,
                     prefix=f"{prefix}{node.name}.",
                     bindings_prefix=nested_bindings,
@@ -216,28 +238,45 @@ class _ModuleCollector:
                 single = isinstance(target, ast.Name)
                 for name in _bound_names(target):
                     self.bindings[bindings_prefix + name] = value if single else None
-        elif (
-            isinstance(node, ast.AnnAssign)
-            and node.value is not None
-            and isinstance(node.target, ast.Name)
-        ):
+        elif isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, ast.Name):
             self.bindings[bindings_prefix + node.target.id] = value_of(node.value, resolve)
 
-    def note_expression(self, node: ast.AST, resolve: NameResolver) -> None:
+    def note_expression(self, node: ast.AST, resolve: NameResolver, *, toplevel: bool = False) -> None:
         """Facts any expression contributes wherever it stands: calls and dependencies."""
         if not isinstance(node, ast.Call):
             return
         func = value_of(node.func, resolve)
+        if isinstance(func, CallOf) and isinstance(func.func, Ref):  # `sessionmaker(...)()`
+            self.chained_calls.add(func.func.qualname)
+            if toplevel:
+                self.toplevel_calls.add(func.func.qualname + "()")
         if isinstance(func, Ref):
             self.calls.add(func.qualname)
-        callee = (
-            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-        )
+            if toplevel:
+                self.toplevel_calls.add(func.qualname)
+            if func.qualname in vocab.CONSTRUCTORS:
+                self.constructor_calls.append(cast(CallOf, value_of(node, resolve)))
+        callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         # The whole call's value only where it is kept: most calls are just callees.
         if callee in _DEPENDENCY_CALL_NAMES:
             self.dependency_calls.append(value_of(node, resolve))
         if any(keyword.arg == "lifespan" for keyword in node.keywords):
             self.lifespan_refs.append(value_of(node, resolve))
+
+    def note_lambda(self, node: ast.Lambda, resolve: NameResolver) -> None:
+        """Calls in a lambda (and the lambdas in it): its parameters are nobody's globals."""
+        params = {
+            arg.arg
+            for inner in ast.walk(node)
+            if isinstance(inner, ast.Lambda)
+            for arg in _all_args(inner.args)
+        }
+
+        def resolve_inside(name: str) -> Value | None:
+            return None if name in params else resolve(name)
+
+        for inner in ast.walk(node):
+            self.note_expression(inner, resolve_inside)
 
     def note_scope_header(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, resolve: NameResolver
@@ -266,16 +305,18 @@ class _ModuleCollector:
         walker = _FunctionWalker(node, enclosing)
         qualname = self.unique_qualname(prefix + node.name)
         self.functions[qualname] = walker.facts(qualname, is_method=is_method)
-        for inner in _own_nodes(node.body):
+        for inner in walker.nodes:
             self.note_expression(inner, walker.resolve)
-            if isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            if isinstance(inner, ast.Lambda):
+                self.note_lambda(inner, walker.resolve_in_closure)
+            elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.collect_function(
                     inner, walker.resolve_in_closure, f"{qualname}.<locals>.", is_method=False
                 )
             elif isinstance(inner, ast.ClassDef):
                 self.note_scope_header(inner, walker.resolve_in_closure)
                 self.walk_block(
-                    inner.body,
+                    _own_nodes(inner.body),
                     walker.resolve_in_closure,
                     prefix=f"{qualname}.<locals>.{inner.name}.",
                     bindings_prefix=None,
@@ -290,9 +331,9 @@ class _ModuleCollector:
         return f"{qualname}#{count}"
 
 
-def _awaits(body: list[ast.stmt]) -> bool:
-    """`await`, `async for`, `async with` or an async comprehension in a body's own scope."""
-    for node in _own_nodes(body):
+def _awaits(nodes: list[ast.AST]) -> bool:
+    """`await`, `async for`, `async with` or an async comprehension among a scope's own nodes."""
+    for node in nodes:
         if isinstance(node, _AWAITS):
             return True
         if isinstance(node, _COMPREHENSIONS) and any(g.is_async for g in node.generators):
@@ -327,17 +368,16 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
 class _FunctionWalker:
     """Locals, returns, yields and calls of one function body (nested scopes excluded)."""
 
-    def __init__(
-        self, node: ast.FunctionDef | ast.AsyncFunctionDef, enclosing: NameResolver
-    ) -> None:
+    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, enclosing: NameResolver) -> None:
         self.node = node
         self.enclosing = enclosing
+        self.nodes = _own_nodes(node.body)
         self.declared_globals: set[str] = set()
         self.local_names = self._local_names()
 
     def _local_names(self) -> set[str]:
         names = {arg.arg for arg in _all_args(self.node.args)}
-        for node in _own_nodes(self.node.body):
+        for node in self.nodes:
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 self.declared_globals.update(node.names)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -368,6 +408,7 @@ class _FunctionWalker:
         yields: list[Value | None] = []
         calls: set[str] = set()
         with_targets: set[str] = set()
+        assigned: set[str] = set()
         shared: set[str] = set()
         is_generator = False
 
@@ -376,17 +417,21 @@ class _FunctionWalker:
             for name in _bound_names(target):
                 local_values.setdefault(name, []).append(value if single else None)
 
-        for inner in _own_nodes(node.body):
+        for inner in self.nodes:
             if isinstance(inner, _COMPREHENSIONS):
                 continue
             if isinstance(inner, ast.Assign):
                 value = value_of(inner.value, self.resolve)
                 for target in inner.targets:
                     bind(target, value)
+                if len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
+                    assigned.add(inner.targets[0].id)
                 if isinstance(inner.value, ast.Name):
                     shared.add(inner.value.id)
             elif isinstance(inner, (ast.AnnAssign, ast.NamedExpr)) and inner.value is not None:
                 bind(inner.target, value_of(inner.value, self.resolve))
+                if isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name):
+                    assigned.add(inner.target.id)
             elif isinstance(inner, (ast.AugAssign, ast.For, ast.AsyncFor)):
                 bind(inner.target, None)
             elif isinstance(inner, (ast.With, ast.AsyncWith)):
@@ -419,9 +464,7 @@ class _FunctionWalker:
         positional = args.posonlyargs + args.args
         defaults = [None] * (len(positional) - len(args.defaults)) + list(args.defaults)
         params = [
-            ParamFacts(
-                arg.arg, value_of(arg.annotation, self.enclosing), value_of(default, self.enclosing)
-            )
+            ParamFacts(arg.arg, value_of(arg.annotation, self.enclosing), value_of(default, self.enclosing))
             for arg, default in [
                 *zip(positional, defaults),
                 *zip(args.kwonlyargs, args.kw_defaults),
@@ -442,8 +485,9 @@ class _FunctionWalker:
             local_names=frozenset(self.local_names),
             calls=frozenset(calls),
             declared_globals=frozenset(self.declared_globals),
-            awaits=_awaits(node.body),
+            awaits=_awaits(self.nodes),
             with_targets=frozenset(with_targets),
+            assigned_names=frozenset(assigned),
             shared_names=frozenset(shared),
         )
 
@@ -466,4 +510,7 @@ def collect(
         dependency_calls=tuple(collector.dependency_calls),
         calls=frozenset(collector.calls),
         lifespan_refs=tuple(collector.lifespan_refs),
+        toplevel_calls=frozenset(collector.toplevel_calls),
+        chained_calls=frozenset(collector.chained_calls),
+        constructor_calls=tuple(collector.constructor_calls),
     )

@@ -7,10 +7,8 @@ so every rule sees the same scope without keeping its own stack.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 
 import libcst as cst
 
@@ -31,8 +29,6 @@ from sessionlint.semantics.values import (
     Value,
     with_attribute,
 )
-
-_TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 
 
 @dataclass
@@ -60,11 +56,8 @@ class FileSemantics:
         # Parameters of the lambdas being visited: inside one they shadow the function's names.
         self.lambda_params: list[frozenset[str]] = []
         self._seen_qualnames: dict[str, int] = {}
-        path = PurePath(module.path)
-        self.is_test_file = bool(_TEST_FILE.match(path.name)) or "tests" in path.parts[:-1]
-        self.is_migration_file = (path.name == "env.py" and "alembic" in path.parts) or any(
-            part in ("migrations", "versions", "alembic") for part in path.parts[:-1]
-        )
+        self.is_test_file = module.is_test_file
+        self.is_migration_file = module.is_migration_file
 
     # -- scopes -------------------------------------------------------------------------
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
-from sessionlint.semantics.values import Value
+from sessionlint.semantics.values import CallOf, Value
+
+_TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
+_MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class FunctionFacts:
     awaits: bool = False
     # Names bound as `with ... as name` targets (the context manager closes what they hold).
     with_targets: frozenset[str] = frozenset()
+    # Names that are the single target of an assignment statement (`db = SessionLocal()`,
+    # `db: Session = SessionLocal()`): where a bare call can create a session to close.
+    assigned_names: frozenset[str] = frozenset()
     # Local names handed to other code: passed to a call that keeps them (`registry.add(db)`,
     # `stack.enter_context(db)`, `closing(db)`), put in a container literal (`[db]`), or
     # assigned to anything (`self.db = db`, `other = db`). Whoever got them may own them.
@@ -76,6 +84,29 @@ class ModuleFacts:
     calls: frozenset[str] = frozenset()
     # Values passed as `lifespan=` to an app constructor.
     lifespan_refs: tuple[Value | None, ...] = ()
+    # Qualified names of the globals called where the module runs once: its own body and
+    # class bodies, outside functions and lambdas; `name()` when what a call of `name`
+    # returns is called in turn (`sessionmaker(...)()`).
+    toplevel_calls: frozenset[str] = frozenset()
+    # Qualified names of globals whose call's result is called in turn, anywhere.
+    chained_calls: frozenset[str] = frozenset()
+    # Every call, in any scope, of a SQLAlchemy / SQLModel engine constructor or session
+    # factory named directly (`vocabulary.CONSTRUCTORS`), with its arguments: the triage
+    # judges pool and expiry options without parsing the file again.
+    constructor_calls: tuple[CallOf, ...] = ()
+
+    @property
+    def is_test_file(self) -> bool:
+        path = PurePath(self.path)
+        return bool(_TEST_FILE.match(path.name)) or "tests" in path.parts[:-1]
+
+    @property
+    def is_migration_file(self) -> bool:
+        """Alembic's `env.py` and migration scripts: one-shot code on the migration's connection."""
+        path = PurePath(self.path)
+        if path.name == "env.py" and "alembic" in path.parts:
+            return True
+        return any(part in _MIGRATION_FOLDERS for part in path.parts[:-1])
 
     def exported_names(self) -> set[str]:
         """Names other modules can import from this one."""

@@ -1,31 +1,62 @@
-"""Which files can hold a finding at all: only those are parsed with LibCST.
+"""Which rules could flag something in a file: only those run, and only on those files.
 
-Every rule's trigger goes through a global name that resolves to the vocabulary (an engine
-constructor, a session factory or class, `BackgroundTasks`) or to a project binding or
-function of such a kind: a file referencing none of them cannot be flagged. The facts
-already list every global a file references, so this costs no parse at all.
+A rule's finding always stands on a construct the facts already record: a call of an engine
+constructor or a session factory, a function creating a session, an `async def` using a
+sync session, a name of an async session kind. Each rule has a candidate test here, an
+over-approximation of its decision asked of the facts alone (no parse), so a file no rule
+could flag is never parsed by LibCST, and the rules that cannot flag a parsed file do not
+walk it. A code without a test of its own gets the broad one (the file references any name
+of the vocabulary), so a new rule cannot fall outside the triage.
+`tests/test_prefilter_soundness.py` runs every fixture with and without the triage, every
+rule alone, and asserts the same findings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
 from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
-from sessionlint.semantics.values import Attr, Awaited, CallOf, Kind, Ref, SubscriptOf, UnionOf, Value
-
-TRIGGER_NAMES = (
-    vocab.ENGINE_CONSTRUCTORS
-    | vocab.SESSIONMAKERS
-    | vocab.ASYNC_SESSIONMAKERS
-    | vocab.SCOPED_SESSIONS
-    | vocab.ASYNC_SCOPED_SESSIONS
-    | vocab.SYNC_SESSION_CLASSES
-    | vocab.ASYNC_SESSION_CLASSES
-    | vocab.BACKGROUND_TASKS
+from sessionlint.semantics.values import (
+    Attr,
+    Awaited,
+    CallOf,
+    Kind,
+    Ref,
+    SubscriptOf,
+    Text,
+    UnionOf,
+    Value,
 )
-_TRIGGER_KINDS = frozenset(Kind) - {Kind.APP, Kind.ROUTER}
+
+_ENGINE = frozenset({Kind.ENGINE})
+_SYNC = frozenset({Kind.SYNC_SESSION, Kind.SYNC_FACTORY, Kind.SYNC_REGISTRY})
+_ASYNC = frozenset({Kind.ASYNC_SESSION, Kind.ASYNC_FACTORY, Kind.ASYNC_REGISTRY})
+_SESSION_SOURCES = _SYNC | _ASYNC
+_BACKGROUND_TASKS = frozenset({Kind.BACKGROUND_TASKS})
+_SESSION_FACTORIES = frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY})
+# What SL009 finds coroutine methods on, and what calling gives one.
+_ASYNC_RECEIVERS = frozenset({Kind.ASYNC_SESSION, Kind.ASYNC_REGISTRY})
+_ASYNC_SESSION_MAKERS = frozenset({Kind.ASYNC_FACTORY, Kind.ASYNC_REGISTRY})
+_TRIGGER_KINDS = _ENGINE | _SESSION_SOURCES | _BACKGROUND_TASKS
+_SESSION_CLASS_KINDS = {Kind.SYNC_FACTORY, Kind.SYNC_SESSION}
+
+# What a name of the vocabulary can be, whatever the call's arguments say.
+_EXTERNAL_KINDS: dict[str, frozenset[Kind]] = {
+    **dict.fromkeys(vocab.ENGINE_CONSTRUCTORS, _ENGINE),
+    **dict.fromkeys(vocab.SESSIONMAKERS, frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY})),
+    **dict.fromkeys(vocab.ASYNC_SESSIONMAKERS, frozenset({Kind.ASYNC_FACTORY})),
+    **dict.fromkeys(vocab.SCOPED_SESSIONS, frozenset({Kind.SYNC_REGISTRY})),
+    **dict.fromkeys(vocab.ASYNC_SCOPED_SESSIONS, frozenset({Kind.ASYNC_REGISTRY})),
+    **dict.fromkeys(vocab.SYNC_SESSION_CLASSES, frozenset(_SESSION_CLASS_KINDS)),
+    **dict.fromkeys(vocab.ASYNC_SESSION_CLASSES, frozenset({Kind.ASYNC_FACTORY, Kind.ASYNC_SESSION})),
+    **dict.fromkeys(vocab.BACKGROUND_TASKS, _BACKGROUND_TASKS),
+}
+_SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
+_POOLED_ENGINE_CONSTRUCTORS = vocab.ENGINE_CONSTRUCTORS - vocab.CONFIG_ENGINE_CONSTRUCTORS
+_EXPIRING_FACTORIES = vocab.ASYNC_SESSIONMAKERS | vocab.ASYNC_SESSION_CLASSES | vocab.SESSIONMAKERS
+_MAX_ALIAS_DEPTH = 8
 
 
 def referenced_globals(facts: ModuleFacts) -> set[str]:
@@ -41,6 +72,11 @@ def _function_values(function: FunctionFacts) -> list[Value | None]:
     values += [part for param in function.params for part in (param.annotation, param.default)]
     values += [value for assigned in function.locals.values() for value in assigned]
     return values
+
+
+def function_refs(function: FunctionFacts) -> set[str]:
+    """Globals a function's own scope calls or mentions in what the facts record of it."""
+    return set(function.calls) | set(_refs(_function_values(function)))
 
 
 def _refs(values: Iterable[Value | None]) -> Iterator[str]:
@@ -74,44 +110,271 @@ def names_worth_following(facts: ModuleFacts, triage: Triage) -> set[str]:
     for qualname, function in facts.functions.items():
         if "." in qualname or "#" in qualname:
             continue
-        refs = set(function.calls) | set(_refs(_function_values(function)))
-        if any(triage.is_trigger(ref) for ref in refs):
+        if any(triage.is_trigger(ref) for ref in function_refs(function)):
             names.add(function.name)
     names.update(local for local, target in facts.imports.items() if triage.is_trigger(target))
     return names
 
 
 class Triage:
-    """Decides, per module, whether any rule could flag something in it."""
+    """Decides, per module, which rules could flag something in it (answers memoised per run)."""
 
     def __init__(self, project: ProjectFacts) -> None:
         self.project = project
-        self._verdicts: dict[str, bool] = {}
+        self._kinds: dict[str, frozenset[Kind]] = {}
+
+    def candidate_codes(self, facts: ModuleFacts, codes: Collection[str]) -> frozenset[str]:
+        """The codes among `codes` whose rule could report something in this module."""
+        module = ModuleTriage(facts, self)
+        return frozenset(code for code in codes if CANDIDATE_TESTS.get(code, _references_trigger)(module))
 
     def has_candidates(self, facts: ModuleFacts) -> bool:
+        """Any name of the vocabulary referenced at all: the broadest test."""
         return any(self.is_trigger(name) for name in referenced_globals(facts))
 
     def is_trigger(self, qualname: str) -> bool:
-        verdict = self._verdicts.get(qualname)
-        if verdict is None:
-            verdict = self._verdicts[qualname] = self._is_trigger(qualname)
-        return verdict
+        return bool(self.kinds(qualname) & _TRIGGER_KINDS)
 
-    def _is_trigger(self, qualname: str) -> bool:
+    def kinds(self, qualname: str, depth: int = 0) -> frozenset[Kind]:
+        """Every kind a global could be, be called to give, or declare as an annotation."""
+        found = self._kinds.get(qualname)
+        if found is None:
+            self._kinds[qualname] = frozenset()  # a cycle of aliases gives nothing
+            found = self._kinds[qualname] = self._compute_kinds(qualname, depth)
+        return found
+
+    def _compute_kinds(self, qualname: str, depth: int) -> frozenset[Kind]:
         project = self.project
         target = project.resolve(qualname)
         if isinstance(target, External):
             name = target.qualname
-            return name in TRIGGER_NAMES or name in project.extra_factories or name in project.extra_engines
+            if name in project.extra_engines:
+                return _ENGINE
+            if name in project.extra_factories:
+                return frozenset(_SESSION_CLASS_KINDS)
+            return _EXTERNAL_KINDS.get(name, frozenset())
+        kinds: set[Kind | None] = set()
         if isinstance(target, Binding):
             value = target.module.bindings.get(target.name)
-            kinds = {project.value_kind(value, target.module), project.annotation_kind(value, target.module)}
-            return bool(kinds & _TRIGGER_KINDS)
-        if isinstance(target, Function):
-            kinds = {
+            kinds |= {project.value_kind(value, target.module), project.annotation_kind(value, target.module)}
+            if isinstance(value, Ref) and depth < _MAX_ALIAS_DEPTH:  # `get_db = make_session` aliases
+                kinds |= self.kinds(value.qualname, depth + 1)
+        elif isinstance(target, Function):
+            kinds |= {
                 project.provided_kind(target),
                 project.call_result_kind(target, awaited=True),
+                project.call_result_kind(target, awaited=False),
                 project.creates_session(target),
             }
-            return bool(kinds & _TRIGGER_KINDS)
+        kinds.discard(None)
+        return frozenset(kind for kind in kinds if kind is not None)
+
+
+class ModuleTriage:
+    """One module's facts, as the candidate tests ask them."""
+
+    def __init__(self, facts: ModuleFacts, triage: Triage) -> None:
+        self.facts = facts
+        self.triage = triage
+        self.project = triage.project
+        self.functions = [Function(facts, function) for function in facts.functions.values()]
+
+    def any_kind(self, names: Iterable[str], kinds: frozenset[Kind]) -> bool:
+        return any(self.triage.kinds(name) & kinds for name in names)
+
+    def references(self, kinds: frozenset[Kind]) -> bool:
+        return self.any_kind(referenced_globals(self.facts), kinds)
+
+    def call_kinds(self, name: str) -> frozenset[Kind]:
+        """What calling a global gives (awaited or not), whatever the call's arguments."""
+        project, call = self.project, CallOf(Ref(name))
+        kinds = {project.value_kind(call, self.facts), project.value_kind(Awaited(call), self.facts)}
+        target = project.resolve(name)
+        if isinstance(target, External) and target.qualname in vocab.SESSIONMAKERS:
+            kinds.add(Kind.ASYNC_FACTORY)  # `sessionmaker(class_=AsyncSession)`
+        return frozenset(kind for kind in kinds if kind is not None)
+
+    def binding_kind(self, name: str) -> Kind | None:
+        """The kind of the module-level object a name (or an attribute of it) belongs to."""
+        target = self.project.resolve(name)
+        if isinstance(target, Binding):
+            return self.project.value_kind(target.module.bindings.get(target.name), target.module)
+        return None
+
+    def calls_outside_functions_and_toplevel(self) -> set[str]:
+        """Calls in lambdas and in classes nested in functions: no function's own facts hold them."""
+        inside = set(self.facts.toplevel_calls)
+        for function in self.facts.functions.values():
+            inside |= function.calls
+        return set(self.facts.calls) - inside
+
+    def unlisted_calls_of(self, constructors: frozenset[str]) -> bool:
+        """A call of one of `constructors` under a name the fact pass could not know (a re-export
+        through the project, a configured name), whose arguments are therefore not recorded."""
+        for name in self.facts.calls - vocab.CONSTRUCTORS:
+            target = self.project.resolve(name)
+            if isinstance(target, External) and (
+                target.qualname in constructors or target.qualname in self.project.extra_engines
+            ):
+                return True
         return False
+
+    def module_text(self, value: Value | None) -> Value | None:
+        """A module-level constant's value (through imports), like `FileSemantics.module_constant`."""
+        if isinstance(value, Ref):
+            target = self.project.resolve(value.qualname)
+            if isinstance(target, Binding) and not target.rest:
+                return target.module.bindings.get(target.name)
+        return value
+
+    def external_name(self, value: Value | None) -> str | None:
+        if isinstance(value, Ref):
+            target = self.project.resolve(value.qualname)
+            if isinstance(target, External):
+                return target.qualname
+        return None
+
+
+CandidateTest = Callable[[ModuleTriage], bool]
+
+
+def _references_trigger(module: ModuleTriage) -> bool:
+    return module.references(_TRIGGER_KINDS)
+
+
+def _sl001_session_dependency_returns(module: ModuleTriage) -> bool:
+    project = module.project
+    return any(
+        any(
+            project.created_session_kind(value, module.facts, function.facts)
+            for value in function.facts.returns
+        )
+        and project.is_session_dependency(function)
+        for function in module.functions
+    )
+
+
+def _sl002_session_not_closed(module: ModuleTriage) -> bool:
+    if module.facts.is_migration_file:
+        return False
+    project = module.project
+    return any(
+        project.created_session_kind(value, module.facts, function.facts) is not None
+        and not _holds_no_pool_connection(module, value, function.facts)
+        for function in module.functions
+        for name in function.facts.assigned_names
+        for value in function.facts.locals.get(name, ())
+    )
+
+
+def _holds_no_pool_connection(module: ModuleTriage, value: Value | None, function: FunctionFacts) -> bool:
+    """SL002's exemption, from the facts: bound to something not known to be an engine, or a
+    session class called without any bind."""
+    if not isinstance(value, CallOf):
+        return False
+    if value.has_star_kwargs:
+        return True
+    if value.has_keyword("bind") or value.args:
+        bind = value.keyword("bind") if value.has_keyword("bind") else value.args[0]
+        return module.project.value_kind(bind, module.facts, function) != Kind.ENGINE
+    return module.external_name(value.func) in _SESSION_CLASSES and not value.has_keyword("binds")
+
+
+def _sl003_engine_in_function(module: ModuleTriage) -> bool:
+    if module.facts.is_test_file or module.facts.is_migration_file:
+        return False
+    if any(module.any_kind(function.facts.calls, _ENGINE) for function in module.functions):
+        return True
+    return module.any_kind(module.calls_outside_functions_and_toplevel(), _ENGINE)
+
+
+def _sl004_sync_session_in_async(module: ModuleTriage) -> bool:
+    coroutines = [function for function in module.functions if function.facts.is_async]
+    if not coroutines:
+        return False
+    if any(module.any_kind(function_refs(function.facts), _SYNC) for function in coroutines):
+        return True
+    return module.any_kind(module.calls_outside_functions_and_toplevel(), _SYNC)
+
+
+def _sl005_engine_without_pre_ping(module: ModuleTriage) -> bool:
+    if module.facts.is_test_file or module.facts.is_migration_file:
+        return False
+    for call in module.facts.constructor_calls:
+        name = call.func.qualname if isinstance(call.func, Ref) else None
+        if name in _POOLED_ENGINE_CONSTRUCTORS and not _opts_out_of_pre_ping(module, call):
+            return True
+    return module.unlisted_calls_of(_POOLED_ENGINE_CONSTRUCTORS)
+
+
+def _opts_out_of_pre_ping(module: ModuleTriage, call: CallOf) -> bool:
+    if call.has_star_kwargs or call.has_keyword("pool_pre_ping"):
+        return True
+    if module.external_name(call.keyword("poolclass")) in vocab.NON_POOLING_POOLS:
+        return True
+    url = call.keyword("url") if call.has_keyword("url") else (call.args[0] if call.args else None)
+    text = module.module_text(url)
+    return isinstance(text, Text) and text.prefix.startswith("sqlite")
+
+
+def _sl006_async_session_expire_on_commit(module: ModuleTriage) -> bool:
+    for call in module.facts.constructor_calls:
+        name = call.func.qualname if isinstance(call.func, Ref) else None
+        if name not in _EXPIRING_FACTORIES or call.has_star_kwargs or call.has_keyword("expire_on_commit"):
+            continue
+        if name not in vocab.SESSIONMAKERS or call.has_keyword("class_"):
+            return True
+    return module.unlisted_calls_of(_EXPIRING_FACTORIES)
+
+
+def _sl007_session_in_background_task(module: ModuleTriage) -> bool:
+    project = module.project
+    takes_request_session = any(
+        project.request_session_kind(param, module.facts) is not None
+        for function in module.functions
+        for param in function.facts.params
+    )
+    return takes_request_session and module.references(_BACKGROUND_TASKS)
+
+
+def _sl008_module_level_session(module: ModuleTriage) -> bool:
+    # A session is made by calling a factory: a global that is one, or what a call gives.
+    for name in module.facts.toplevel_calls:
+        if name.endswith("()"):
+            if module.call_kinds(name[:-2]) & _SESSION_FACTORIES:
+                return True
+        elif module.project.value_kind(Ref(name), module.facts) in _SESSION_FACTORIES:
+            return True
+    return False
+
+
+def _sl009_async_session_not_awaited(module: ModuleTriage) -> bool:
+    """A receiver of an async kind: a call giving one (`factory().execute`, a module-level
+    session's method), or a parameter or local name of such a kind."""
+    if not module.references(_ASYNC):
+        return False
+    for name in module.facts.calls:
+        if module.call_kinds(name) & _ASYNC_RECEIVERS or module.binding_kind(name) in _ASYNC_RECEIVERS:
+            return True
+    if any(module.call_kinds(name) & _ASYNC_SESSION_MAKERS for name in module.facts.chained_calls):
+        return True
+    project = module.project
+    for function in module.functions:
+        facts = function.facts
+        for name in (*(param.name for param in facts.params), *facts.locals):
+            if project.local_kind(name, module.facts, facts) in _ASYNC_RECEIVERS:
+                return True
+    return False
+
+
+CANDIDATE_TESTS: dict[str, CandidateTest] = {
+    "SL001": _sl001_session_dependency_returns,
+    "SL002": _sl002_session_not_closed,
+    "SL003": _sl003_engine_in_function,
+    "SL004": _sl004_sync_session_in_async,
+    "SL005": _sl005_engine_without_pre_ping,
+    "SL006": _sl006_async_session_expire_on_commit,
+    "SL007": _sl007_session_in_background_task,
+    "SL008": _sl008_module_level_session,
+    "SL009": _sl009_async_session_not_awaited,
+}

@@ -58,6 +58,10 @@ ASYNC_SESSION_CLASSES = _paths(
     "sqlmodel.ext.asyncio.session.AsyncSession",
 )
 
+# Calls the fact pass keeps with their arguments (`ModuleFacts.constructor_calls`): the
+# triage judges their pool and expiry options (SL005, SL006) from the facts.
+CONSTRUCTORS = ENGINE_CONSTRUCTORS | SESSIONMAKERS | ASYNC_SESSIONMAKERS | ASYNC_SESSION_CLASSES
+
 DEPENDS = _paths(
     "fastapi.Depends",
     "fastapi.params.Depends",
@@ -172,3 +176,18 @@ VOCABULARY_ROOTS = frozenset({"sqlalchemy", "sqlmodel"})
 def last_segments(*groups: frozenset[str]) -> frozenset[str]:
     """The unqualified spellings of the given names (for cheap pre-filters only)."""
     return frozenset(name.rpartition(".")[2] for group in groups for name in group)
+
+
+# However a rule's trigger is imported (`import sqlalchemy as sa; sa.orm.sessionmaker`,
+# `from sqlalchemy.orm import Session as S`), the file spells one of these; a name
+# re-exported under another spelling by the project is found by following imports.
+TRIGGER_SPELLINGS = last_segments(
+    ENGINE_CONSTRUCTORS,
+    SESSIONMAKERS,
+    ASYNC_SESSIONMAKERS,
+    SCOPED_SESSIONS,
+    ASYNC_SCOPED_SESSIONS,
+    SYNC_SESSION_CLASSES,
+    ASYNC_SESSION_CLASSES,
+    BACKGROUND_TASKS,
+)
