@@ -105,7 +105,7 @@ CASES: dict[str, tuple[bytes, bytes]] = {  # name: (before, after --fix)
     "clean.py": (b'from sqlalchemy import create_engine\nengine = create_engine("x", pool_pre_ping=True)\n',)
     * 2,
     "unrelated.py": (b"print('hello')\n",) * 2,
-    "broken.py": (b"import sqlalchemy\ndef f(:\n",) * 2,
+    "broken.py": (b"from sqlalchemy.orm import Session\ndef f(:\n",) * 2,
     "noqa.py": (b'from sqlalchemy import create_engine\nengine = create_engine("x")  # noqa: SL005\n',) * 2,
 }
 MODES = {"mode_640.py": 0o640, "mode_755.py": 0o755, "mode_600.py": 0o600}
