@@ -17,6 +17,7 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+import sessionlint.codes
 import sessionlint.rules
 import sessionlint.run
 from sessionlint.config import Settings
@@ -269,7 +270,10 @@ class AddsAnImportAtTheTop(_CallRule):
 
 
 def _with_rules(monkeypatch: pytest.MonkeyPatch, *rules: type[Rule]) -> None:
+    """Registered like a real rule: in the rule list and in the static table of codes."""
     monkeypatch.setattr(sessionlint.rules, "ALL_RULES", (*sessionlint.rules.ALL_RULES, *rules))
+    for rule in rules:
+        monkeypatch.setitem(sessionlint.codes.RULE_NAMES, rule.code, rule.name)
 
 
 def test_unparseable_fix_dropped_reported_and_never_written(

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Callable, Optional, cast
 
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
@@ -470,6 +470,10 @@ class _FunctionWalker:
                 *zip(args.kwonlyargs, args.kw_defaults),
             ]
         ]
+        decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
+        mentioned: list[Value | None] = [*decorators, *returns, *yields]
+        mentioned += [part for param in params for part in (param.annotation, param.default)]
+        mentioned += [value for values in local_values.values() for value in values]
         return FunctionFacts(
             qualname=qualname,
             name=node.name,
@@ -477,7 +481,7 @@ class _FunctionWalker:
             is_async=isinstance(node, ast.AsyncFunctionDef),
             is_generator=is_generator,
             is_method=is_method,
-            decorators=tuple(value_of(d, self.enclosing) for d in node.decorator_list),
+            decorators=decorators,
             params=tuple(params),
             returns=tuple(returns),
             yields=tuple(yields),
@@ -489,6 +493,7 @@ class _FunctionWalker:
             with_targets=frozenset(with_targets),
             assigned_names=frozenset(assigned),
             shared_names=frozenset(shared),
+            referenced=frozenset(calls).union(value_refs(mentioned)),
         )
 
 
@@ -498,6 +503,10 @@ def collect(
     """Condense a parsed module into its facts."""
     collector = _ModuleCollector(module, is_package)
     collector.collect_module(tree)
+    mentioned = [*collector.bindings.values(), *collector.dependency_calls, *collector.lifespan_refs]
+    referenced = set(collector.calls).union(value_refs(mentioned))
+    for function in collector.functions.values():
+        referenced |= function.referenced
     return ModuleFacts(
         path=path,
         module=module,
@@ -513,4 +522,5 @@ def collect(
         toplevel_calls=frozenset(collector.toplevel_calls),
         chained_calls=frozenset(collector.chained_calls),
         constructor_calls=tuple(collector.constructor_calls),
+        referenced=frozenset(referenced),
     )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from sessionlint.semantics.values import CallOf, Value
+from sessionlint.semantics.values import Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 _MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
@@ -55,6 +56,8 @@ class FunctionFacts:
     # `stack.enter_context(db)`, `closing(db)`), put in a container literal (`[db]`), or
     # assigned to anything (`self.db = db`, `other = db`). Whoever got them may own them.
     shared_names: frozenset[str] = frozenset()
+    # Qualified names of every global the facts above mention (callees included).
+    referenced: frozenset[str] = frozenset()
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)
@@ -94,6 +97,8 @@ class ModuleFacts:
     # factory named directly (`vocabulary.CONSTRUCTORS`), with its arguments: the triage
     # judges pool and expiry options without parsing the file again.
     constructor_calls: tuple[CallOf, ...] = ()
+    # Qualified names of every global the facts above mention, functions' included.
+    referenced: frozenset[str] = frozenset()
 
     @property
     def is_test_file(self) -> bool:
@@ -111,3 +116,22 @@ class ModuleFacts:
     def exported_names(self) -> set[str]:
         """Names other modules can import from this one."""
         return set(self.imports) | set(self.bindings) | set(self.definitions)
+
+
+def value_refs(values: Iterable[Value | None]) -> Iterator[str]:
+    """Qualified names of the globals inside symbolic values (`Depends(deps.get_db)`)."""
+    stack = list(values)
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Ref):
+            yield value.qualname
+        elif isinstance(value, Attr):
+            stack.append(value.base)
+        elif isinstance(value, CallOf):
+            stack += [value.func, *value.args, *(v for _, v in value.kwargs)]
+        elif isinstance(value, Awaited):
+            stack.append(value.value)
+        elif isinstance(value, SubscriptOf):
+            stack += [value.base, *value.items]
+        elif isinstance(value, UnionOf):
+            stack += value.options

@@ -9,7 +9,7 @@ endpoint. Unknown answers are None / False: the rules never guess.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Union
 
@@ -104,8 +104,6 @@ class ProjectFacts:
         self._in_progress: set[tuple[object, ...]] = set()
         self.answers: dict[tuple[str, str, str], bool] | None = None
         self.lookups: dict[str, str | None] | None = None
-        self.dependency_targets = self._collect_dependency_targets()
-        self.called_functions = self._collect_called_functions()
 
     def with_module(self, facts: ModuleFacts) -> ProjectFacts:
         """The same project with one module's facts replaced (after a fix rewrote it)."""
@@ -379,6 +377,24 @@ class ProjectFacts:
                         targets.add((function.module.module, function.facts.qualname))
         return frozenset(targets)
 
+    # Whole-project indexes, built on first use: the fact pass builds a project after each
+    # round only to ask what names lead to a trigger, which needs neither.
+    @functools.cached_property
+    def dependency_targets(self) -> frozenset[FunctionRef]:
+        return self._unrecorded(self._collect_dependency_targets)
+
+    @functools.cached_property
+    def called_functions(self) -> frozenset[FunctionRef]:
+        return self._unrecorded(self._collect_called_functions)
+
+    def _unrecorded(self, build: Callable[[], frozenset[FunctionRef]]) -> frozenset[FunctionRef]:
+        """An index over every module is no lookup of the file being checked."""
+        lookups, self.lookups = self.lookups, None
+        try:
+            return build()
+        finally:
+            self.lookups = lookups
+
     def _collect_called_functions(self) -> frozenset[FunctionRef]:
         called = set()
         for module in self.modules.values():
@@ -562,6 +578,9 @@ class ProjectFacts:
     @functools.cached_property
     def lifespan_targets(self) -> frozenset[FunctionRef]:
         """Functions passed as `lifespan=` to a FastAPI app or router anywhere in the tree."""
+        return self._unrecorded(self._collect_lifespan_targets)
+
+    def _collect_lifespan_targets(self) -> frozenset[FunctionRef]:
         targets = set()
         for module in self.modules.values():
             for call in module.lifespan_refs:

@@ -13,20 +13,18 @@ rule alone, and asserts the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, value_refs
 from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
 from sessionlint.semantics.values import (
-    Attr,
     Awaited,
     CallOf,
     Kind,
+    Local,
     Ref,
-    SubscriptOf,
     Text,
-    UnionOf,
     Value,
 )
 
@@ -59,44 +57,6 @@ _EXPIRING_FACTORIES = vocab.ASYNC_SESSIONMAKERS | vocab.ASYNC_SESSION_CLASSES | 
 _MAX_ALIAS_DEPTH = 8
 
 
-def referenced_globals(facts: ModuleFacts) -> set[str]:
-    """Qualified names of every global the module's facts mention."""
-    values: list[Value | None] = [*facts.bindings.values(), *facts.dependency_calls, *facts.lifespan_refs]
-    for function in facts.functions.values():
-        values += _function_values(function)
-    return set(facts.calls) | set(_refs(values))
-
-
-def _function_values(function: FunctionFacts) -> list[Value | None]:
-    values: list[Value | None] = [*function.decorators, *function.returns, *function.yields]
-    values += [part for param in function.params for part in (param.annotation, param.default)]
-    values += [value for assigned in function.locals.values() for value in assigned]
-    return values
-
-
-def function_refs(function: FunctionFacts) -> set[str]:
-    """Globals a function's own scope calls or mentions in what the facts record of it."""
-    return set(function.calls) | set(_refs(_function_values(function)))
-
-
-def _refs(values: Iterable[Value | None]) -> Iterator[str]:
-    stack = list(values)
-    while stack:
-        value = stack.pop()
-        if isinstance(value, Ref):
-            yield value.qualname
-        elif isinstance(value, Attr):
-            stack.append(value.base)
-        elif isinstance(value, CallOf):
-            stack += [value.func, *value.args, *(v for _, v in value.kwargs)]
-        elif isinstance(value, Awaited):
-            stack.append(value.value)
-        elif isinstance(value, SubscriptOf):
-            stack += [value.base, *value.items]
-        elif isinstance(value, UnionOf):
-            stack += value.options
-
-
 def names_worth_following(facts: ModuleFacts, triage: Triage) -> set[str]:
     """Top-level names of a module that lead to a trigger: another file using one may hold a finding.
 
@@ -105,12 +65,12 @@ def names_worth_following(facts: ModuleFacts, triage: Triage) -> set[str]:
     """
     names = set()
     for name, value in facts.bindings.items():
-        if "." not in name and any(triage.is_trigger(ref) for ref in _refs([value])):
+        if "." not in name and any(triage.is_trigger(ref) for ref in value_refs([value])):
             names.add(name)
     for qualname, function in facts.functions.items():
         if "." in qualname or "#" in qualname:
             continue
-        if any(triage.is_trigger(ref) for ref in function_refs(function)):
+        if any(triage.is_trigger(ref) for ref in function.referenced):
             names.add(function.name)
     names.update(local for local, target in facts.imports.items() if triage.is_trigger(target))
     return names
@@ -130,7 +90,7 @@ class Triage:
 
     def has_candidates(self, facts: ModuleFacts) -> bool:
         """Any name of the vocabulary referenced at all: the broadest test."""
-        return any(self.is_trigger(name) for name in referenced_globals(facts))
+        return any(self.is_trigger(name) for name in facts.referenced)
 
     def is_trigger(self, qualname: str) -> bool:
         return bool(self.kinds(qualname) & _TRIGGER_KINDS)
@@ -183,7 +143,7 @@ class ModuleTriage:
         return any(self.triage.kinds(name) & kinds for name in names)
 
     def references(self, kinds: frozenset[Kind]) -> bool:
-        return self.any_kind(referenced_globals(self.facts), kinds)
+        return self.any_kind(self.facts.referenced, kinds)
 
     def call_kinds(self, name: str) -> frozenset[Kind]:
         """What calling a global gives (awaited or not), whatever the call's arguments."""
@@ -193,6 +153,15 @@ class ModuleTriage:
         if isinstance(target, External) and target.qualname in vocab.SESSIONMAKERS:
             kinds.add(Kind.ASYNC_FACTORY)  # `sessionmaker(class_=AsyncSession)`
         return frozenset(kind for kind in kinds if kind is not None)
+
+    def may_create_session(self, value: Value | None) -> bool:
+        """A cheap first look before `created_session_kind`: a call of a global that is no
+        session source of any kind creates none (most assigned values are such calls)."""
+        if isinstance(value, Awaited):
+            value = value.value
+        if isinstance(value, CallOf) and isinstance(value.func, Ref):
+            return bool(self.triage.kinds(value.func.qualname) & _SESSION_SOURCES)
+        return isinstance(value, (CallOf, Local))  # a local alias, a chained call: ask
 
     def binding_kind(self, name: str) -> Kind | None:
         """The kind of the module-level object a name (or an attribute of it) belongs to."""
@@ -259,7 +228,8 @@ def _sl002_session_not_closed(module: ModuleTriage) -> bool:
         return False
     project = module.project
     return any(
-        project.created_session_kind(value, module.facts, function.facts) is not None
+        module.may_create_session(value)
+        and project.created_session_kind(value, module.facts, function.facts) is not None
         and not _holds_no_pool_connection(module, value, function.facts)
         for function in module.functions
         for name in function.facts.assigned_names
@@ -292,7 +262,7 @@ def _sl004_sync_session_in_async(module: ModuleTriage) -> bool:
     coroutines = [function for function in module.functions if function.facts.is_async]
     if not coroutines:
         return False
-    if any(module.any_kind(function_refs(function.facts), _SYNC) for function in coroutines):
+    if any(module.any_kind(function.facts.referenced, _SYNC) for function in coroutines):
         return True
     return module.any_kind(module.calls_outside_functions_and_toplevel(), _SYNC)
 
