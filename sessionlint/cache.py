@@ -38,6 +38,10 @@ class CachedFindings:
         return self.codes is None or (codes is not None and codes <= self.codes)
 
 
+# How many recent runs' findings are kept for the no-change shortcut.
+RECENT_RUNS = 8
+
+
 @dataclass
 class CacheEntry:
     digest: str
@@ -80,26 +84,37 @@ class Cache:
     def disabled(cls) -> Cache:
         return cls(None)
 
-    # -- the last run: when no file changed at all, its findings are the answer ----------
+    # -- recent runs: when no input changed since one of them, its findings are the answer --
 
     def _last_run_path(self) -> Path | None:
         return self.path.with_suffix(".last-run.pickle") if self.path is not None else None
 
-    def last_run(self, key: str) -> list[Diagnostic] | None:
+    def _recent_runs(self) -> dict[str, list[Diagnostic]]:
         path = self._last_run_path()
         if path is None:
-            return None
+            return {}
         try:
             with path.open("rb") as handle:
-                stored_key, diagnostics = pickle.load(handle)
+                runs = pickle.load(handle)
         except Exception:  # missing or unreadable: run normally
-            return None
-        return diagnostics if stored_key == key else None
+            return {}
+        return runs if isinstance(runs, dict) else {}
+
+    def last_run(self, key: str) -> list[Diagnostic] | None:
+        """The findings of a recent run over exactly these inputs (an edit undone, a branch
+        switched back count as well as nothing changed)."""
+        return self._recent_runs().get(key)
 
     def save_last_run(self, key: str, diagnostics: list[Diagnostic]) -> None:
         path = self._last_run_path()
-        if path is not None:
-            _write_atomically(path, pickle.dumps((key, diagnostics), protocol=pickle.HIGHEST_PROTOCOL))
+        if path is None:
+            return
+        runs = self._recent_runs()
+        runs.pop(key, None)
+        runs[key] = diagnostics  # newest last
+        while len(runs) > RECENT_RUNS:
+            runs.pop(next(iter(runs)))
+        _write_atomically(path, pickle.dumps(runs, protocol=pickle.HIGHEST_PROTOCOL))
 
     def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
         entry = self.entries.get(key)

@@ -85,6 +85,17 @@ def test_warm_run_equals_cold_run_and_reuses_everything(project: Path) -> None:
     assert cold == check(project, "--no-cache")[0]
 
 
+def test_an_undone_edit_reuses_the_run_before_it(project: Path) -> None:
+    cold, _ = check(project)
+    routes = project / "app" / "routes.py"
+    routes.write_text(ROUTES + "# an edit\n")
+    check(project)
+    routes.write_text(ROUTES)  # undone: the inputs are those of the first run again
+    warm, stderr = check(project)
+    assert warm == cold
+    assert "none changed since the last run" in stderr
+
+
 def test_changing_a_factory_rechecks_the_files_that_use_it_and_nothing_else(project: Path) -> None:
     before, _ = check(project)
     assert {(d["filename"], d["code"]) for d in before} >= {("app/routes.py", "SL004")}
