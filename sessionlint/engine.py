@@ -86,9 +86,15 @@ class Engine:
         extra_roots = {name.partition(".")[0] for name in extra_names}
         # A file can hold a finding, or a fact another file needs, only when it names the
         # library (or a dependency name) and spells one of the names the rules are about.
-        self.vocabulary_pattern = _word_pattern([*vocab.VOCABULARY_ROOTS, *extra_roots, *settings.dependency_names])
+        self.vocabulary_pattern = _word_pattern(
+            [*vocab.VOCABULARY_ROOTS, *extra_roots, *settings.dependency_names]
+        )
         self.trigger_pattern = _word_pattern(
-            [*vocab.TRIGGER_SPELLINGS, *(name.rpartition(".")[2] for name in extra_names), *settings.dependency_names]
+            [
+                *vocab.TRIGGER_SPELLINGS,
+                *(name.rpartition(".")[2] for name in extra_names),
+                *settings.dependency_names,
+            ]
         )
 
     # -- fact pass ----------------------------------------------------------------------
@@ -102,18 +108,18 @@ class Engine:
         )
 
     @deep_stack
-    def analyze(self, source: SourceFile) -> FileState:
+    def analyze(self, source: SourceFile, *, shallow: bool = False) -> FileState:
         """Decode and parse one file with `ast`, and condense it into facts.
 
         An unexpected exception (a bug) becomes the state's `internal_error`: reported with
         exit code 2, while the other files are still checked.
         """
         try:
-            return self._analyze(source)
+            return self._analyze(source, shallow)
         except Exception as error:
             return FileState(source, internal_error=crash_report(source.display, error))
 
-    def _analyze(self, source: SourceFile) -> FileState:
+    def _analyze(self, source: SourceFile, shallow: bool = False) -> FileState:
         state = FileState(source)
         try:
             text = decode(source)
@@ -138,7 +144,12 @@ class Engine:
             return state
         try:
             state.facts = collect(
-                tree, path=source.display, module=name, is_package=is_package, aliases=aliases
+                tree,
+                path=source.display,
+                module=name,
+                is_package=is_package,
+                aliases=aliases,
+                shallow=shallow,
             )
         except RecursionError:
             state.error = error_diagnostic(source.display, TOO_DEEP)
@@ -203,9 +214,7 @@ class Engine:
             state.error = _syntax_error(state.source.display, cst_error if later else error)
             return state
         except RecursionError:
-            state.error = error_diagnostic(
-                state.source.display, "file is too deeply nested to parse"
-            )
+            state.error = error_diagnostic(state.source.display, "file is too deeply nested to parse")
             return state
         # Only the imports are known for such a file: rules then answer "unknown" elsewhere.
         state.facts = ModuleFacts(
@@ -276,9 +285,7 @@ def _syntax_error(display: str, error: Exception) -> Diagnostic:
         message = re.sub(r"^parser error: error at \d+:\d+: ", "", error.message)
         return error_diagnostic(display, f"SyntaxError: {message}", error.raw_line, error.raw_column + 1)
     if isinstance(error, SyntaxError):
-        return error_diagnostic(
-            display, f"SyntaxError: {error.msg}", error.lineno or 1, error.offset or 1
-        )
+        return error_diagnostic(display, f"SyntaxError: {error.msg}", error.lineno or 1, error.offset or 1)
     if isinstance(error, (RecursionError, MemoryError)):
         return error_diagnostic(display, TOO_DEEP)
     return error_diagnostic(display, f"cannot parse file: {error}")
@@ -295,9 +302,7 @@ def _cst_imports(tree: cst.Module, module: str, is_package: bool) -> dict[str, s
         for small in statement.body:
             if isinstance(small, (cst.Import, cst.ImportFrom)):
                 try:
-                    node = ast.parse(
-                        cst.Module(body=[cst.SimpleStatementLine(body=[small])]).code
-                    ).body[0]
+                    node = ast.parse(cst.Module(body=[cst.SimpleStatementLine(body=[small])]).code).body[0]
                 except SyntaxError:
                     continue
                 assert isinstance(node, (ast.Import, ast.ImportFrom))

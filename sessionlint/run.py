@@ -149,32 +149,46 @@ def fact_pass(
     """Facts for every file that can matter; the others are read, never parsed.
 
     A file matters when it mentions the vocabulary (SQLAlchemy, SQLModel, the configured
-    names); when a file that matters imports from it (a settings module holding the
-    database URL); or when it imports a module that matters and mentions one of the names
-    of that module that lead to a trigger (a factory, a session dependency, an alias).
-    Rounds repeat until no new file matters.
+    names), or when it imports a module that matters and mentions one of the names of that
+    module that lead to a trigger (a factory, a session dependency, an alias). Those get
+    full facts. A module that only gets imported from by such files (a settings module
+    holding the database URL, a package re-exporting names) cannot hold a finding itself:
+    only its module-level names are collected (`ModuleFacts.shallow`), and it gets full
+    facts if a later round finds that it matters after all. Rounds repeat until no new
+    file is reached.
     """
     cache = cache or Cache.disabled()
     pending = list(sources)
     states: list[FileState] = []
+    shallow: list[FileState] = []
     followed = _FollowedNames()
     wanted_modules: set[str] = set()
     first_round = True
-    while pending:
+    while pending or shallow:
         if first_round:
-            matched = [s for s in pending if s.display in explicit or engine.mentions_vocabulary(s)]
+            full = [s for s in pending if s.display in explicit or engine.mentions_vocabulary(s)]
+            names_only: list[SourceFile] = []
         else:
-            matched = [
-                source
-                for source in pending
-                if _module_names(engine, source) & wanted_modules or _uses_followed(engine, source, followed)
+            full = [s for s in pending if _uses_followed(engine, s, followed)]
+            full_ids = {id(s) for s in full}
+            names_only = [
+                s for s in pending if id(s) not in full_ids and _module_names(engine, s) & wanted_modules
             ]
-        if not matched:
+            upgraded = [state for state in shallow if _uses_followed(engine, state.source, followed)]
+            if upgraded:
+                upgraded_ids = {id(state) for state in upgraded}
+                shallow = [state for state in shallow if id(state) not in upgraded_ids]
+                states = [state for state in states if id(state) not in upgraded_ids]
+                full += [state.source for state in upgraded]
+        if not full and not names_only:
             break
         first_round = False
-        matched_ids = {id(s) for s in matched}
-        pending = [s for s in pending if id(s) not in matched_ids]
-        new_states = _analyze_all(engine, matched, cache, jobs)
+        reached = {id(s) for s in (*full, *names_only)}
+        pending = [s for s in pending if id(s) not in reached]
+        new_states = _analyze_all(engine, full, cache, jobs)
+        new_shallow = _analyze_all(engine, names_only, cache, jobs, shallow=True)
+        shallow += [state for state in new_shallow if state.facts is not None and state.facts.shallow]
+        new_states += new_shallow
         states.extend(new_states)
         facts = [state.facts for state in new_states if state.facts is not None]
         triage = Triage(engine.build_project(states))
@@ -183,7 +197,9 @@ def fact_pass(
             if names:
                 for name in (module.module, *module.aliases):
                     followed.add(name, names)
-        wanted_modules = {prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)}
+        wanted_modules = {
+            prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)
+        }
     return states
 
 
@@ -260,13 +276,16 @@ def _import_targets(engine: Engine, source: SourceFile) -> list[str]:
 
 
 def _analyze_all(
-    engine: Engine, sources: list[SourceFile], cache: Cache, jobs: int | None
+    engine: Engine, sources: list[SourceFile], cache: Cache, jobs: int | None, *, shallow: bool = False
 ) -> list[FileState]:
-    """Facts from the cache where the file is unchanged, from the fact pass elsewhere."""
+    """Facts from the cache where the file is unchanged, from the fact pass elsewhere
+    (`shallow`: module-level names are enough)."""
     states: list[FileState | None] = []
     misses: list[int] = []
     for index, source in enumerate(sources):
         entry = cache.get(_cache_key(source), source.digest, engine.identity(source))
+        if entry is not None and entry.facts is not None and entry.facts.shallow and not shallow:
+            entry = None  # full facts wanted: read the file again
         if entry is None:
             misses.append(index)
             states.append(None)
@@ -274,7 +293,7 @@ def _analyze_all(
             states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
 
     def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None, InternalError | None]:
-        state = engine.analyze(sources[index])
+        state = engine.analyze(sources[index], shallow=shallow)
         return state.facts, state.error, state.internal_error
 
     for index, (facts, error, crash) in zip(misses, parallel_map(analyze, misses, jobs)):
@@ -425,6 +444,8 @@ def needs_rules(state: FileState, triage: Triage, codes: Collection[str]) -> boo
     only the rules that could flag something run)."""
     if state.facts is None or not state.facts.complete:
         return True  # an SL000 to report, or a file only LibCST can parse: its facts are partial
+    if state.facts.shallow:
+        return False  # only imported from: it names nothing a rule is about
     state.rule_codes = triage.candidate_codes(state.facts, codes)
     return bool(state.rule_codes)
 
@@ -461,9 +482,7 @@ def _fix_one(
                 # Nothing was written: the file keeps the findings of its original content.
                 report.fixed_files.remove(fixed)
                 project = project_before
-                result = LintResult(
-                    engine.lint(state, project).diagnostics, outcome.result.internal_errors
-                )
+                result = LintResult(engine.lint(state, project).diagnostics, outcome.result.internal_errors)
     report.diagnostics.extend(result.diagnostics)
     report.internal_errors.extend(result.internal_errors)
     return project

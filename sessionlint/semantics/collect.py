@@ -164,9 +164,10 @@ def _bound_names(target: ast.AST) -> Iterator[str]:
 
 
 class _ModuleCollector:
-    def __init__(self, module: str, is_package: bool) -> None:
+    def __init__(self, module: str, is_package: bool, *, shallow: bool = False) -> None:
         self.module = module
         self.is_package = is_package
+        self.shallow = shallow
         self.imports: dict[str, str] = {}
         self.bindings: dict[str, Value | None] = {}
         self.definitions: set[str] = set()
@@ -218,7 +219,8 @@ class _ModuleCollector:
             if isinstance(node, ast.Lambda):
                 self.note_lambda(node, resolve)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                self.collect_function(node, resolve, prefix, is_method=bindings_prefix not in ("", None))
+                if not self.shallow:
+                    self.collect_function(node, resolve, prefix, is_method=bindings_prefix not in ("", None))
             elif isinstance(node, ast.ClassDef):
                 self.note_scope_header(node, resolve)
                 nested_bindings = f"{bindings_prefix}{node.name}." if bindings_prefix is not None else None
@@ -498,10 +500,16 @@ class _FunctionWalker:
 
 
 def collect(
-    tree: ast.Module, *, path: str, module: str, is_package: bool, aliases: tuple[str, ...] = ()
+    tree: ast.Module,
+    *,
+    path: str,
+    module: str,
+    is_package: bool,
+    aliases: tuple[str, ...] = (),
+    shallow: bool = False,
 ) -> ModuleFacts:
-    """Condense a parsed module into its facts."""
-    collector = _ModuleCollector(module, is_package)
+    """Condense a parsed module into its facts (`shallow`: module-level names only)."""
+    collector = _ModuleCollector(module, is_package, shallow=shallow)
     collector.collect_module(tree)
     mentioned = [*collector.bindings.values(), *collector.dependency_calls, *collector.lifespan_refs]
     referenced = set(collector.calls).union(value_refs(mentioned))
@@ -523,4 +531,5 @@ def collect(
         chained_calls=frozenset(collector.chained_calls),
         constructor_calls=tuple(collector.constructor_calls),
         referenced=frozenset(referenced),
+        shallow=shallow,
     )

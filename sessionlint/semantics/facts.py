@@ -99,6 +99,9 @@ class ModuleFacts:
     constructor_calls: tuple[CallOf, ...] = ()
     # Qualified names of every global the facts above mention, functions' included.
     referenced: frozenset[str] = frozenset()
+    # Only module-level names were collected, no function: a module read for what other
+    # modules import from it, which names nothing the rules are about itself.
+    shallow: bool = False
 
     @property
     def is_test_file(self) -> bool:
