@@ -31,9 +31,12 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
     if state.facts is None or not rules:
         return result
     text = decode(state.source)
-    if state.tree is None:
+    # The tree is not kept on the state: with every checked file's tree alive until the run
+    # ends, memory grows with the project and each garbage collection walks all of them.
+    tree = state.tree
+    if tree is None:
         try:
-            state.tree = cst.parse_module(text)
+            tree = cst.parse_module(text)
         except (cst.ParserSyntaxError, RecursionError) as error:
             diagnostic = _syntax_error(state.source.display, error)
             if isinstance(error, cst.ParserSyntaxError) and state.facts.complete:
@@ -43,7 +46,7 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
                 )
             result.diagnostics.append(diagnostic)
             return result
-    wrapper = MetadataWrapper(state.tree, unsafe_skip_copy=True)
+    wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
     contexts = _run_rules(wrapper, state, project, rules, result)
     if len(result.internal_errors) == len(rules) and all(
         error.message.startswith("RecursionError") for error in result.internal_errors

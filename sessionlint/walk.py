@@ -3,7 +3,8 @@
 LibCST's `CSTNode.visit` rebuilds (and re-validates) every node it passes, even for a
 read-only `CSTVisitor`, and its `visit_batched` rebuilds its hook table with
 `inspect.getmembers` for every file; together they cost several times the parse. Rules and
-the helpers they use should walk trees with `walk` instead.
+the helpers they use should walk trees with `walk` (several visitors, every node), `visit`
+(one visitor whose hooks may skip subtrees) or `iter_nodes` instead.
 """
 
 from __future__ import annotations
@@ -51,12 +52,24 @@ _SKIPPED_FIELDS = (
     "newline",
     "dot",
 )
-# Where the dataclass field order differs from the source order LibCST visits in.
+# Where the dataclass field order differs from the source order LibCST visits in (or a
+# whitespace / punctuation field is not named like those above).
 _SOURCE_ORDER = {
     "FunctionDef": ("decorators", "asynchronous", "name", "type_parameters", "params", "returns", "body"),
     "ClassDef": ("decorators", "name", "type_parameters", "bases", "keywords", "body"),
     "Parameters": ("posonly_params", "posonly_ind", "params", "star_arg", "kwonly_params", "star_kwarg"),
     "IfExp": ("body", "test", "orelse"),
+    "Arg": ("keyword", "value"),
+    "For": ("asynchronous", "target", "iter", "body", "orelse"),
+    "With": ("asynchronous", "items", "body"),
+    "CompFor": ("asynchronous", "target", "iter", "ifs", "inner_for_in"),
+    "ExceptHandler": ("type", "name", "body"),
+    "ExceptStarHandler": ("type", "name", "body"),
+    "ImportFrom": ("relative", "module", "names"),
+    "MatchCase": ("pattern", "guard", "body"),
+    "TypeAlias": ("name", "type_parameters", "value"),
+    "SimpleStatementSuite": ("body",),
+    "Slice": ("lower", "upper", "step"),
 }
 
 
@@ -107,6 +120,55 @@ def walk(node: cst.CSTNode, visitors: Sequence[cst.CSTVisitor | cst.BatchableCST
     Hook return values are ignored: every subtree is visited. Children come in source order.
     """
     _Batch(visitors).walk(node)
+
+
+def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
+    """`node.visit(visitor)` for a read-only `CSTVisitor`, without rebuilding the tree.
+
+    The same contract as LibCST's: a `visit_<Node>` hook returning False skips that node's
+    children (its `leave_<Node>` still runs); a visitor that overrides `on_visit` /
+    `on_leave` gets those for every node instead. Children come in source order. Unlike
+    LibCST, nodes in whitespace and punctuation fields (`_SKIPPED_FIELDS`: commas, dots of
+    attributes, parentheses, ...) are not visited, and `visit_<Node>_<field>` hooks are not
+    called: a visitor must not depend on either. Hooks get the tree's own nodes.
+    """
+    kind = type(visitor)
+    if kind.on_visit is not cst.CSTVisitor.on_visit or kind.on_leave is not cst.CSTVisitor.on_leave:
+        _visit(node, visitor.on_visit, visitor.on_leave)
+        return
+    visit_hooks: dict[str, Callable[[cst.CSTNode], bool | None]] = {}
+    leave_hooks: dict[str, Callable[[cst.CSTNode], None]] = {}
+    for name in _hook_names(kind):
+        prefix, node_type = name.split("_", 1)
+        (visit_hooks if prefix == "visit" else leave_hooks)[node_type] = getattr(visitor, name)
+
+    def on_visit(current: cst.CSTNode) -> bool:
+        hook = visit_hooks.get(type(current).__name__)
+        return hook is None or hook(current) is not False
+
+    def on_leave(current: cst.CSTNode) -> None:
+        hook = leave_hooks.get(type(current).__name__)
+        if hook is not None:
+            hook(current)
+
+    _visit(node, on_visit, on_leave)
+
+
+def _visit(
+    node: cst.CSTNode,
+    on_visit: Callable[[cst.CSTNode], bool],
+    on_leave: Callable[[cst.CSTNode], None],
+) -> None:
+    if on_visit(node):
+        for field in _child_fields(type(node)):
+            child = getattr(node, field)
+            if isinstance(child, cst.CSTNode):
+                _visit(child, on_visit, on_leave)
+            elif isinstance(child, (tuple, list)):
+                for item in child:
+                    if isinstance(item, cst.CSTNode):
+                        _visit(item, on_visit, on_leave)
+    on_leave(node)
 
 
 def iter_nodes(node: cst.CSTNode):  # type: ignore[no-untyped-def]

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from sessionlint.walk import visit
+
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext
 
@@ -86,7 +88,7 @@ def _line_starts(source: str, start: int, end: int) -> Iterator[int]:
 
 def _multiline_strings(context: FileContext, node: cst.CSTNode) -> Iterator[tuple[int, int]]:
     collector = _StringCollector()
-    node.visit(collector)
+    visit(node, collector)
     for string in collector.strings:
         first, last = context.span(string)
         if _NEWLINE.search(context.source, first, last):

@@ -20,6 +20,7 @@ from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.lifetime import names_in
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
+from sessionlint.walk import visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext
@@ -250,7 +251,7 @@ class _OwnScope(cst.CSTVisitor):
 def _only_return(body: cst.IndentedBlock, returned: cst.Return) -> bool:
     """`returned` is the body's only `return`, and nothing yields."""
     scope = _OwnScope()
-    body.visit(scope)
+    visit(body, scope)
     return not scope.yields and len(scope.returns) == 1 and scope.returns[0] is returned
 
 

@@ -9,6 +9,7 @@ import libcst as cst
 from sessionlint.diagnostics import Edit
 from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start, newline_at
 from sessionlint.semantics.lifetime import References, names_in
+from sessionlint.walk import visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext
@@ -136,7 +137,7 @@ def _hands_out_results(statements: list[cst.BaseStatement], name: str) -> bool:
     """
     finder = _HandedOut(name)
     for statement in statements:
-        statement.visit(finder)
+        visit(statement, finder)
     return finder.found
 
 

@@ -11,6 +11,7 @@ from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
+from sessionlint.walk import visit
 
 _SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
 Creation = tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
@@ -141,7 +142,7 @@ class SessionNotClosed(Rule):
         if not creations:
             return
         references = lifetime.References(frozenset(creations))
-        node.body.visit(references)
+        visit(node.body, references)
         for name, (statement, assign, kind) in creations.items():
             if name in function.facts.declared_globals or name in references.captured:
                 continue
@@ -172,7 +173,7 @@ class SessionNotClosed(Rule):
     def _creations(self, node: cst.FunctionDef) -> dict[str, Creation]:
         """`name = <new session>` statements of the function's own scope, one per name."""
         finder = lifetime.Creations()
-        node.body.visit(finder)
+        visit(node.body, finder)
         found: dict[str, Creation] = {}
         repeated = set()
         for statement, assign, name, value in finder.assignments:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.walk import visit
 
 if TYPE_CHECKING:
     from sessionlint.semantics.context import FileSemantics
@@ -43,7 +44,12 @@ class Reference:
 
 
 class References(cst.CSTVisitor):
-    """Every reference to the tracked names in a function body's own scope, in source order."""
+    """Every reference to the tracked names in a function body's own scope, in source order.
+
+    `order` counts both entering and leaving a node: `spans[node]` is (entered, left), and
+    everything inside a node lies strictly between the two, so "after the assignment" and
+    "inside the `try`" do not hang on which whitespace nodes the walk passes.
+    """
 
     def __init__(self, names: frozenset[str]) -> None:
         super().__init__()
@@ -77,6 +83,7 @@ class References(cst.CSTVisitor):
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         self.stack.pop()
+        self.order += 1
         start, _ = self.spans[original_node]
         self.spans[original_node] = (start, self.order)
 
@@ -247,5 +254,5 @@ class _NameCollector(cst.CSTVisitor):
 
 def names_in(node: cst.CSTNode) -> set[str]:
     collector = _NameCollector()
-    node.visit(collector)
+    visit(node, collector)
     return collector.names
