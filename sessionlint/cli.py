@@ -75,9 +75,7 @@ def main() -> None:
 @click.option("--fix", is_flag=True, help="Apply safe fixes.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
 @click.option("--diff", is_flag=True, help="Print the fixes as a unified diff; write nothing.")
-@click.option(
-    "--select", help="Comma-separated codes or prefixes to enable (replaces the configured list)."
-)
+@click.option("--select", help="Comma-separated codes or prefixes to enable (replaces the configured list).")
 @click.option("--extend-select", help="Comma-separated codes or prefixes to enable in addition.")
 @click.option("--ignore", help="Comma-separated codes or prefixes to disable.")
 @click.option(
@@ -85,18 +83,14 @@ def main() -> None:
     multiple=True,
     help="Glob patterns of files and folders to skip (replaces defaults).",
 )
-@click.option(
-    "--extend-exclude", multiple=True, help="Glob patterns to skip in addition to the defaults."
-)
+@click.option("--extend-exclude", multiple=True, help="Glob patterns to skip in addition to the defaults.")
 @click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Configuration file.",
 )
-@click.option(
-    "--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True
-)
+@click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--output-file",
     "-o",
@@ -107,9 +101,7 @@ def main() -> None:
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder.")
-@click.option(
-    "--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: CPU count)."
-)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: CPU count).")
 @click.option("--stdin-filename", help="The name of the file read from `-` (stdin).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
 @click.option("--verbose", "-v", is_flag=True, help="Show the work done, and tracebacks of internal errors.")
@@ -162,9 +154,7 @@ def check(
     )
     report_to_stderr = False
     if reading_stdin:
-        report, fixed_source = check_stdin(
-            sys.stdin.buffer.read(), stdin_filename or "-", settings, options
-        )
+        report, fixed_source = check_stdin(sys.stdin.buffer.read(), stdin_filename or "-", settings, options)
         if fix and not diff and fixed_source is not None:
             # stdout is the fixed file, byte for byte (an editor replaces its buffer with it):
             # what remains to report goes to stderr.
@@ -227,7 +217,9 @@ def _emit(
             try:
                 output_file.write_text(text, encoding="utf-8")
             except OSError as error:
-                click.echo(f"error: cannot write the report to {output_file}: {error.strerror or error}", err=True)
+                click.echo(
+                    f"error: cannot write the report to {output_file}: {error.strerror or error}", err=True
+                )
                 sys.exit(EXIT_ERROR)
         else:
             click.echo(text, nl=False, err=err)

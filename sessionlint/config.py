@@ -79,9 +79,7 @@ class Settings:
     def fingerprint(self) -> str:
         """A digest of everything that changes results (the cache key's settings part)."""
         data = {k: v for k, v in asdict(self).items() if k not in ("root", "config_file")}
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[
-            :16
-        ]
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _best_match(code: str, selectors: Iterable[str]) -> str | None:
@@ -136,7 +134,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
     except UnicodeDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: not UTF-8 ({error.reason} at byte {error.start})") from None
+        raise ConfigError(
+            f"{path}: not valid TOML: not UTF-8 ({error.reason} at byte {error.start})"
+        ) from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
 
@@ -148,9 +148,7 @@ def _tool_table(document: dict[str, Any], path: Path) -> dict[str, Any]:
     return tool
 
 
-def load_settings(
-    paths: Sequence[Path], config_file: Path | None, known_codes: Iterable[str]
-) -> Settings:
+def load_settings(paths: Sequence[Path], config_file: Path | None, known_codes: Iterable[str]) -> Settings:
     """Settings from `--config` or the nearest pyproject.toml, or the defaults."""
     path = config_file or find_config_file(paths)
     if path is None:

@@ -198,9 +198,7 @@ def _apply_parsing(
 
 
 def _replaced_source(source: SourceFile, text: str) -> SourceFile:
-    return SourceFile(
-        source.path, source.display, encode(text, source.encoding), source.encoding, text
-    )
+    return SourceFile(source.path, source.display, encode(text, source.encoding), source.encoding, text)
 
 
 class ConcurrentModification(Exception):
@@ -216,9 +214,7 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
     if path.read_bytes() != original:
         raise ConcurrentModification("changed on disk while it was being checked; not fixed")
     status = path.stat()
-    descriptor, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".sessionlint", dir=path.parent
-    )
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".sessionlint", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(new)

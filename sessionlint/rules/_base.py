@@ -18,9 +18,7 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 class FileContext:
     """One file under check: its source, its tree, its semantics, and what was reported."""
 
-    def __init__(
-        self, path: str, source: str, wrapper: MetadataWrapper, semantics: FileSemantics
-    ) -> None:
+    def __init__(self, path: str, source: str, wrapper: MetadataWrapper, semantics: FileSemantics) -> None:
         self.path = path
         self.source = source
         self.wrapper = wrapper

@@ -92,9 +92,7 @@ class EngineInFunction(Rule):
         self._kept_calls: set[cst.Call] = set()
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if isinstance(node.value, cst.Call) and any(
-            self._keeps(target.target) for target in node.targets
-        ):
+        if isinstance(node.value, cst.Call) and any(self._keeps(target.target) for target in node.targets):
             self._kept_calls.add(node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:

@@ -125,9 +125,7 @@ class Kind(enum.Enum):
         return self in (Kind.ASYNC_SESSION, Kind.ASYNC_FACTORY, Kind.ASYNC_REGISTRY)
 
 
-_FACTORIES = frozenset(
-    {Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY, Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY}
-)
+_FACTORIES = frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY, Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY})
 
 # Calling a factory of this kind gives a session of that kind.
 SESSION_FROM_FACTORY = {

@@ -32,9 +32,7 @@ CONFIG_ENGINE_CONSTRUCTORS = _paths(
     "sqlalchemy.ext.asyncio.async_engine_from_config",
     "sqlalchemy.ext.asyncio.engine.async_engine_from_config",
 )
-ENGINE_CONSTRUCTORS = (
-    SYNC_ENGINE_CONSTRUCTORS | ASYNC_ENGINE_CONSTRUCTORS | CONFIG_ENGINE_CONSTRUCTORS
-)
+ENGINE_CONSTRUCTORS = SYNC_ENGINE_CONSTRUCTORS | ASYNC_ENGINE_CONSTRUCTORS | CONFIG_ENGINE_CONSTRUCTORS
 
 SESSIONMAKERS = _paths("sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker")
 ASYNC_SESSIONMAKERS = _paths(
