@@ -171,6 +171,20 @@ def _visit(
     on_leave(node)
 
 
+class OwnScopeVisitor(cst.CSTVisitor):
+    """A visitor of one scope's own nodes (with `visit`): nested functions, classes and
+    lambdas are their own scopes and are skipped."""
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Lambda(self, node: cst.Lambda) -> bool:
+        return False
+
+
 def iter_nodes(node: cst.CSTNode):  # type: ignore[no-untyped-def]
     """Every node under `node` (itself included), in source order (skipping whitespace)."""
     stack = [node]

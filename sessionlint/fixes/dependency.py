@@ -20,7 +20,7 @@ from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.lifetime import names_in
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
-from sessionlint.walk import visit
+from sessionlint.walk import OwnScopeVisitor, visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext
@@ -224,22 +224,13 @@ class _Rewrite:
         return None
 
 
-class _OwnScope(cst.CSTVisitor):
+class _OwnScope(OwnScopeVisitor):
     """`return` statements and whether there is a `yield`, in a body's own scope."""
 
     def __init__(self) -> None:
         super().__init__()
         self.returns: list[cst.Return] = []
         self.yields = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         self.returns.append(node)

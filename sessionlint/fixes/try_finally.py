@@ -9,7 +9,7 @@ import libcst as cst
 from sessionlint.diagnostics import Edit
 from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start, newline_at
 from sessionlint.semantics.lifetime import References, names_in
-from sessionlint.walk import visit
+from sessionlint.walk import OwnScopeVisitor, visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext
@@ -141,20 +141,11 @@ def _hands_out_results(statements: list[cst.BaseStatement], name: str) -> bool:
     return finder.found
 
 
-class _HandedOut(cst.CSTVisitor):
+class _HandedOut(OwnScopeVisitor):
     def __init__(self, name: str) -> None:
         super().__init__()
         self.name = name
         self.found = False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_Return(self, node: cst.Return) -> None:
         self._check(node.value)

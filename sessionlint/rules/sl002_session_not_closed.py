@@ -13,7 +13,6 @@ from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
 from sessionlint.walk import visit
 
-_SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
 Creation = tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
 
 
@@ -138,7 +137,7 @@ class SessionNotClosed(Rule):
             return  # one-shot: the session is bound to the migration's own connection
         if not self._creates_session(function):
             return  # the common case, answered from the facts without walking the body
-        creations = self._creations(node)
+        creations = self._creations(node, function)
         if not creations:
             return
         references = lifetime.References(frozenset(creations))
@@ -163,47 +162,30 @@ class SessionNotClosed(Rule):
             self.report(assign, fix=fix, session=name, failure=failure)
 
     def _creates_session(self, function: Function) -> bool:
-        project = self.semantics.project
+        facts, project = function.facts, self.semantics.project
         return any(
-            project.created_session_kind(value, function.module, function.facts) is not None
-            for values in function.facts.locals.values()
-            for value in values
+            project.creates_pooled_session(function, value)
+            for name in facts.assigned_names
+            for value in facts.locals.get(name, ())
         )
 
-    def _creations(self, node: cst.FunctionDef) -> dict[str, Creation]:
-        """`name = <new session>` statements of the function's own scope, one per name."""
+    def _creations(self, node: cst.FunctionDef, function: Function) -> dict[str, Creation]:
+        """`name = <new session>` statements of the function's own scope, one per name, of
+        sessions that can keep a pool connection checked out."""
         finder = lifetime.Creations()
         visit(node.body, finder)
         found: dict[str, Creation] = {}
         repeated = set()
+        project = self.semantics.project
         for statement, assign, name, value in finder.assignments:
             kind = self.semantics.created_session_kind(value)
-            if kind is None or self._holds_no_pool_connection(value):
+            if kind is None or not project.creates_pooled_session(function, self.semantics.value_of(value)):
                 continue
             if name in found:
                 repeated.add(name)
             found[name] = (statement, assign, kind)
         # Created twice: which `close()` belongs to which session is a guess. Don't.
         return {name: found[name] for name in found if name not in repeated}
-
-    def _holds_no_pool_connection(self, value: cst.BaseExpression) -> bool:
-        """A session that cannot keep one of our pool's connections checked out.
-
-        Bound to something not known to be an engine (`Session(connection)`: closing the
-        session would not return that connection, its owner does), or a session class
-        called without any bind (`Session()`: it cannot connect at all).
-        """
-        if not isinstance(value, cst.Call):
-            return False
-        if any(arg.star == "**" for arg in value.args):
-            return True  # the bind may be in there: unsure
-        keywords = {arg.keyword.value: arg.value for arg in value.args if arg.keyword is not None}
-        positional = [arg.value for arg in value.args if arg.keyword is None and not arg.star]
-        bind = keywords.get("bind", positional[0] if positional else None)
-        if bind is not None:
-            return self.semantics.kind_of(bind) != Kind.ENGINE
-        is_class = self.semantics.qualified_name(value.func) in _SESSION_CLASSES
-        return is_class and "binds" not in keywords
 
     def _fixture_closes_after_yield(
         self, function: Function, references: lifetime.References, name: str

@@ -8,7 +8,7 @@ from sessionlint.diagnostics import FixAvailability
 from sessionlint.fixes.arguments import add_keyword_argument
 from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.values import Text
+from sessionlint.semantics.values import CallOf
 
 
 class EngineWithoutPrePing(Rule):
@@ -69,37 +69,13 @@ class EngineWithoutPrePing(Rule):
         semantics = self.semantics
         if semantics.is_test_file or semantics.is_migration_file:
             return
+        call = semantics.value_of(node)
+        assert isinstance(call, CallOf)
         # The constructor itself: a project function returning an engine takes other arguments.
-        constructor = semantics.qualified_name(node)
+        constructor = semantics.project.external_name(call.func)
         if constructor is None or not semantics.is_engine_constructor_call(node):
             return
-        if constructor in vocab.CONFIG_ENGINE_CONSTRUCTORS or self._opts_out(node):
+        if constructor in vocab.CONFIG_ENGINE_CONSTRUCTORS or semantics.project.opts_out_of_pre_ping(call):
             return
         edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
         self.report(node, fix=self.make_fix([edit]))
-
-    def _opts_out(self, node: cst.Call) -> bool:
-        for arg in node.args:
-            if arg.star == "**" or (
-                arg.keyword is not None and arg.keyword.value == "pool_pre_ping"
-            ):
-                return True
-            if (
-                arg.keyword is not None
-                and arg.keyword.value == "poolclass"
-                and self.semantics.qualified_name(arg.value) in vocab.NON_POOLING_POOLS
-            ):
-                return True
-        url = _url_argument(node)
-        if url is None:
-            return False
-        value = self.semantics.module_constant(url)
-        return isinstance(value, Text) and value.prefix.startswith("sqlite")
-
-
-def _url_argument(node: cst.Call) -> cst.BaseExpression | None:
-    for arg in node.args:
-        if arg.keyword is not None and arg.keyword.value == "url":
-            return arg.value
-    positional = [arg for arg in node.args if arg.keyword is None and not arg.star]
-    return positional[0].value if positional else None

@@ -14,7 +14,7 @@ import libcst as cst
 
 from sessionlint.semantics.collect import string_value
 from sessionlint.semantics.facts import ModuleFacts
-from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
+from sessionlint.semantics.project import Function, ProjectFacts
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
@@ -139,11 +139,7 @@ class FileSemantics:
                 return None  # a function the fact pass did not see: know nothing
             if name in scope.function.facts.local_names:
                 return Local(name) if depth == 0 else None
-        if (
-            name in self.module.imports
-            or name in self.module.definitions
-            or name in self.module.bindings
-        ):
+        if name in self.module.imports or name in self.module.definitions or name in self.module.bindings:
             if name in self.module.imports:
                 return Ref(self.module.imports[name])
             return Ref(f"{self.module.module}.{name}" if self.module.module else name)
@@ -161,13 +157,7 @@ class FileSemantics:
     def qualified_name(self, node: cst.BaseExpression | None) -> str | None:
         """The external qualified name an expression refers to (`sqlalchemy.pool.NullPool`)."""
         value = self.value_of(node)
-        if isinstance(value, CallOf):
-            value = value.func
-        if isinstance(value, Ref):
-            target = self.project.resolve(value.qualname)
-            if isinstance(target, External):
-                return target.qualname
-        return None
+        return self.project.external_name(value.func if isinstance(value, CallOf) else value)
 
     def is_engine_constructor_call(self, node: cst.Call) -> bool:
         return self.kind_of(node) == Kind.ENGINE
@@ -196,18 +186,11 @@ class FileSemantics:
         bare call (see `ProjectFacts.created_session_kind`)."""
         function = self.function
         value = self.value_of(node)
-        return self.project.created_session_kind(
-            value, self.module, function.facts if function else None
-        )
+        return self.project.created_session_kind(value, self.module, function.facts if function else None)
 
     def module_constant(self, node: cst.BaseExpression) -> Value | None:
         """The value a module-level constant is bound to (through imports), if known."""
-        value = self.value_of(node)
-        if isinstance(value, Ref):
-            target = self.project.resolve(value.qualname)
-            if isinstance(target, Binding) and not target.rest:
-                return target.module.bindings.get(target.name)
-        return value
+        return self.project.constant_value(self.value_of(node))
 
 
 def expression_value(node: cst.BaseExpression | None, resolve) -> Value | None:  # type: ignore[no-untyped-def]
@@ -238,16 +221,12 @@ def expression_value(node: cst.BaseExpression | None, resolve) -> Value | None: 
         return Awaited(inner) if inner is not None else None
     if isinstance(node, cst.Subscript):
         items: Sequence[Value | None] = [
-            expression_value(element.slice.value, resolve)
-            if isinstance(element.slice, cst.Index)
-            else None
+            expression_value(element.slice.value, resolve) if isinstance(element.slice, cst.Index) else None
             for element in node.slice
         ]
         return SubscriptOf(expression_value(node.value, resolve), tuple(items))
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-        return UnionOf(
-            (expression_value(node.left, resolve), expression_value(node.right, resolve))
-        )
+        return UnionOf((expression_value(node.left, resolve), expression_value(node.right, resolve)))
     if isinstance(node, cst.SimpleString):
         text = node.evaluated_value
         return string_value(text, resolve) if isinstance(text, str) else None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.walk import visit
+from sessionlint.walk import OwnScopeVisitor, visit
 
 if TYPE_CHECKING:
     from sessionlint.semantics.context import FileSemantics
@@ -208,7 +208,7 @@ def how_used(node: cst.Name, ancestors: list[cst.CSTNode]) -> str | None:
     return USE
 
 
-class Creations(cst.CSTVisitor):
+class Creations(OwnScopeVisitor):
     """`name = call(...)` / `name: T = call(...)` statements of a body's own scope."""
 
     def __init__(self) -> None:
@@ -217,15 +217,6 @@ class Creations(cst.CSTVisitor):
             tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, str, cst.BaseExpression]
         ] = []
         self._line: cst.SimpleStatementLine | None = None
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._line = node

@@ -25,6 +25,7 @@ from sessionlint.semantics.values import (
     NoneValue,
     Ref,
     SubscriptOf,
+    Text,
     UnionOf,
     Value,
 )
@@ -67,9 +68,7 @@ _CONSTRUCTED_KINDS = {
     **dict.fromkeys(vocab.FASTAPI_ROUTERS, Kind.ROUTER),
     **_SESSION_CLASS_KINDS,
 }
-_VOCABULARY = (
-    frozenset(_CONSTRUCTED_KINDS) | vocab.SESSIONMAKERS | vocab.DEPENDS | vocab.BACKGROUND_TASKS
-)
+_VOCABULARY = frozenset(_CONSTRUCTED_KINDS) | vocab.SESSIONMAKERS | vocab.DEPENDS | vocab.BACKGROUND_TASKS
 
 
 class ProjectFacts:
@@ -125,11 +124,7 @@ class ProjectFacts:
 
     def resolve(self, qualname: str, depth: int = 0) -> Target:
         """What a qualified name refers to, following imports and re-exports."""
-        if (
-            qualname in _VOCABULARY
-            or qualname in self.extra_factories
-            or qualname in self.extra_engines
-        ):
+        if qualname in _VOCABULARY or qualname in self.extra_factories or qualname in self.extra_engines:
             return External(qualname)
         if depth > _MAX_DEPTH:
             return None
@@ -172,6 +167,61 @@ class ProjectFacts:
                 return Function(module, function, rest[length:])
         return None
 
+    def external_name(self, value: Value | None) -> str | None:
+        """The qualified name of the library object a value names (`sqlalchemy.pool.NullPool`)."""
+        if isinstance(value, Ref):
+            target = self.resolve(value.qualname)
+            if isinstance(target, External):
+                return target.qualname
+        return None
+
+    def constant_value(self, value: Value | None) -> Value | None:
+        """What a module-level constant is bound to (through imports); other values as they are."""
+        if isinstance(value, Ref):
+            target = self.resolve(value.qualname)
+            if isinstance(target, Binding) and not target.rest:
+                return target.module.bindings.get(target.name)
+        return value
+
+    # -- what a call's arguments decide -------------------------------------------------
+
+    def opts_out_of_pre_ping(self, call: CallOf) -> bool:
+        """An engine constructor call that needs no `pool_pre_ping=True` (SL005): it decides
+        itself (`pool_pre_ping=` of any value, `**kwargs`), pools nothing that goes stale
+        (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
+        or through a module-level constant)."""
+        if call.has_star_kwargs or call.has_keyword("pool_pre_ping"):
+            return True
+        if self.external_name(call.keyword("poolclass")) in vocab.NON_POOLING_POOLS:
+            return True
+        url = call.keyword("url") if call.has_keyword("url") else (call.args[0] if call.args else None)
+        text = self.constant_value(url)
+        return isinstance(text, Text) and text.prefix.startswith("sqlite")
+
+    def holds_no_pool_connection(
+        self, call: Value | None, module: ModuleFacts, function: FunctionFacts | None
+    ) -> bool:
+        """A session call that cannot keep one of the engine pool's connections checked out
+        (SL002): bound to something not known to be an engine (`Session(connection)`: closing
+        the session would not return that connection, its owner does; `**kwargs`: unsure), or
+        a session class called without any bind (`Session()`: it cannot connect at all)."""
+        if not isinstance(call, CallOf):
+            return False
+        if call.has_star_kwargs:
+            return True
+        if call.has_keyword("bind") or call.args:
+            bind = call.keyword("bind") if call.has_keyword("bind") else call.args[0]
+            return self.value_kind(bind, module, function) != Kind.ENGINE
+        return self.external_name(call.func) in _SESSION_CLASS_KINDS and not call.has_keyword("binds")
+
+    def creates_pooled_session(self, function: Function, value: Value | None) -> bool:
+        """`value`, assigned in `function`, is a new session that can keep a pool connection
+        checked out: what SL002 follows to its `close()`."""
+        module, facts = function.module, function.facts
+        return self.created_session_kind(
+            value, module, facts
+        ) is not None and not self.holds_no_pool_connection(value, module, facts)
+
     def function_of(self, value: Value | None, module: ModuleFacts) -> Function | None:
         """The project function a value names (`get_db`, `deps.get_db`), if any."""
         if isinstance(value, Ref):
@@ -209,9 +259,7 @@ class ProjectFacts:
         self._kind_cache[key] = result
         return result
 
-    def _value_kind(
-        self, value: Value, module: ModuleFacts, function: FunctionFacts | None
-    ) -> Kind | None:
+    def _value_kind(self, value: Value, module: ModuleFacts, function: FunctionFacts | None) -> Kind | None:
         if isinstance(value, Ref):
             return self._global_kind(value.qualname)
         if isinstance(value, Local):
@@ -244,9 +292,7 @@ class ProjectFacts:
         param = function.param(name)
         if param is not None:
             kinds.add(self.param_kind(param, module))
-        kinds.update(
-            self.value_kind(value, module, function) for value in function.locals.get(name, ())
-        )
+        kinds.update(self.value_kind(value, module, function) for value in function.locals.get(name, ()))
         return kinds.pop() if len(kinds) == 1 else None
 
     def _call_kind(
@@ -290,9 +336,7 @@ class ProjectFacts:
         """The kind of object an annotation declares (`Session`, `Annotated[AsyncSession, ...]`, an alias)."""
         if value is None:
             return None
-        return self._memo(
-            ("annotation", value, module.module), lambda: self._annotation_kind(value, module)
-        )
+        return self._memo(("annotation", value, module.module), lambda: self._annotation_kind(value, module))
 
     def _annotation_kind(self, value: Value, module: ModuleFacts) -> Kind | None:
         if isinstance(value, Ref):
@@ -318,9 +362,7 @@ class ProjectFacts:
 
     def _union_kind(self, options: tuple[Value | None, ...], module: ModuleFacts) -> Kind | None:
         kinds = {
-            self.annotation_kind(option, module)
-            for option in options
-            if not isinstance(option, NoneValue)
+            self.annotation_kind(option, module) for option in options if not isinstance(option, NoneValue)
         }
         return kinds.pop() if len(kinds) == 1 else None
 
@@ -334,9 +376,7 @@ class ProjectFacts:
                 return found
         return None
 
-    def _dependency_in(
-        self, value: Value | None, module: ModuleFacts, depth: int
-    ) -> Function | None:
+    def _dependency_in(self, value: Value | None, module: ModuleFacts, depth: int) -> Function | None:
         if value is None or depth > _MAX_DEPTH:
             return None
         if isinstance(value, CallOf) and self.is_depends_call(value):
@@ -352,9 +392,7 @@ class ProjectFacts:
         if isinstance(value, Ref):
             target = self.resolve(value.qualname)
             if isinstance(target, Binding) and not target.rest:
-                return self._dependency_in(
-                    target.module.bindings[target.name], target.module, depth + 1
-                )
+                return self._dependency_in(target.module.bindings[target.name], target.module, depth + 1)
         return None
 
     def is_depends_call(self, call: CallOf) -> bool:
@@ -415,9 +453,7 @@ class ProjectFacts:
                 return provided
         return self.annotation_kind(param.annotation, module)
 
-    def request_session_kind(
-        self, param: ParamFacts, module: ModuleFacts, depth: int = 0
-    ) -> Kind | None:
+    def request_session_kind(self, param: ParamFacts, module: ModuleFacts, depth: int = 0) -> Kind | None:
         """The kind of request-scoped session FastAPI fills this parameter with, if any.
 
         Filled through `Depends` by a session dependency (one that creates the session it
@@ -621,7 +657,10 @@ class ProjectFacts:
             "called": self.called_functions,
             "lifespan": self.lifespan_targets,
         }
-        return all(((module, qualname) in members[question]) == answer for (question, module, qualname), answer in answers.items())
+        return all(
+            ((module, qualname) in members[question]) == answer
+            for (question, module, qualname), answer in answers.items()
+        )
 
     def module_lookups(self, module: ModuleFacts) -> dict[str, str | None]:
         """Every module name resolution from `module` can reach, with the digest it finds.

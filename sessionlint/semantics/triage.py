@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable
 
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, value_refs
+from sessionlint.semantics.facts import ModuleFacts, value_refs
 from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
 from sessionlint.semantics.values import (
     Awaited,
@@ -24,7 +24,6 @@ from sessionlint.semantics.values import (
     Kind,
     Local,
     Ref,
-    Text,
     Value,
 )
 
@@ -87,10 +86,6 @@ class Triage:
         """The codes among `codes` whose rule could report something in this module."""
         module = ModuleTriage(facts, self)
         return frozenset(code for code in codes if CANDIDATE_TESTS.get(code, _references_trigger)(module))
-
-    def has_candidates(self, facts: ModuleFacts) -> bool:
-        """Any name of the vocabulary referenced at all: the broadest test."""
-        return any(self.is_trigger(name) for name in facts.referenced)
 
     def is_trigger(self, qualname: str) -> bool:
         return bool(self.kinds(qualname) & _TRIGGER_KINDS)
@@ -188,21 +183,6 @@ class ModuleTriage:
                 return True
         return False
 
-    def module_text(self, value: Value | None) -> Value | None:
-        """A module-level constant's value (through imports), like `FileSemantics.module_constant`."""
-        if isinstance(value, Ref):
-            target = self.project.resolve(value.qualname)
-            if isinstance(target, Binding) and not target.rest:
-                return target.module.bindings.get(target.name)
-        return value
-
-    def external_name(self, value: Value | None) -> str | None:
-        if isinstance(value, Ref):
-            target = self.project.resolve(value.qualname)
-            if isinstance(target, External):
-                return target.qualname
-        return None
-
 
 CandidateTest = Callable[[ModuleTriage], bool]
 
@@ -226,28 +206,12 @@ def _sl001_session_dependency_returns(module: ModuleTriage) -> bool:
 def _sl002_session_not_closed(module: ModuleTriage) -> bool:
     if module.facts.is_migration_file:
         return False
-    project = module.project
     return any(
-        module.may_create_session(value)
-        and project.created_session_kind(value, module.facts, function.facts) is not None
-        and not _holds_no_pool_connection(module, value, function.facts)
+        module.may_create_session(value) and module.project.creates_pooled_session(function, value)
         for function in module.functions
         for name in function.facts.assigned_names
         for value in function.facts.locals.get(name, ())
     )
-
-
-def _holds_no_pool_connection(module: ModuleTriage, value: Value | None, function: FunctionFacts) -> bool:
-    """SL002's exemption, from the facts: bound to something not known to be an engine, or a
-    session class called without any bind."""
-    if not isinstance(value, CallOf):
-        return False
-    if value.has_star_kwargs:
-        return True
-    if value.has_keyword("bind") or value.args:
-        bind = value.keyword("bind") if value.has_keyword("bind") else value.args[0]
-        return module.project.value_kind(bind, module.facts, function) != Kind.ENGINE
-    return module.external_name(value.func) in _SESSION_CLASSES and not value.has_keyword("binds")
 
 
 def _sl003_engine_in_function(module: ModuleTriage) -> bool:
@@ -272,19 +236,9 @@ def _sl005_engine_without_pre_ping(module: ModuleTriage) -> bool:
         return False
     for call in module.facts.constructor_calls:
         name = call.func.qualname if isinstance(call.func, Ref) else None
-        if name in _POOLED_ENGINE_CONSTRUCTORS and not _opts_out_of_pre_ping(module, call):
+        if name in _POOLED_ENGINE_CONSTRUCTORS and not module.project.opts_out_of_pre_ping(call):
             return True
     return module.unlisted_calls_of(_POOLED_ENGINE_CONSTRUCTORS)
-
-
-def _opts_out_of_pre_ping(module: ModuleTriage, call: CallOf) -> bool:
-    if call.has_star_kwargs or call.has_keyword("pool_pre_ping"):
-        return True
-    if module.external_name(call.keyword("poolclass")) in vocab.NON_POOLING_POOLS:
-        return True
-    url = call.keyword("url") if call.has_keyword("url") else (call.args[0] if call.args else None)
-    text = module.module_text(url)
-    return isinstance(text, Text) and text.prefix.startswith("sqlite")
 
 
 def _sl006_async_session_expire_on_commit(module: ModuleTriage) -> bool:
