@@ -61,6 +61,7 @@ DIFFERS: dict[str, str] = {
         "that caller's session, not a dependency: alone, the file does not see the caller and reports it"
     ),
     "SL002/flag_crossfile_factory": _FACTORY,
+    "SL002/flag_crossfile_helper_reached_late": _FACTORY + " (through a helper and a re-export)",
     "SL003/flag_crossfile_reexported_constructor": _CONSTRUCTOR,
     "SL004/flag_alias_in_other_module": _ALIAS,
     "SL005/flag_crossfile_reexported_constructor": _CONSTRUCTOR,
