@@ -488,15 +488,24 @@ class _FunctionWalker:
             returns=tuple(returns),
             yields=tuple(yields),
             locals={name: tuple(values) for name, values in local_values.items()},
-            local_names=frozenset(self.local_names),
-            calls=frozenset(calls),
-            declared_globals=frozenset(self.declared_globals),
+            local_names=_frozen(self.local_names),
+            calls=_frozen(calls),
+            declared_globals=_frozen(self.declared_globals),
             awaits=_awaits(self.nodes),
-            with_targets=frozenset(with_targets),
-            assigned_names=frozenset(assigned),
-            shared_names=frozenset(shared),
-            referenced=frozenset(calls).union(value_refs(mentioned)),
+            with_targets=_frozen(with_targets),
+            assigned_names=_frozen(assigned),
+            shared_names=_frozen(shared),
+            referenced=_frozen(set(calls).union(value_refs(mentioned))),
         )
+
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+def _frozen(names: Iterable[str]) -> frozenset[str]:
+    """One shared empty set: most functions call, share or declare nothing, and an empty
+    frozenset costs as much memory as a small full one."""
+    return frozenset(names) or _NOTHING
 
 
 def collect(
@@ -522,14 +531,14 @@ def collect(
         aliases=aliases,
         imports=collector.imports,
         bindings=collector.bindings,
-        definitions=frozenset(collector.definitions),
+        definitions=_frozen(collector.definitions),
         functions=collector.functions,
         dependency_calls=tuple(collector.dependency_calls),
-        calls=frozenset(collector.calls),
+        calls=_frozen(collector.calls),
         lifespan_refs=tuple(collector.lifespan_refs),
-        toplevel_calls=frozenset(collector.toplevel_calls),
-        chained_calls=frozenset(collector.chained_calls),
+        toplevel_calls=_frozen(collector.toplevel_calls),
+        chained_calls=_frozen(collector.chained_calls),
         constructor_calls=tuple(collector.constructor_calls),
-        referenced=frozenset(referenced),
+        referenced=_frozen(referenced),
         shallow=shallow,
     )

@@ -7,20 +7,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
-from sessionlint.semantics.values import Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value
+from sessionlint.semantics.values import SLOTS, Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 _MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class ParamFacts:
     name: str
     annotation: Value | None
     default: Value | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, **SLOTS)
 class FunctionFacts:
     """One `def` / `async def`, keyed in its module by `qualname`.
 
@@ -63,7 +63,7 @@ class FunctionFacts:
         return next((param for param in self.params if param.name == name), None)
 
 
-@dataclass
+@dataclass(**SLOTS)
 class ModuleFacts:
     """Everything other modules and the rules need to know about one module."""
 
