@@ -33,24 +33,23 @@ class _IgnoreRule:
 class GitIgnore:
     """The patterns of one `.gitignore`, matched against paths relative to its folder."""
 
-    def __init__(self, base: Path, lines: Sequence[str]) -> None:
-        self.base = base
+    def __init__(self, base: str, lines: Sequence[str]) -> None:
+        self.base = base  # an absolute folder path
         self.rules = [rule for line in lines if (rule := _parse_ignore_line(line)) is not None]
 
     @classmethod
-    def load(cls, directory: Path) -> GitIgnore | None:
-        path = directory / ".gitignore"
+    def load(cls, directory: str) -> GitIgnore | None:
         try:
-            return cls(directory, path.read_text(encoding="utf-8", errors="replace").splitlines())
+            with open(os.path.join(directory, ".gitignore"), encoding="utf-8", errors="replace") as handle:
+                return cls(directory, handle.read().splitlines())
         except OSError:
             return None
 
-    def ignores(self, path: Path, is_dir: bool) -> bool | None:
+    def ignores(self, absolute: str, is_dir: bool) -> bool | None:
         """True / False when a pattern decides, None when none matches."""
-        try:
-            relative = path.relative_to(self.base).as_posix()
-        except ValueError:
+        if not absolute.startswith(self.base + os.sep):
             return None
+        relative = absolute[len(self.base) + 1 :].replace(os.sep, "/")
         verdict = None
         for rule in self.rules:
             if rule.directory_only and not is_dir:
@@ -94,12 +93,19 @@ def _glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def is_excluded(path: Path, settings: Settings) -> bool:
+class _Excludes:
     """An exclude pattern matches the file or folder name, or its path below the root."""
-    pattern = _exclude_pattern(settings.all_excludes)
-    if pattern.match(path.name):
-        return True
-    return pattern.match(_relative(path, str(settings.root.absolute()))) is not None
+
+    def __init__(self, settings: Settings) -> None:
+        self.pattern = _exclude_pattern(settings.all_excludes)
+        self.root = os.path.abspath(settings.root)
+
+    def match(self, name: str, reached: str, absolute: str) -> bool:
+        if self.pattern.match(name):
+            return True
+        under_root = absolute.startswith(self.root + os.sep)
+        relative = absolute[len(self.root) + 1 :] if under_root else reached
+        return self.pattern.match(relative.replace(os.sep, "/")) is not None
 
 
 @functools.lru_cache(maxsize=16)
@@ -107,13 +113,6 @@ def _exclude_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
     if not patterns:
         return re.compile(r"(?!)")
     return re.compile("|".join(fnmatch_translate(p.rstrip("/")) for p in patterns))
-
-
-def _relative(path: Path, root: str) -> str:
-    absolute = os.path.abspath(path)
-    if absolute.startswith(root + os.sep):
-        return absolute[len(root) + 1 :].replace(os.sep, "/")
-    return path.as_posix()
 
 
 def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[FileError]]:
@@ -124,61 +123,65 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], lis
     fix must never write there), and a loop leads nowhere. A file reached twice (named
     twice, or by two spellings) is checked once: fixing it twice would race with itself.
     """
-    found: dict[Path, None] = {}
+    found: dict[str, str] = {}  # real path -> the path as reached
     errors: list[FileError] = []
+    excludes = _Excludes(settings)
     for path in paths:
         if path.is_dir():
-            for file in _walk(path, settings, errors):
-                found.setdefault(file)
+            top = os.path.normpath(path)
+            # No link below `top` is followed: the real path of a file found there is the
+            # real path of `top` joined with the rest of its path.
+            real_top = os.path.realpath(top)
+            for file in _walk(top, excludes, errors):
+                found.setdefault(real_top + file[len(top) :], file)
         elif path.exists():
-            found.setdefault(path)
+            found.setdefault(os.path.realpath(path), os.fspath(path))
         else:
             errors.append(FileError(str(path), "No such file or directory"))
-    unique: dict[str, Path] = {}
-    for file in found:
-        unique.setdefault(os.path.realpath(file), file)
-    return sorted(unique.values(), key=lambda p: p.as_posix()), errors
+    return sorted(map(Path, found.values()), key=Path.as_posix), errors
 
 
-def _walk(top: Path, settings: Settings, errors: list[FileError]) -> Iterator[Path]:
-    ignores = [ignore for ignore in (_ancestor_gitignores(top)) if ignore is not None]
-    seen: set[tuple[int, int]] = set()
-    yield from _walk_dir(top, settings, ignores, errors, seen)
+def _walk(top: str, excludes: _Excludes, errors: list[FileError]) -> Iterator[str]:
+    ignores = [ignore for ignore in _ancestor_gitignores(top) if ignore is not None]
+    yield from _walk_dir(top, os.path.abspath(top), excludes, ignores, errors, set())
 
 
-def _ancestor_gitignores(top: Path) -> list[GitIgnore | None]:
+def _ancestor_gitignores(top: str) -> list[GitIgnore | None]:
     """`.gitignore` files between the repository root and `top` (inclusive of top)."""
-    directory = top.absolute()
+    directory = Path(os.path.abspath(top))
     chain = [directory, *directory.parents]
     for index, candidate in enumerate(chain):
         if (candidate / ".git").exists():
-            return [GitIgnore.load(d) for d in reversed(chain[: index + 1])]
-    return [GitIgnore.load(directory)]
+            return [GitIgnore.load(str(d)) for d in reversed(chain[: index + 1])]
+    return [GitIgnore.load(str(directory))]
 
 
 def _walk_dir(
-    directory: Path,
-    settings: Settings,
+    directory: str,
+    absolute: str,
+    excludes: _Excludes,
     ignores: list[GitIgnore],
     errors: list[FileError],
     seen: set[tuple[int, int]],
-) -> Iterator[Path]:
+) -> Iterator[str]:
+    """Strings, not `Path`s, on the way down: the walk runs for every file on every run,
+    and a warm run does little else."""
     try:
-        stat = directory.stat()
+        stat = os.stat(directory)
         key = (stat.st_dev, stat.st_ino)
         if key in seen:
             return  # a symlink loop, or a folder reached twice through links
         seen.add(key)
-        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        with os.scandir(directory) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
     except OSError as error:
-        errors.append(FileError(str(directory), error.strerror or str(error)))
+        errors.append(FileError(str(Path(directory)), error.strerror or str(error)))
         return
-    local = GitIgnore.load(directory)
-    active = (
-        [*ignores, local] if local is not None and local.base not in {i.base for i in ignores} else ignores
-    )
+    if any(entry.name == ".gitignore" for entry in entries):
+        local = GitIgnore.load(absolute)
+        if local is not None and all(ignore.base != local.base for ignore in ignores):
+            ignores = [*ignores, local]
     for entry in entries:
-        path = Path(entry.path)
         try:
             if entry.is_symlink():
                 continue  # see `discover`
@@ -186,18 +189,22 @@ def _walk_dir(
             is_file = entry.is_file()
         except OSError:
             continue
-        if is_excluded(path, settings) or _git_ignored(path.absolute(), is_dir, active):
+        name = entry.name
+        if not is_dir and not name.endswith(PYTHON_SUFFIXES):
+            continue
+        entry_absolute = os.path.join(absolute, name)
+        if excludes.match(name, entry.path, entry_absolute) or _git_ignored(entry_absolute, is_dir, ignores):
             continue
         if is_dir:
-            yield from _walk_dir(path, settings, active, errors, seen)
-        elif is_file and path.suffix in PYTHON_SUFFIXES:
-            yield path
+            yield from _walk_dir(entry.path, entry_absolute, excludes, ignores, errors, seen)
+        elif is_file:
+            yield entry.path
 
 
-def _git_ignored(path: Path, is_dir: bool, ignores: list[GitIgnore]) -> bool:
+def _git_ignored(absolute: str, is_dir: bool, ignores: list[GitIgnore]) -> bool:
     verdict = False
     for ignore in ignores:
-        decided = ignore.ignores(path, is_dir)
+        decided = ignore.ignores(absolute, is_dir)
         if decided is not None:
             verdict = decided
     return verdict

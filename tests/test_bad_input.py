@@ -111,7 +111,11 @@ class FileCase:
 
 
 FILE_CASES = [
-    FileCase("syntax-error", b"from sqlalchemy.orm import Session\ndef f(:\n    pass\n", ((2, 7, "SL000", "SyntaxError"),)),
+    FileCase(
+        "syntax-error",
+        b"from sqlalchemy.orm import Session\ndef f(:\n    pass\n",
+        ((2, 7, "SL000", "SyntaxError"),),
+    ),
     FileCase(
         "unclosed-bracket-at-end",  # a half-written file
         b"from sqlalchemy.orm import Session\nfrom sqlalchemy import create_engine\nengine = create_engine(\n",
@@ -171,7 +175,9 @@ FILE_CASES = [
         b'from sqlalchemy import create_engine\nengine = create_engine("postgresql://x")',
         ((2, 10, "SL005", "pool_pre_ping"),),
     ),
-    FileCase("nul-bytes", b"from sqlalchemy.orm import Session\nx = 1\x00\n", ((1, 1, "SL000", "NUL bytes"),)),
+    FileCase(
+        "nul-bytes", b"from sqlalchemy.orm import Session\nx = 1\x00\n", ((1, 1, "SL000", "NUL bytes"),)
+    ),
     FileCase(
         "binary-named-py",
         b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR sqlalchemy Session \xff\xd8\xff" + bytes(range(256)),
@@ -266,8 +272,12 @@ FILE_CASES.append(
 
 @pytest.fixture(scope="module")
 def file_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    # Folders first, in this thread: pytest creates its base folder on first use, and
+    # threads racing to do that fail at random.
+    folders = {case.id: tmp_path_factory.mktemp(case.id) for case in FILE_CASES}
+
     def check(case: FileCase) -> tuple[str, Outcome]:
-        folder = tmp_path_factory.mktemp(case.id)
+        folder = folders[case.id]
         (folder / "good.py").write_bytes(GOOD)
         (folder / "bad.py").write_bytes(case.content)
         return case.id, run(folder)
@@ -312,7 +322,9 @@ def test_path_that_does_not_exist(tmp_path: Path) -> None:
 def test_non_python_file_passed_explicitly(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_bytes(GOOD)
     (tmp_path / "notes.txt").write_bytes(b"create_engine('postgresql://x') with sqlalchemy\n")
-    (tmp_path / "README.md").write_bytes(b"from sqlalchemy.orm import Session\n")  # found by the walk: skipped
+    (tmp_path / "README.md").write_bytes(
+        b"from sqlalchemy.orm import Session\n"
+    )  # found by the walk: skipped
     outcome = run(tmp_path, "notes.txt", ".")
     assert_no_traceback(outcome)
     assert outcome.returncode == 1
@@ -345,6 +357,20 @@ def test_symlink_loops_and_links_out_of_the_tree(tmp_path: Path) -> None:
     assert (project / "pkg" / "again.py").is_symlink()
     assert b"pool_pre_ping=True" in (outside / "elsewhere.py").read_bytes()
     assert b"pool_pre_ping=True" in (project / "good.py").read_bytes()
+
+
+def test_one_folder_named_by_several_spellings(tmp_path: Path) -> None:
+    """`src`, `src/`, `./src`, a path through `..` and a link to the folder are one folder:
+    each file is checked (and would be fixed) once, shown as first reached."""
+    project = tmp_path / "project"
+    (project / "src" / "pkg").mkdir(parents=True)
+    (project / "src" / "pkg" / "good.py").write_bytes(GOOD)
+    (project / "linked").symlink_to("src")
+    outcome = run(project, "src", "src/", "./src", "src/pkg/../pkg", "linked", "src/pkg/good.py")
+    assert_no_traceback(outcome)
+    assert [(f.path, f.code) for f in outcome.findings] == [("src/pkg/good.py", "SL005")]
+    outcome = run(project, "linked/")
+    assert [(f.path, f.code) for f in outcome.findings] == [("linked/pkg/good.py", "SL005")]
 
 
 def test_dangling_symlink_passed_explicitly(tmp_path: Path) -> None:
