@@ -16,11 +16,14 @@ import pickle
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sessionlint
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.semantics.facts import ModuleFacts
+
+if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
+    from sessionlint.semantics.facts import ModuleFacts
 
 DEFAULT_DIRECTORY = ".sessionlint_cache"
 _FORMAT = 1

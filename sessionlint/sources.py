@@ -46,18 +46,26 @@ class UnreadableSource(Exception):
 
 
 def read_bytes(path: Path) -> bytes:
+    # Opened without blocking and checked on the open file: a named pipe would block until a
+    # writer comes, a device may never end, and nothing can swap the file in between.
     try:
-        mode = path.stat().st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError
-        if not stat.S_ISREG(mode):
-            # Reading a named pipe blocks until a writer comes, a device may never end.
-            raise UnreadableSource("not a regular file (a pipe, socket or device): not read")
-        return path.read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except IsADirectoryError:
         raise UnreadableSource("is a directory, not a file") from None
     except OSError as error:
         raise UnreadableSource(f"cannot read file: {error.strerror or error}") from None
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise UnreadableSource("is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise UnreadableSource("not a regular file (a pipe, socket or device): not read")
+        with open(descriptor, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError as error:
+        raise UnreadableSource(f"cannot read file: {error.strerror or error}") from None
+    finally:
+        os.close(descriptor)
 
 
 def decode(source: SourceFile) -> str:
@@ -103,10 +111,10 @@ def printable(name: str) -> str:
     return name
 
 
-def display_path(path: Path) -> str:
+def display_path(path: Path, cwd: str | None = None) -> str:
     """Relative to the working directory when under it, as users typed it otherwise."""
     absolute = os.path.abspath(path)
-    cwd = os.getcwd()
+    cwd = cwd or os.getcwd()
     if absolute.startswith(cwd + os.sep):
         return printable(absolute[len(cwd) + 1 :].replace(os.sep, "/"))
     return printable(path.as_posix())

@@ -67,9 +67,7 @@ class Case:
                     continue
                 for item in match.group("items").decode().split(","):
                     code, _, column = item.strip().partition(":")
-                    found.add(
-                        Expected(self.relative(file), row, code, int(column) if column else None)
-                    )
+                    found.add(Expected(self.relative(file), row, code, int(column) if column else None))
         return found
 
     def config_lines(self) -> list[str]:
@@ -102,9 +100,7 @@ class Case:
             shutil.copy2(self.path, destination / self.path.name)
         config = self.config_lines()
         if config:
-            (destination / "pyproject.toml").write_text(
-                "[tool.sessionlint]\n" + "\n".join(config) + "\n"
-            )
+            (destination / "pyproject.toml").write_text("[tool.sessionlint]\n" + "\n".join(config) + "\n")
         return destination
 
 
@@ -113,14 +109,14 @@ def all_cases() -> list[Case]:
     for rule_dir in sorted(p for p in FIXTURES.iterdir() if p.is_dir()):
         for entry in sorted(rule_dir.iterdir()):
             is_case = entry.name.startswith(("flag_", "ok_"))
-            if is_case and (entry.is_dir() or (entry.suffix == ".py" and not entry.name.endswith(FIXED_SUFFIXES))):
+            if is_case and (
+                entry.is_dir() or (entry.suffix == ".py" and not entry.name.endswith(FIXED_SUFFIXES))
+            ):
                 cases.append(Case(entry))
     return cases
 
 
-def run_cli(
-    *args: str, cwd: Path, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
+def run_cli(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """The real `sessionlint` command, in a subprocess."""
     env = {**os.environ, "NO_COLOR": "1"}
     return subprocess.run(
@@ -136,9 +132,7 @@ def run_cli(
 def reported(result: subprocess.CompletedProcess[bytes]) -> set[Expected]:
     assert result.returncode in (0, 1), result.stderr.decode()
     return {
-        Expected(
-            item["filename"], item["location"]["row"], item["code"], item["location"]["column"]
-        )
+        Expected(item["filename"], item["location"]["row"], item["code"], item["location"]["column"])
         for item in json.loads(result.stdout)
     }
 

@@ -18,9 +18,7 @@ def cli_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set]:
 
     def check(case: Case):  # type: ignore[no-untyped-def]
         folder = case.copy_to(tmp_path_factory.mktemp("case"))
-        return case.id, reported(
-            run_cli("check", "--no-cache", "--format", "json", ".", cwd=folder)
-        )
+        return case.id, reported(run_cli("check", "--no-cache", "--format", "json", ".", cwd=folder))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return dict(pool.map(check, CASES))
@@ -36,9 +34,7 @@ def test_findings_match_inline_expectations(case: Case, cli_results: dict[str, s
         assert not case.expectations(), "an ok_ case expects nothing"
 
 
-FIXABLE = [
-    case for case in CASES if any(case.fixed_sibling(f, unsafe=True) for f in case.source_files())
-]
+FIXABLE = [case for case in CASES if any(case.fixed_sibling(f, unsafe=True) for f in case.source_files())]
 
 
 @pytest.mark.parametrize("unsafe", [False, True], ids=["safe", "unsafe"])
@@ -56,6 +52,4 @@ def test_fix_writes_exactly_the_fixed_file(case: Case, unsafe: bool, tmp_path: P
         )
     before = {p: p.read_bytes() for p in folder.rglob("*.py")}
     run_cli("check", "--no-cache", "--exit-zero", *flags, ".", cwd=folder)
-    assert before == {p: p.read_bytes() for p in folder.rglob("*.py")}, (
-        "fixing twice changed something"
-    )
+    assert before == {p: p.read_bytes() for p in folder.rglob("*.py")}, "fixing twice changed something"

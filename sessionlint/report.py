@@ -1,0 +1,99 @@
+"""What a run was asked to do and what it found: options, findings, fixes made."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sessionlint.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from sessionlint.engine import InternalError
+
+
+@dataclass
+class RunOptions:
+    fix: bool = False
+    unsafe_fixes: bool = False
+    diff: bool = False
+    use_cache: bool = True
+    cache_dir: Path | None = None
+    jobs: int | None = None
+    # Parse and check every file, skipping the pre-filter and the triage (tests prove both sound).
+    exhaustive: bool = False
+
+
+@dataclass
+class FixedFile:
+    display: str
+    fixes: int
+    original: str
+    fixed: str
+    fixed_data: bytes = b""  # `fixed` in the file's own encoding (BOM, line endings kept)
+    original_data: bytes = b""  # the bytes as read
+
+
+@dataclass
+class RunReport:
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+    fixed_files: list[FixedFile] = field(default_factory=list)
+    write_errors: list[str] = field(default_factory=list)
+    files_seen: int = 0
+    # How much work the run did: files parsed for facts, files checked by the rules, and
+    # of those, how many were answered from the cache (shown with --verbose).
+    files_analyzed: int = 0
+    files_checked: int = 0
+    files_from_cache: int = 0
+    reused_last_run: bool = False
+
+    def work_summary(self) -> str:
+        if self.reused_last_run:
+            return f"{self.files_seen} files read, none changed since the last run: its findings reused"
+        return (
+            f"{self.files_seen} files read, {self.files_analyzed} analyzed, "
+            f"{self.files_checked} checked by the rules ({self.files_from_cache} from the cache)"
+        )
+
+    @property
+    def fixed_count(self) -> int:
+        return sum(f.fixes for f in self.fixed_files)
+
+    def diff(self) -> str:
+        chunks = []
+        for fixed in self.fixed_files:
+            chunks.extend(
+                difflib.unified_diff(
+                    fixed.original.splitlines(keepends=True),
+                    fixed.fixed.splitlines(keepends=True),
+                    fromfile=f"a/{fixed.display}",
+                    tofile=f"b/{fixed.display}",
+                )
+            )
+        return "".join(chunk if chunk.endswith(("\n", "\r")) else chunk + "\n" for chunk in chunks)
+
+    def diff_bytes(self) -> bytes:
+        """The fixes as a unified diff of the files' bytes, as `patch -p1` applies it exactly.
+
+        Bytes, not text: a latin-1 file's diff stays latin-1, a BOM and `\r\n` stay in
+        their lines, and lines end only at `\n` (text would also split at form feeds).
+        """
+        out = []
+        for fixed in self.fixed_files:
+            name = fixed.display.encode("utf-8", "surrogateescape")
+            for line in difflib.diff_bytes(
+                difflib.unified_diff,
+                _byte_lines(fixed.original_data),
+                _byte_lines(fixed.fixed_data),
+                b"a/" + name,
+                b"b/" + name,
+            ):
+                out.append(line if line.endswith(b"\n") else line + b"\n\\ No newline at end of file\n")
+        return b"".join(out)
+
+
+def _byte_lines(data: bytes) -> list[bytes]:
+    lines = data.split(b"\n")
+    return [line + b"\n" for line in lines[:-1]] + ([lines[-1]] if lines[-1] else [])
