@@ -89,8 +89,12 @@ class Cache:
 
     # -- recent runs: when no input changed since one of them, its findings are the answer --
 
+    def sidecar(self, name: str) -> Path | None:
+        """A file beside the cache for these settings (`last-run`, `snapshot`)."""
+        return self.path.with_suffix(f".{name}.pickle") if self.path is not None else None
+
     def _last_run_path(self) -> Path | None:
-        return self.path.with_suffix(".last-run.pickle") if self.path is not None else None
+        return self.sidecar("last-run")
 
     def _recent_runs(self) -> dict[str, list[Diagnostic]]:
         path = self._last_run_path()
@@ -117,7 +121,7 @@ class Cache:
         runs[key] = diagnostics  # newest last
         while len(runs) > RECENT_RUNS:
             runs.pop(next(iter(runs)))
-        _write_atomically(path, pickle.dumps(runs, protocol=pickle.HIGHEST_PROTOCOL))
+        write_atomically(path, pickle.dumps(runs, protocol=pickle.HIGHEST_PROTOCOL))
 
     def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
         entry = self.entries.get(key)
@@ -134,10 +138,10 @@ class Cache:
         if self.path is None or not self.changed:
             return
         data = pickle.dumps({"format": _FORMAT, "entries": self.entries}, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_atomically(self.path, data)
+        write_atomically(self.path, data)
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
+def write_atomically(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         gitignore = path.parent / ".gitignore"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import traceback
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from sessionlint.limits import (
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import collect, import_bindings
 from sessionlint.semantics.facts import ModuleFacts
-from sessionlint.semantics.project import ProjectFacts
+from sessionlint.semantics.project import FunctionRef, ProjectFacts
 from sessionlint.sources import SourceFile, UnreadableSource, decode, error_diagnostic
 
 if TYPE_CHECKING:
@@ -229,11 +229,23 @@ class Engine:
         return state
 
     def build_project(self, states: Iterable[FileState]) -> ProjectFacts:
+        return self.project(state.facts for state in states if state.facts is not None)
+
+    def project(
+        self,
+        modules: Iterable[ModuleFacts] | Mapping[str, ModuleFacts],
+        *,
+        aliases: Mapping[str, tuple[str, ...]] | None = None,
+        indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
+    ) -> ProjectFacts:
+        """The project index over these modules, with the settings' names (see `ProjectFacts`)."""
         return ProjectFacts(
-            (state.facts for state in states if state.facts is not None),
+            modules,
             dependency_names=self.settings.dependency_names,
             session_factories=self.settings.session_factories,
             engine_constructors=self.settings.engine_constructors,
+            aliases=aliases,
+            indexes=indexes,
         )
 
     # -- rule pass ----------------------------------------------------------------------

@@ -48,10 +48,17 @@ class RunReport:
     files_checked: int = 0
     files_from_cache: int = 0
     reused_last_run: bool = False
+    # Set when the run was incremental: how many files changed since the last run.
+    files_changed: int | None = None
 
     def work_summary(self) -> str:
         if self.reused_last_run:
             return f"{self.files_seen} files read, none changed since the last run: its findings reused"
+        if self.files_changed is not None:
+            return (
+                f"{self.files_seen} files read, {self.files_changed} changed since the last run, "
+                f"{self.files_checked} of those checked by the rules; the other findings reused"
+            )
         return (
             f"{self.files_seen} files read, {self.files_analyzed} analyzed, "
             f"{self.files_checked} checked by the rules ({self.files_from_cache} from the cache)"

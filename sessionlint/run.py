@@ -67,9 +67,19 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
         report.reused_last_run = True
         return report
     # Past this point the run parses and checks: the machinery is imported only now.
+    shape = _shape_key(paths, sources, report.diagnostics, explicit) if checking and cache.path else None
+    if shape is not None and not options.exhaustive:
+        from sessionlint.incremental import recheck
+
+        if recheck(paths, sources, explicit, settings, cache, shape, report):
+            report.diagnostics.sort(key=Diagnostic.sort_key)
+            cache.save_last_run(key, report.diagnostics)
+            return report
     from sessionlint.passes import run_passes
 
-    self_contained = run_passes(paths, sources, explicit, settings, options, cache, report)
+    self_contained = run_passes(
+        paths, sources, explicit, settings, options, cache, report, None if options.exhaustive else shape
+    )
     report.diagnostics.sort(key=Diagnostic.sort_key)
     # Findings that used other files' cached facts depend on more than this run's inputs.
     if checking and not report.internal_errors and self_contained:
@@ -81,6 +91,16 @@ def _run_key(sources: Sequence[SourceFile], errors: list[Diagnostic], explicit: 
     """Every input of a run: the working folder, each file and its content, what failed to load."""
     parts = [str(Path.cwd()), *sorted(explicit)]
     parts += [f"{source.display}:{source.digest}" for source in sources]
+    parts += [f"{error.path}:{error.message}" for error in errors]
+    return run_key(parts)
+
+
+def _shape_key(
+    paths: Sequence[Path], sources: Sequence[SourceFile], errors: list[Diagnostic], explicit: set[str]
+) -> str:
+    """A run's inputs but the files' contents: runs of one shape may be incremental."""
+    parts = [str(Path.cwd()), *map(str, paths), "", *sorted(explicit), ""]
+    parts += [source.display for source in sources]
     parts += [f"{error.path}:{error.message}" for error in errors]
     return run_key(parts)
 

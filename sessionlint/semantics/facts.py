@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import PurePath
 
-from sessionlint.semantics.values import SLOTS, Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value
+from sessionlint.semantics.values import Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 _MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
 
 
-@dataclass(frozen=True, **SLOTS)
+@fact
 class ParamFacts:
     name: str
     annotation: Value | None
     default: Value | None
 
 
-@dataclass(frozen=True, **SLOTS)
+@fact
 class FunctionFacts:
     """One `def` / `async def`, keyed in its module by `qualname`.
 
@@ -63,7 +63,7 @@ class FunctionFacts:
         return next((param for param in self.params if param.name == name), None)
 
 
-@dataclass(**SLOTS)
+@fact(frozen=False)
 class ModuleFacts:
     """Everything other modules and the rules need to know about one module."""
 

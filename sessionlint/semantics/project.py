@@ -8,8 +8,7 @@ endpoint. Unknown answers are None / False: the rules never guess.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Union
 
@@ -76,31 +75,34 @@ class ProjectFacts:
 
     def __init__(
         self,
-        modules: Iterable[ModuleFacts],
+        modules: Iterable[ModuleFacts] | Mapping[str, ModuleFacts],
         *,
         dependency_names: Iterable[str] = vocab.DEFAULT_DEPENDENCY_NAMES,
         session_factories: Iterable[str] = (),
         engine_constructors: Iterable[str] = (),
+        aliases: Mapping[str, tuple[str, ...]] | None = None,
+        indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
     ) -> None:
-        self.modules: dict[str, ModuleFacts] = {}
-        self.by_path: dict[str, ModuleFacts] = {}
-        alias_owners: dict[str, set[str]] = {}
-        for facts in modules:
-            self.modules.setdefault(facts.module, facts)
-            self.by_path[facts.path] = facts
-            for alias in facts.aliases:
-                alias_owners.setdefault(alias, set()).add(facts.module)
-        # An alias that names two modules is ambiguous: it resolves to neither.
-        self.aliases = {
-            alias: self.modules[next(iter(owners))]
-            for alias, owners in alias_owners.items()
-            if len(owners) == 1 and alias not in self.modules
-        }
+        """`modules`: their facts, or a mapping from module name to facts with `aliases`
+        (module name -> its aliases) beside it, so that facts kept elsewhere (an incremental
+        run's stored ones) are only loaded when looked up. `indexes`: whole-project indexes
+        already known for exactly these modules (see `known_indexes`)."""
+        if isinstance(modules, Mapping):
+            self.modules = modules
+            alias_lists = aliases or {}
+        else:
+            self.modules = {}
+            alias_lists = {}
+            for facts in modules:
+                self.modules.setdefault(facts.module, facts)
+                alias_lists[facts.module] = alias_lists.get(facts.module, ()) + facts.aliases
+        self.aliases = _unambiguous_aliases(alias_lists, self.modules)
         self.dependency_names = frozenset(dependency_names)
         self.extra_factories = frozenset(session_factories)
         self.extra_engines = frozenset(engine_constructors)
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
         self._in_progress: set[tuple[object, ...]] = set()
+        self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
         self.lookups: dict[str, str | None] | None = None
 
@@ -117,7 +119,9 @@ class ProjectFacts:
     # -- resolution ---------------------------------------------------------------------
 
     def module_named(self, name: str) -> ModuleFacts | None:
-        found = self.modules.get(name) or self.aliases.get(name)
+        found = self.modules.get(name)
+        if found is None and name in self.aliases:
+            found = self.modules.get(self.aliases[name])
         if self.lookups is not None:
             self.lookups[name] = found.digest if found is not None else None
         return found
@@ -417,21 +421,28 @@ class ProjectFacts:
 
     # Whole-project indexes, built on first use: the fact pass builds a project after each
     # round only to ask what names lead to a trigger, which needs neither.
-    @functools.cached_property
+    @property
     def dependency_targets(self) -> frozenset[FunctionRef]:
-        return self._unrecorded(self._collect_dependency_targets)
+        return self._index("dependency", self._collect_dependency_targets)
 
-    @functools.cached_property
+    @property
     def called_functions(self) -> frozenset[FunctionRef]:
-        return self._unrecorded(self._collect_called_functions)
+        return self._index("called", self._collect_called_functions)
 
-    def _unrecorded(self, build: Callable[[], frozenset[FunctionRef]]) -> frozenset[FunctionRef]:
-        """An index over every module is no lookup of the file being checked."""
-        lookups, self.lookups = self.lookups, None
-        try:
-            return build()
-        finally:
-            self.lookups = lookups
+    def _index(self, name: str, build: Callable[[], frozenset[FunctionRef]]) -> frozenset[FunctionRef]:
+        found = self._indexes.get(name)
+        if found is None:
+            # An index over every module is no lookup of the file being checked.
+            lookups, self.lookups = self.lookups, None
+            try:
+                found = self._indexes[name] = build()
+            finally:
+                self.lookups = lookups
+        return found
+
+    def known_indexes(self) -> dict[str, frozenset[FunctionRef]]:
+        """The whole-project indexes built so far (an incremental run reuses them)."""
+        return dict(self._indexes)
 
     def _collect_called_functions(self) -> frozenset[FunctionRef]:
         called = set()
@@ -611,10 +622,10 @@ class ProjectFacts:
             return True
         return self._member("lifespan", function, self.lifespan_targets)
 
-    @functools.cached_property
+    @property
     def lifespan_targets(self) -> frozenset[FunctionRef]:
         """Functions passed as `lifespan=` to a FastAPI app or router anywhere in the tree."""
-        return self._unrecorded(self._collect_lifespan_targets)
+        return self._index("lifespan", self._collect_lifespan_targets)
 
     def _collect_lifespan_targets(self) -> frozenset[FunctionRef]:
         targets = set()
@@ -729,3 +740,19 @@ class ProjectFacts:
     def function_in(self, module: ModuleFacts, qualname: str) -> Function | None:
         facts = module.functions.get(qualname)
         return Function(module, facts) if facts is not None else None
+
+
+def _unambiguous_aliases(
+    alias_lists: Mapping[str, tuple[str, ...]], modules: Mapping[str, ModuleFacts]
+) -> dict[str, str]:
+    """Alias -> module name. An alias that names two modules is ambiguous: it resolves to
+    neither; nor does one that is some module's own name."""
+    owners: dict[str, set[str]] = {}
+    for module, aliases in alias_lists.items():
+        for alias in aliases:
+            owners.setdefault(alias, set()).add(module)
+    return {
+        alias: next(iter(names))
+        for alias, names in owners.items()
+        if len(names) == 1 and alias not in modules
+    }

@@ -1,0 +1,228 @@
+"""The fact pass: which files are read for facts, in rounds, and their facts.
+
+Facts come from the cache where a file is unchanged, from `ast` (in parallel) elsewhere.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+
+from sessionlint.cache import Cache, CacheEntry, run_key
+from sessionlint.diagnostics import Diagnostic
+from sessionlint.engine import Engine, FileState, InternalError, _word_pattern
+from sessionlint.parallel import parallel_map
+from sessionlint.semantics.collect import relative_import_base
+from sessionlint.semantics.facts import ModuleFacts
+from sessionlint.semantics.triage import Triage, names_worth_following
+from sessionlint.sources import SourceFile
+
+
+def fact_pass(
+    engine: Engine,
+    sources: Sequence[SourceFile],
+    explicit: set[str],
+    cache: Cache | None = None,
+    jobs: int | None = 1,
+) -> tuple[list[FileState], FollowedNames]:
+    """Facts for every file that can matter; the others are read, never parsed.
+
+    A file matters when it mentions the vocabulary (SQLAlchemy, SQLModel, the configured
+    names), or when it imports a module that matters and mentions one of the names of that
+    module that lead to a trigger (a factory, a session dependency, an alias). Those get
+    full facts. A module that only gets imported from by such files (a settings module
+    holding the database URL, a package re-exporting names) cannot hold a finding itself:
+    only its module-level names are collected (`ModuleFacts.shallow`), and it gets full
+    facts if a later round finds that it matters after all. Rounds repeat until no new
+    file is reached.
+    """
+    cache = cache or Cache.disabled()
+    pending = list(sources)
+    states: list[FileState] = []
+    shallow: list[FileState] = []
+    followed = FollowedNames()
+    wanted_modules: set[str] = set()
+    first_round = True
+    while pending or shallow:
+        if first_round:
+            full = [s for s in pending if s.display in explicit or engine.mentions_vocabulary(s)]
+            names_only: list[SourceFile] = []
+        else:
+            full = [s for s in pending if uses_followed(engine, s, followed)]
+            full_ids = {id(s) for s in full}
+            names_only = [
+                s for s in pending if id(s) not in full_ids and _module_names(engine, s) & wanted_modules
+            ]
+            upgraded = [state for state in shallow if uses_followed(engine, state.source, followed)]
+            if upgraded:
+                upgraded_ids = {id(state) for state in upgraded}
+                shallow = [state for state in shallow if id(state) not in upgraded_ids]
+                states = [state for state in states if id(state) not in upgraded_ids]
+                full += [state.source for state in upgraded]
+        if not full and not names_only:
+            break
+        first_round = False
+        reached = {id(s) for s in (*full, *names_only)}
+        pending = [s for s in pending if id(s) not in reached]
+        new_states = analyze_all(engine, full, cache, jobs)
+        new_shallow = analyze_all(engine, names_only, cache, jobs, shallow=True)
+        shallow += [state for state in new_shallow if state.facts is not None and state.facts.shallow]
+        new_states += new_shallow
+        states.extend(new_states)
+        facts = [state.facts for state in new_states if state.facts is not None]
+        triage = Triage(engine.build_project(states))
+        for module in facts:
+            names = names_worth_following(module, triage)
+            if names:
+                for name in (module.module, *module.aliases):
+                    followed.add(name, names)
+        wanted_modules = {
+            prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)
+        }
+    return states, followed
+
+
+_IMPORT = re.compile(rb"^[ \t]*(?:from[ \t]+(\.*)([\w.]*)[ \t]+import\b|import[ \t]+([\w.]+))", re.MULTILINE)
+
+
+class FollowedNames:
+    """Modules that matter and their names worth following, looked up by import target.
+
+    An import of `app.db` relates to `app.db` itself, to its submodules (`import app`
+    then `app.db.get_db`) and to its parent packages (`from app.db.session import ...`
+    when `app.db` re-exports): each lookup walks the target's prefixes instead of every
+    module, since a project can hold thousands of them.
+    """
+
+    def __init__(self) -> None:
+        self.by_module: dict[str, set[str]] = {}
+        self.below: dict[str, set[str]] = {}  # package -> names of the modules inside it
+
+    def __bool__(self) -> bool:
+        return bool(self.by_module)
+
+    def add(self, module: str, names: set[str]) -> None:
+        self.by_module.setdefault(module, set()).update(names)
+        parts = module.split(".")
+        for end in range(1, len(parts)):
+            self.below.setdefault(".".join(parts[:end]), set()).update(names)
+
+    def names_for(self, target: str) -> set[str]:
+        names = set(self.by_module.get(target, ()))
+        names |= self.below.get(target, set())
+        parts = target.split(".")
+        for end in range(1, len(parts)):
+            names |= self.by_module.get(".".join(parts[:end]), set())
+        return names
+
+
+def uses_followed(engine: Engine, source: SourceFile, followed: FollowedNames) -> bool:
+    """Imports a module that matters and mentions one of its names worth following."""
+    if not followed:
+        return False
+    names: set[str] = set()
+    for target in import_targets(engine, source):
+        names |= followed.names_for(target)
+    if not names:
+        return False
+    pattern = names_pattern(frozenset(names))
+    return pattern is not None and pattern.search(source.data) is not None
+
+
+def reach_signature(engine: Engine, source: SourceFile, explicit: set[str], followed: FollowedNames) -> str:
+    """All the fact pass asks of a file's bytes to decide whether, and in which round, it
+    reaches the file: named explicitly or mentioning the vocabulary, the modules it
+    imports, and which of the names followed from those modules (at the end of the pass)
+    it spells. A round follows a subset of those names, so two versions of a file with the
+    same signature are reached alike in every round: with equal facts, the pass ends the same.
+    """
+    seeded = source.display in explicit or engine.mentions_vocabulary(source)
+    targets = import_targets(engine, source)
+    names: set[str] = set()
+    for target in targets:
+        names |= followed.names_for(target)
+    return run_key([str(seeded), *targets, "", *sorted(_spelled(names, source.data))])
+
+
+def _spelled(names: set[str], data: bytes) -> set[str]:
+    """The names `data` spells as whole words: whether a round's pattern (some of these
+    names) matches is whether one of its names does."""
+    plain = frozenset(name for name in names if name.isidentifier())
+    # A word match of an identifier is a whole run of word characters, so one scan finds
+    # each of them that occurs; a dotted name could hide inside another match: alone.
+    found = {match.decode() for match in names_pattern(plain).findall(data)} if plain else set()
+    return found | {
+        name for name in names - plain if names_pattern(frozenset([name])).search(data) is not None
+    }
+
+
+@functools.lru_cache(maxsize=4096)
+def names_pattern(names: frozenset[str]) -> re.Pattern[bytes] | None:
+    return _word_pattern(names)
+
+
+def import_targets(engine: Engine, source: SourceFile) -> list[str]:
+    """The absolute module names a file's import statements name (read from the bytes)."""
+    if source.import_targets is None:
+        name, is_package, _ = engine.identity(source)
+        targets = []
+        for dots, module, plain in _IMPORT.findall(source.data):
+            if plain:
+                targets.append(plain.decode("ascii", "replace"))
+                continue
+            relative = module.decode("ascii", "replace")
+            if dots:
+                base = relative_import_base(name, is_package, len(dots))
+                if base is None:
+                    continue
+                relative = f"{base}.{relative}" if base and relative else base or relative
+            targets.append(relative)
+        source.import_targets = targets
+    return source.import_targets
+
+
+def analyze_all(
+    engine: Engine, sources: list[SourceFile], cache: Cache, jobs: int | None, *, shallow: bool = False
+) -> list[FileState]:
+    """Facts from the cache where the file is unchanged, from the fact pass elsewhere
+    (`shallow`: module-level names are enough)."""
+    states: list[FileState | None] = []
+    misses: list[int] = []
+    for index, source in enumerate(sources):
+        entry = cache.get(cache_key(source), source.digest, engine.identity(source))
+        if entry is not None and entry.facts is not None and entry.facts.shallow and not shallow:
+            entry = None  # full facts wanted: read the file again
+        if entry is None:
+            misses.append(index)
+            states.append(None)
+        else:
+            states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
+
+    def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None, InternalError | None]:
+        state = engine.analyze(sources[index], shallow=shallow)
+        return state.facts, state.error, state.internal_error
+
+    for index, (facts, error, crash) in zip(misses, parallel_map(analyze, misses, jobs)):
+        source = sources[index]
+        if crash is not None:  # never cached: the next run tries again
+            states[index] = FileState(source, internal_error=crash)
+            continue
+        entry = CacheEntry(source.digest, engine.identity(source), facts, error)
+        cache.put(cache_key(source), entry)
+        states[index] = FileState(source, facts=facts, error=error, cached=entry)
+    return [state for state in states if state is not None]
+
+
+def cache_key(source: SourceFile) -> str:
+    return str(source.path.absolute()) if source.path is not None else source.display
+
+
+def _module_names(engine: Engine, source: SourceFile) -> set[str]:
+    name, _, aliases = engine.identity(source)
+    return {name, *aliases}
+
+
+def _prefixes(dotted: str) -> list[str]:
+    parts = dotted.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts) + 1)]

@@ -1,0 +1,199 @@
+"""Incremental runs: a few files changed since the last run are checked alone only when
+nothing other files' findings rest on changed; the findings always equal a run from scratch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sessionlint.codes import KNOWN_CODES
+from sessionlint.config import load_settings
+from sessionlint.run import RunOptions, RunReport, check_paths
+from tests.fixture_cases import Case, all_cases, run_cli
+
+DB = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+engine = create_engine("sqlite:///app.db")
+SessionLocal = sessionmaker(bind=engine)
+"""
+ROUTES = """\
+from fastapi import FastAPI
+
+from app.db import SessionLocal
+
+app = FastAPI()
+
+
+@app.get("/items")
+def items():
+    db = SessionLocal()
+    return db.query(1).all()
+"""
+# Imports the database module but names nothing that leads to a session: not read.
+HELPERS = """\
+from app import db
+
+
+def describe():
+    return "helpers"
+"""
+PLAIN = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "db.py").write_text(DB)
+    (tmp_path / "app" / "routes.py").write_text(ROUTES)
+    (tmp_path / "app" / "helpers.py").write_text(HELPERS)
+    (tmp_path / "app" / "plain.py").write_text(PLAIN)
+    return tmp_path
+
+
+def check(folder: Path, *args: str) -> tuple[set[tuple[str, int, str]], str]:
+    result = run_cli(
+        "check", "--format", "json", "--verbose", "--cache-dir", ".cache", *args, ".", cwd=folder
+    )
+    assert result.returncode in (0, 1), result.stderr.decode()
+    found = {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
+    return found, result.stderr.decode()
+
+
+def from_scratch(folder: Path) -> set[tuple[str, int, str]]:
+    return check(folder, "--no-cache")[0]
+
+
+def incremental(stderr: str) -> bool:
+    return "changed since the last run" in stderr
+
+
+def append(path: Path, text: str) -> None:
+    path.write_text(path.read_text() + text)
+
+
+def test_a_comment_is_checked_alone(project: Path) -> None:
+    before, _ = check(project)
+    assert ("app/routes.py", 10, "SL002") in before
+    append(project / "app" / "routes.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert incremental(stderr), stderr
+    assert "1 changed since the last run, 1 of those checked by the rules" in stderr
+    assert after == before == from_scratch(project)
+
+
+def test_a_noqa_comment_takes_effect_incrementally(project: Path) -> None:
+    check(project)
+    routes = project / "app" / "routes.py"
+    routes.write_text(ROUTES.replace("db = SessionLocal()", "db = SessionLocal()  # noqa: SL002"))
+    after, stderr = check(project)
+    assert incremental(stderr), stderr
+    assert ("app/routes.py", 10, "SL002") not in after
+    assert after == from_scratch(project)
+
+
+def test_a_file_never_read_changes_alone(project: Path) -> None:
+    check(project)
+    append(project / "app" / "plain.py", "\n\ndef sub(a, b):\n    return a - b\n")
+    after, stderr = check(project)
+    assert incremental(stderr), stderr
+    assert "1 changed since the last run, 0 of those checked" in stderr
+    assert after == from_scratch(project)
+
+
+def test_changed_facts_run_in_full(project: Path) -> None:
+    """`SessionLocal` is no longer a factory: the routes file's finding goes with it."""
+    check(project)
+    (project / "app" / "db.py").write_text(DB.replace("sessionmaker(bind=engine)", "dict(bind=engine)"))
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert ("app/routes.py", 10, "SL002") not in after
+    assert after == from_scratch(project)
+
+
+def test_a_file_that_starts_naming_a_factory_runs_in_full(project: Path) -> None:
+    """helpers.py was not read; spelling the factory it imports makes it a candidate."""
+    before, _ = check(project)
+    append(
+        project / "app" / "helpers.py",
+        "\n\ndef load():\n    session = db.SessionLocal()\n    return session.query(1).all()\n",
+    )
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert ("app/helpers.py", 9, "SL002") in after - before
+    assert after == from_scratch(project)
+
+
+def test_a_file_that_starts_importing_the_library_runs_in_full(project: Path) -> None:
+    check(project)
+    append(
+        project / "app" / "plain.py",
+        "\nfrom sqlalchemy import create_engine\n\nengine = create_engine('x')\n",
+    )
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert ("app/plain.py", 6, "SL005") in after
+    assert after == from_scratch(project)
+
+
+def test_a_new_file_runs_in_full(project: Path) -> None:
+    check(project)
+    (project / "app" / "more.py").write_text(ROUTES)
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert after == from_scratch(project)
+
+
+def test_a_corrupt_snapshot_is_ignored(project: Path) -> None:
+    before, _ = check(project)
+    for snapshot in (project / ".cache").glob("*.snapshot.pickle"):
+        snapshot.write_bytes(b"\x80\x05not a snapshot")
+    append(project / "app" / "routes.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert "Traceback" not in stderr
+    assert after == before
+
+
+# -- every fixture: an incremental run finds what a run from scratch finds ---------------------
+
+CASES = all_cases()
+
+
+def _run(folder: Path, cache: Path | None) -> tuple[list[tuple], RunReport]:
+    settings = load_settings([folder], None, KNOWN_CODES)
+    options = RunOptions(use_cache=cache is not None, cache_dir=cache, jobs=1)
+    report = check_paths([Path(".")], settings, options)
+    return [(d.path, d.location, d.code, d.message) for d in report.diagnostics], report
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
+def test_incremental_runs_equal_runs_from_scratch(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file in turn gets a trailing comment (an incremental run, always), then a
+    `# noqa` on the line of its first finding (incremental when its facts stay equal)."""
+    folder = case.copy_to(tmp_path / "case")
+    monkeypatch.chdir(folder)
+    cache = tmp_path / "cache"
+    found, _ = _run(folder, cache)
+    for file in sorted(folder.rglob("*.py")):
+        data = file.read_bytes()
+        file.write_bytes(data + b"\n# reviewed\n")
+        after, report = _run(folder, cache)
+        assert report.files_changed is not None, file  # this file, and the one restored
+        assert after == found, file
+        file.write_bytes(data)
+    for path, location, *_ in found:
+        file = folder / path
+        if file.suffix != ".py" or not file.exists():
+            continue
+        lines = file.read_bytes().split(b"\n")
+        lines[location.row - 1] += b"  # noqa"
+        file.write_bytes(b"\n".join(lines))
+        assert _run(folder, cache)[0] == _run(folder, None)[0], path
+        break
