@@ -48,7 +48,7 @@ def run_passes(
     project = engine.build_project([*states, *neighbours])
     triage = Triage(project)
     codes = engine.selected_codes
-    to_check = [state for state in states if options.exhaustive or needs_rules(state, triage, codes)]
+    to_check = [state for state in states if options.exhaustive or assign_rules(state, triage, codes)]
     report.files_analyzed = len(states)
     report.files_checked = len(to_check)
     if options.fix or options.diff:
@@ -131,9 +131,9 @@ def _lint_all(
     return [result for result in results if result is not None], len(states) - len(misses)
 
 
-def needs_rules(state: FileState, triage: Triage, codes: Collection[str]) -> bool:
-    """Files with an error to report, or with something a rule could flag (noted on the state:
-    only the rules that could flag something run)."""
+def assign_rules(state: FileState, triage: Triage, codes: Collection[str]) -> bool:
+    """Note on the state which rules could flag something in the file (only those run);
+    True when there are any, or an error to report."""
     if state.facts is None or not state.facts.complete:
         return True  # an SL000 to report, or a file only LibCST can parse: its facts are partial
     if state.facts.shallow:

@@ -8,7 +8,7 @@ from sessionlint.diagnostics import FixAvailability
 from sessionlint.fixes.arguments import add_keyword_argument
 from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.values import Kind
+from sessionlint.semantics.values import CallOf, Kind
 
 
 class AsyncSessionExpireOnCommit(Rule):
@@ -70,7 +70,10 @@ class AsyncSessionExpireOnCommit(Rule):
     fix_availability = FixAvailability.ALWAYS
 
     def visit_Call(self, node: cst.Call) -> None:
-        if not self._builds_async_session(node) or _decides_expiry(node):
+        if not self._builds_async_session(node):
+            return
+        call = self.semantics.value_of(node)
+        if isinstance(call, CallOf) and call.may_set("expire_on_commit"):
             return
         edit = add_keyword_argument(self.context, node, "expire_on_commit", "False")
         call = self.context.module.code_for_node(node.func)
@@ -82,10 +85,3 @@ class AsyncSessionExpireOnCommit(Rule):
         if qualname in vocab.ASYNC_SESSIONMAKERS or qualname in vocab.ASYNC_SESSION_CLASSES:
             return True
         return qualname in vocab.SESSIONMAKERS and self.semantics.kind_of(node) == Kind.ASYNC_FACTORY
-
-
-def _decides_expiry(node: cst.Call) -> bool:
-    return any(
-        arg.star == "**" or (arg.keyword is not None and arg.keyword.value == "expire_on_commit")
-        for arg in node.args
-    )

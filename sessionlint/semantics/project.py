@@ -194,7 +194,7 @@ class ProjectFacts:
         itself (`pool_pre_ping=` of any value, `**kwargs`), pools nothing that goes stale
         (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
         or through a module-level constant)."""
-        if call.has_star_kwargs or call.has_keyword("pool_pre_ping"):
+        if call.may_set("pool_pre_ping"):
             return True
         if self.external_name(call.keyword("poolclass")) in vocab.NON_POOLING_POOLS:
             return True

@@ -244,7 +244,7 @@ def _sl005_engine_without_pre_ping(module: ModuleTriage) -> bool:
 def _sl006_async_session_expire_on_commit(module: ModuleTriage) -> bool:
     for call in module.facts.constructor_calls:
         name = call.func.qualname if isinstance(call.func, Ref) else None
-        if name not in _EXPIRING_FACTORIES or call.has_star_kwargs or call.has_keyword("expire_on_commit"):
+        if name not in _EXPIRING_FACTORIES or call.may_set("expire_on_commit"):
             continue
         if name not in vocab.SESSIONMAKERS or call.has_keyword("class_"):
             return True

@@ -78,6 +78,11 @@ class CallOf:
     def has_keyword(self, name: str) -> bool:
         return any(key == name for key, _ in self.kwargs)
 
+    def may_set(self, name: str) -> bool:
+        """The call passes keyword `name`, or `**kwargs` that may hold it: it decides that
+        option itself, whatever a rule would suggest."""
+        return self.has_star_kwargs or self.has_keyword(name)
+
 
 @fact
 class Awaited:
