@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,9 +157,11 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 def _code_fingerprint() -> str:
-    """The tool version plus the state of its own source files (editable installs change)."""
+    """The tool version, the Python version (facts pickle differently from 3.11 on), and the
+    state of the tool's own source files (editable installs change)."""
     package = Path(sessionlint.__file__).parent
     stamp = hashlib.blake2b(sessionlint.__version__.encode(), digest_size=8)
+    stamp.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     for source in sorted(package.rglob("*.py")):
         stat = source.stat()
         stamp.update(f"{source.relative_to(package)}:{stat.st_mtime_ns}:{stat.st_size}".encode())

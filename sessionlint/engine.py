@@ -255,6 +255,11 @@ class Engine:
         """Codes of the selected rules, known without importing them."""
         return frozenset(code for code in RULE_NAMES if self.settings.is_selected(code))
 
+    def load_rules(self) -> None:
+        """Import the rules (and LibCST) now."""
+        _ = self.rules
+        import sessionlint.linter  # noqa: F401
+
     @property
     def rules(self) -> list[type[Rule]]:
         """The selected rules (imported on first use: a fully cached run never needs LibCST)."""

@@ -130,6 +130,12 @@ def uses_followed(engine: Engine, source: SourceFile, followed: FollowedNames) -
     return pattern is not None and pattern.search(source.data) is not None
 
 
+def reach_signatures(
+    engine: Engine, sources: Sequence[SourceFile], explicit: set[str], followed: FollowedNames
+) -> dict[str, str]:
+    return {source.display: reach_signature(engine, source, explicit, followed) for source in sources}
+
+
 def reach_signature(engine: Engine, source: SourceFile, explicit: set[str], followed: FollowedNames) -> str:
     """All the fact pass asks of a file's bytes to decide whether, and in which round, it
     reaches the file: named explicitly or mentioning the vocabulary, the modules it
@@ -148,9 +154,10 @@ def reach_signature(engine: Engine, source: SourceFile, explicit: set[str], foll
 def _spelled(names: set[str], data: bytes) -> set[str]:
     """The names `data` spells as whole words: whether a round's pattern (some of these
     names) matches is whether one of its names does."""
-    plain = frozenset(name for name in names if name.isidentifier())
-    # A word match of an identifier is a whole run of word characters, so one scan finds
-    # each of them that occurs; a dotted name could hide inside another match: alone.
+    plain = frozenset(name for name in names if name.isidentifier() and name.isascii())
+    # A word match of an ASCII identifier is a whole run of word characters, so one scan
+    # finds each of them that occurs. A dotted name, or one with bytes the pattern's `\b`
+    # does not count as word characters, could hide inside another match: looked for alone.
     found = {match.decode() for match in names_pattern(plain).findall(data)} if plain else set()
     return found | {
         name for name in names - plain if names_pattern(frozenset([name])).search(data) is not None
@@ -191,8 +198,10 @@ def analyze_all(
     misses: list[int] = []
     for index, source in enumerate(sources):
         entry = cache.get(cache_key(source), source.digest, engine.identity(source))
-        if entry is not None and entry.facts is not None and entry.facts.shallow and not shallow:
-            entry = None  # full facts wanted: read the file again
+        if entry is not None and entry.facts is not None and entry.facts.shallow != shallow:
+            # Read the file again for the facts wanted: full facts where a run from scratch
+            # reads names only would tell other files (and the triage) more than it knows.
+            entry = None
         if entry is None:
             misses.append(index)
             states.append(None)

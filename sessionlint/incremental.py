@@ -18,6 +18,7 @@ Like the no-change shortcut, a run's inputs are its files' paths and contents: a
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -86,18 +87,26 @@ def _snapshot_path(cache: Cache) -> Path | None:
     return cache.sidecar("snapshot")
 
 
+def discard_snapshot(cache: Cache) -> None:
+    path = _snapshot_path(cache)
+    if path is not None:
+        with contextlib.suppress(OSError):  # none, or a read-only cache folder
+            path.unlink()
+
+
 def save_snapshot(
     cache: Cache,
     shape: str,
     engine: Engine,
     sources: Sequence[SourceFile],
-    explicit: set[str],
     states: Sequence[FileState],
     checked: Mapping[str, list[Diagnostic]],
+    signatures: Mapping[str, str],
     followed: FollowedNames,
     indexes: dict[str, frozenset[FunctionRef]],
 ) -> None:
-    """Record a full run (`checked`: the findings of each file the rules saw, by display)."""
+    """Record a full run (`checked`: the findings of each file the rules saw, by display;
+    `signatures`: each file's `reach_signature` with the `followed` names)."""
     previous = Snapshot.load(cache)
     old = previous.records if previous is not None else {}
     by_display = {state.source.display: state for state in states}
@@ -107,16 +116,21 @@ def save_snapshot(
         facts = state.facts if state is not None else None
         reading = _NOT_READ if state is None else _SHALLOW if facts is not None and facts.shallow else _FULL
         earlier = old.get(source.display)
+        identity = engine.identity(source)
         if facts is None:
             blob = None
-        elif earlier is not None and earlier.digest == source.digest and earlier.reading == reading:
-            blob = earlier.facts  # pickled already
+        elif (
+            earlier is not None
+            and earlier.facts is not None
+            and (earlier.digest, earlier.reading, earlier.identity) == (source.digest, reading, identity)
+        ):
+            blob = earlier.facts  # the same bytes read the same way as the same module: pickled already
         else:
             blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
         records[source.display] = FileRecord(
             digest=source.digest,
-            signature=reach_signature(engine, source, explicit, followed),
-            identity=engine.identity(source),
+            signature=signatures[source.display],
+            identity=identity,
             reading=reading,
             facts=blob,
             checked=source.display in checked,
@@ -163,6 +177,7 @@ def recheck(
             findings[state.source.display] = [state.error] if state.error is not None else []
         else:
             state.rule_codes = record.rule_codes
+            project.record_answers()  # as the full run does: nothing memoised for another file
             result = engine.lint(state, project)
             if result.internal_errors:
                 return False  # a full run reports them, with everything else
@@ -192,6 +207,8 @@ def _same_reach(
     before = pickle.loads(record.facts) if record.facts is not None else None
     if (before is None) != (state.facts is None):
         return None
+    if before is None and record.checked and [state.error] != record.findings:
+        return None  # a different SL000: how the fact pass read the file may matter to it
     if (
         before is not None
         and state.facts is not None

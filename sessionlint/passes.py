@@ -13,9 +13,9 @@ from pathlib import Path
 from sessionlint.cache import Cache, CachedFindings
 from sessionlint.config import Settings
 from sessionlint.engine import Engine, FileState, LintResult
-from sessionlint.factpass import analyze_all, cache_key, fact_pass
+from sessionlint.factpass import analyze_all, cache_key, fact_pass, reach_signatures
 from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
-from sessionlint.incremental import save_snapshot
+from sessionlint.incremental import discard_snapshot, save_snapshot
 from sessionlint.parallel import parallel_map
 from sessionlint.report import FixedFile, RunOptions, RunReport
 from sessionlint.semantics.project import ProjectFacts
@@ -54,16 +54,25 @@ def run_passes(
     if options.fix or options.diff:
         for state in to_check:
             project = fix_one(engine, state, project, options, report)
+        discard_snapshot(cache)  # the next check measures the fixed files against a new one
+        cache.save()
+        return not neighbours
+    results, report.files_from_cache = _lint_all(engine, to_check, project, cache, options.jobs)
+    for result in results:
+        report.diagnostics.extend(result.diagnostics)
+        report.internal_errors.extend(result.internal_errors)
+    if shape is not None and followed is not None and not neighbours and not report.internal_errors:
+        checked = {state.source.display: result.diagnostics for state, result in zip(to_check, results)}
+        signatures = reach_signatures(engine, sources, explicit, followed)
+        save_snapshot(
+            cache, shape, engine, sources, states, checked, signatures, followed, project.known_indexes()
+        )
     else:
-        results, report.files_from_cache = _lint_all(engine, to_check, project, cache, options.jobs)
-        for result in results:
-            report.diagnostics.extend(result.diagnostics)
-            report.internal_errors.extend(result.internal_errors)
-        if shape is not None and followed is not None and not neighbours and not report.internal_errors:
-            checked = {state.source.display: result.diagnostics for state, result in zip(to_check, results)}
-            save_snapshot(
-                cache, shape, engine, sources, explicit, states, checked, followed, project.known_indexes()
-            )
+        # This run leaves no snapshot, and may have cached facts of files outside the last
+        # one's: a run of that shape would now use them (see `_cached_neighbours`), which an
+        # incremental run from its snapshot cannot. Only a full run over those files again
+        # decides what they need.
+        discard_snapshot(cache)
     cache.save()
     return not neighbours
 
@@ -111,6 +120,15 @@ def _lint_all(
         else:
             results.append(None)
             misses.append(index)
+
+    if misses:
+        # Loaded once here rather than in each worker: forked workers share what the parent
+        # holds (LibCST and the rules, the project's indexes) instead of each building its own.
+        engine.load_rules()
+        project.build_indexes()
+        # Each file's check starts from an empty memo anyway: emptied here, not in each
+        # worker, where freeing the triage's answers would copy the pages holding them.
+        project.forget_answers()
 
     def lint(index: int) -> tuple[LintResult, CachedFindings | None]:
         state = states[index]

@@ -159,6 +159,78 @@ def test_a_corrupt_snapshot_is_ignored(project: Path) -> None:
     assert after == before
 
 
+PROVIDER = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+engine = create_engine("sqlite://")
+SessionLocal = sessionmaker(bind=engine)
+
+
+def provide():
+    with SessionLocal() as session:
+        yield session
+"""
+ENDPOINT = """\
+from fastapi import BackgroundTasks, Depends, FastAPI
+from sqlalchemy.orm import Session
+
+from app.db import provide
+
+app = FastAPI()
+
+
+def send(db: Session) -> None:
+    ...
+
+
+@app.post("/x")
+def x(background_tasks: BackgroundTasks, db: Session = Depends(provide)):
+    background_tasks.add_task(send, db=db)
+    return {}
+"""
+
+
+def test_facts_kept_from_a_run_where_the_module_had_another_name(tmp_path: Path) -> None:
+    """`app/__init__.py` appears: `app/db.py`, unchanged, is now `app.db`, not `db`; the
+    snapshot must not keep its facts from when it was named otherwise."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "db.py").write_text(PROVIDER)
+    (tmp_path / "main.py").write_text(ENDPOINT)
+    check(tmp_path)
+    (tmp_path / "app" / "__init__.py").write_text("")
+    full, _ = check(tmp_path)
+    assert ("main.py", 15, "SL007") in full
+    append(tmp_path / "main.py", "# touched\n")
+    after, stderr = check(tmp_path)
+    assert incremental(stderr), stderr
+    assert after == full == from_scratch(tmp_path)
+
+
+def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
+    """Checking `lib` caches its facts; a cached run over `app` then knows its factory (as
+    checking one file knows the project's), which an incremental run could not."""
+    for folder, name, text in (("lib", "db.py", PROVIDER), ("app", "work.py", ENDPOINT)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "__init__.py").write_text("")
+        (tmp_path / folder / name).write_text(text.replace("from app.db", "from lib.db"))
+
+    def check_in(folder: str) -> tuple[set[tuple[str, int, str]], str]:
+        result = run_cli(
+            "check", "--format", "json", "--verbose", "--cache-dir", ".cache", folder, cwd=tmp_path
+        )
+        found = {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
+        return found, result.stderr.decode()
+
+    check_in("app")
+    check_in("lib")
+    append(tmp_path / "app" / "work.py", "# touched\n")
+    after, stderr = check_in("app")
+    assert not incremental(stderr), stderr
+    assert ("app/work.py", 15, "SL007") in after
+    assert check_in("app")[0] == after  # and stays so
+
+
 # -- every fixture: an incremental run finds what a run from scratch finds ---------------------
 
 CASES = all_cases()

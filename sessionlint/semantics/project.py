@@ -440,6 +440,11 @@ class ProjectFacts:
                 self.lookups = lookups
         return found
 
+    def build_indexes(self) -> None:
+        """Build the whole-project indexes now (before forking workers, which would each
+        build their own)."""
+        _ = self.dependency_targets, self.called_functions, self.lifespan_targets
+
     def known_indexes(self) -> dict[str, frozenset[FunctionRef]]:
         """The whole-project indexes built so far (an incremental run reuses them)."""
         return dict(self._indexes)
@@ -646,11 +651,15 @@ class ProjectFacts:
             self.answers[(question, *key)] = answer
         return answer
 
+    def forget_answers(self) -> None:
+        """Drop memoized answers (the whole-project indexes stay)."""
+        self._kind_cache = {}
+
     def record_answers(self) -> None:
         """Start noting what one file's check consults: every module looked up (with the
         digest found, or None) and every whole-project question asked. Memoized answers are
         dropped first, so that nothing computed for another file goes unrecorded."""
-        self._kind_cache.clear()
+        self.forget_answers()
         self.answers = {}
         self.lookups = {}
 
