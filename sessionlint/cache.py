@@ -10,11 +10,13 @@ never leave a torn file (the last writer wins).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
 import sys
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING
 import sessionlint
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
+from sessionlint.sources import FileStamp, SourceFile
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
     from sessionlint.semantics.facts import ModuleFacts
@@ -44,6 +47,8 @@ class CachedFindings:
 
 # How many recent runs' findings are kept for the no-change shortcut.
 RECENT_RUNS = 8
+# Files changed this close to being read are not judged by their stamps (see `save_stamps`).
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -123,6 +128,40 @@ class Cache:
         while len(runs) > RECENT_RUNS:
             runs.pop(next(iter(runs)))
         write_atomically(path, pickle.dumps(runs, protocol=pickle.HIGHEST_PROTOCOL))
+
+    # -- the same, told by the files' stamps alone: no file read, nothing hashed --
+
+    def last_run_by_stamps(self, shape: str, stamps: dict[str, FileStamp]) -> list[Diagnostic] | None:
+        """The findings of the last run over these files, if each file's stamp is the one
+        its bytes had then; None when any differs, or was too recent to trust (see
+        `save_stamps`)."""
+        path = self.sidecar("stamps")
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as handle:
+                record = pickle.load(handle)
+            recorded_shape, recorded_stamps, key = record
+        except Exception:  # missing or unreadable: read the files
+            return None
+        if recorded_shape != shape or recorded_stamps != stamps:
+            return None
+        return self.last_run(key)
+
+    def save_stamps(self, shape: str, sources: Sequence[SourceFile], key: str, read_at_ns: int) -> None:
+        """Note the stamps of the files a run read (`key`: its inputs, `read_at_ns`: when it
+        started reading). Not when a file changed less than `RACY_NS` before: a change right
+        after the reading could keep its times (they tick coarsely), so only its bytes
+        tell (git calls such files racily clean)."""
+        path = self.sidecar("stamps")
+        if path is None:
+            return
+        stamps = {source.display: source.stamp for source in sources}
+        if any(stamp is None or max(stamp[1], stamp[2]) >= read_at_ns - RACY_NS for stamp in stamps.values()):
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
+        write_atomically(path, pickle.dumps((shape, stamps, key), protocol=pickle.HIGHEST_PROTOCOL))
 
     def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
         entry = self.entries.get(key)

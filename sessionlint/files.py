@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import translate as fnmatch_translate
 from pathlib import Path
@@ -138,12 +138,16 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], lis
             found.setdefault(os.path.realpath(path), os.fspath(path))
         else:
             errors.append(FileError(str(path), "No such file or directory"))
-    return sorted(map(Path, found.values()), key=Path.as_posix), errors
+    # In the order of the paths as `Path` shows them (`./app.py` is `app.py`).
+    ordered = sorted(found.values(), key=lambda reached: os.path.normpath(reached).replace(os.sep, "/"))
+    return [Path(reached) for reached in ordered], errors
 
 
-def _walk(top: str, excludes: _Excludes, errors: list[FileError]) -> Iterator[str]:
+def _walk(top: str, excludes: _Excludes, errors: list[FileError]) -> list[str]:
     ignores = [ignore for ignore in _ancestor_gitignores(top) if ignore is not None]
-    yield from _walk_dir(top, os.path.abspath(top), excludes, ignores, errors, set())
+    found: list[str] = []
+    _walk_dir(top, os.path.abspath(top), excludes, ignores, errors, set(), found)
+    return found
 
 
 def _ancestor_gitignores(top: str) -> list[GitIgnore | None]:
@@ -163,9 +167,10 @@ def _walk_dir(
     ignores: list[GitIgnore],
     errors: list[FileError],
     seen: set[tuple[int, int]],
-) -> Iterator[str]:
-    """Strings, not `Path`s, on the way down: the walk runs for every file on every run,
-    and a warm run does little else."""
+    found: list[str],
+) -> None:
+    """Strings, not `Path`s, into one list (sorted by the caller), not through nested
+    generators: the walk runs over every file on every run, and a warm run does little else."""
     try:
         stat = os.stat(directory)
         key = (stat.st_dev, stat.st_ino)
@@ -173,7 +178,7 @@ def _walk_dir(
             return  # a symlink loop, or a folder reached twice through links
         seen.add(key)
         with os.scandir(directory) as scan:
-            entries = sorted(scan, key=lambda entry: entry.name)
+            entries = list(scan)
     except OSError as error:
         errors.append(FileError(str(Path(directory)), error.strerror or str(error)))
         return
@@ -181,24 +186,24 @@ def _walk_dir(
         local = GitIgnore.load(absolute)
         if local is not None and all(ignore.base != local.base for ignore in ignores):
             ignores = [*ignores, local]
+    prefix = absolute if absolute.endswith(os.sep) else absolute + os.sep
     for entry in entries:
+        name = entry.name
         try:
             if entry.is_symlink():
                 continue  # see `discover`
             is_dir = entry.is_dir()
-            is_file = entry.is_file()
+            if not is_dir and not (name.endswith(PYTHON_SUFFIXES) and entry.is_file()):
+                continue
         except OSError:
             continue
-        name = entry.name
-        if not is_dir and not name.endswith(PYTHON_SUFFIXES):
-            continue
-        entry_absolute = os.path.join(absolute, name)
+        entry_absolute = prefix + name
         if excludes.match(name, entry.path, entry_absolute) or _git_ignored(entry_absolute, is_dir, ignores):
             continue
         if is_dir:
-            yield from _walk_dir(entry.path, entry_absolute, excludes, ignores, errors, seen)
-        elif is_file:
-            yield entry.path
+            _walk_dir(entry.path, entry_absolute, excludes, ignores, errors, seen, found)
+        else:
+            found.append(entry.path)
 
 
 def _git_ignored(absolute: str, is_dir: bool, ignores: list[GitIgnore]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -53,7 +52,7 @@ class RunReport:
 
     def work_summary(self) -> str:
         if self.reused_last_run:
-            return f"{self.files_seen} files read, none changed since the last run: its findings reused"
+            return f"{self.files_seen} files, none changed since the last run: its findings reused"
         if self.files_changed is not None:
             return (
                 f"{self.files_seen} files read, {self.files_changed} changed since the last run, "
@@ -69,6 +68,8 @@ class RunReport:
         return sum(f.fixes for f in self.fixed_files)
 
     def diff(self) -> str:
+        import difflib
+
         chunks = []
         for fixed in self.fixed_files:
             chunks.extend(
@@ -87,6 +88,8 @@ class RunReport:
         Bytes, not text: a latin-1 file's diff stays latin-1, a BOM and `\r\n` stay in
         their lines, and lines end only at `\n` (text would also split at form feeds).
         """
+        import difflib
+
         out = []
         for fixed in self.fixed_files:
             name = fixed.display.encode("utf-8", "surrogateescape")

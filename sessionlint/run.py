@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +13,15 @@ from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.files import PYTHON_SUFFIXES, discover
 from sessionlint.report import FixedFile, RunOptions, RunReport
-from sessionlint.sources import SourceFile, UnreadableSource, display_path, error_diagnostic, read_bytes
+from sessionlint.sources import (
+    FileStamp,
+    SourceFile,
+    UnreadableSource,
+    display_path,
+    error_diagnostic,
+    read_file,
+    stamp_of,
+)
 
 __all__ = [
     "FixedFile",
@@ -29,10 +38,21 @@ def load_sources(
     paths: Sequence[Path], settings: Settings
 ) -> tuple[list[SourceFile], list[Diagnostic], set[str]]:
     """Every file to check, read as bytes; unreadable paths become SL000 diagnostics."""
+    files, walk_errors, explicit = find_files(paths, settings)
+    sources, errors = read_sources(files, explicit)
+    return sources, walk_errors + errors, explicit
+
+
+def find_files(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[Diagnostic], set[str]]:
+    """The files to check, what could not be walked (SL000), and the files named explicitly."""
     files, walk_errors = discover(paths, settings)
     errors = [error_diagnostic(error.path, error.reason) for error in walk_errors]
     explicit = {display_path(path) for path in paths if not path.is_dir()}
-    sources = []
+    return files, errors, explicit
+
+
+def read_sources(files: Sequence[Path], explicit: set[str]) -> tuple[list[SourceFile], list[Diagnostic]]:
+    sources, errors = [], []
     cwd = os.getcwd()
     for path in files:
         display = display_path(path, cwd)
@@ -42,27 +62,65 @@ def load_sources(
             )
             continue
         try:
-            sources.append(SourceFile(path, display, read_bytes(path)))
+            data, stamp = read_file(path)
         except UnreadableSource as error:
             errors.append(error_diagnostic(display, error.reason))
-    return sources, errors, explicit
+            continue
+        sources.append(SourceFile(path, display, data, stamp=stamp))
+    return sources, errors
+
+
+def _stamps(files: Sequence[Path], explicit: set[str]) -> dict[str, FileStamp] | None:
+    """Each file's stamp, as `read_sources` would read it; None when a file would be an SL000."""
+    stamps = {}
+    cwd = os.getcwd()
+    for path in files:
+        display = display_path(path, cwd)
+        if display in explicit and path.suffix not in PYTHON_SUFFIXES:
+            return None
+        try:
+            stamps[display] = stamp_of(os.stat(path))
+        except OSError:
+            return None
+    return stamps
 
 
 def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions | None = None) -> RunReport:
     options = options or RunOptions()
     report = RunReport()
-    sources, errors, explicit = load_sources(paths, settings)
-    report.files_seen = len(sources) + len(errors)
-    report.diagnostics.extend(d for d in errors if settings.is_selected(d.code, d.path))
     cache = (
         Cache.load(options.cache_dir or settings.root / DEFAULT_CACHE_DIRECTORY, settings)
         if options.use_cache
         else Cache.disabled()
     )
     checking = not (options.fix or options.diff)
+    files, walk_errors, explicit = find_files(paths, settings)
+    # Nothing changed since the last run, as the files' stamps tell: no file is read.
+    stamps = _stamps(files, explicit) if checking and cache.path is not None and not walk_errors else None
+    stamp_shape = run_key([str(Path.cwd()), *sorted(explicit), "", *stamps]) if stamps is not None else ""
+    previous = cache.last_run_by_stamps(stamp_shape, stamps) if stamps is not None else None
+    if previous is not None:
+        report.files_seen = len(files)
+        report.diagnostics = previous
+        report.reused_last_run = True
+        return report
+    read_at_ns = time.time_ns()
+    sources, errors = read_sources(files, explicit)
+    errors = walk_errors + errors
+    report.files_seen = len(sources) + len(errors)
+    report.diagnostics.extend(d for d in errors if settings.is_selected(d.code, d.path))
     key = _run_key(sources, report.diagnostics, explicit)
+
+    def remember(diagnostics: list[Diagnostic]) -> None:
+        cache.save_last_run(key, diagnostics)
+        if stamps is not None and not errors:
+            cache.save_stamps(stamp_shape, sources, key, read_at_ns)
+
+    # Nothing changed since a recent run, as the files' bytes tell.
     previous = cache.last_run(key) if checking else None
     if previous is not None:
+        if stamps is not None and not errors:
+            cache.save_stamps(stamp_shape, sources, key, read_at_ns)
         report.diagnostics = previous
         report.reused_last_run = True
         return report
@@ -73,7 +131,7 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
 
         if recheck(paths, sources, explicit, settings, cache, shape, report):
             report.diagnostics.sort(key=Diagnostic.sort_key)
-            cache.save_last_run(key, report.diagnostics)
+            remember(report.diagnostics)
             return report
     from sessionlint.passes import run_passes
 
@@ -83,7 +141,7 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     report.diagnostics.sort(key=Diagnostic.sort_key)
     # Findings that used other files' cached facts depend on more than this run's inputs.
     if checking and not report.internal_errors and self_contained:
-        cache.save_last_run(key, report.diagnostics)
+        remember(report.diagnostics)
     return report
 
 

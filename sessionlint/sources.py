@@ -24,8 +24,10 @@ class SourceFile:
     encoding: str = "utf-8"
     text: str | None = None
     identity: tuple[str, bool, tuple[str, ...]] | None = None
-    # Absolute module names its import statements name (see `run._import_targets`).
+    # Absolute module names its import statements name (see `factpass.import_targets`).
     import_targets: list[str] | None = None
+    # What the file system said of the bytes read (None: not read from a file).
+    stamp: FileStamp | None = None
 
     @property
     def digest(self) -> str:
@@ -37,6 +39,16 @@ class SourceFile:
     _digest: str | None = None
 
 
+# What the file system says of a file's content: size, modification and change times, inode
+# and device. Equal stamps are trusted to mean equal bytes, except for files changed within
+# `RACY_NS` of being read, whose next change may keep the same times (see `cache`).
+FileStamp = tuple[int, int, int, int, int]
+
+
+def stamp_of(status: os.stat_result) -> FileStamp:
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev)
+
+
 class UnreadableSource(Exception):
     def __init__(self, reason: str, row: int = 1, column: int = 1) -> None:
         super().__init__(reason)
@@ -46,6 +58,11 @@ class UnreadableSource(Exception):
 
 
 def read_bytes(path: Path) -> bytes:
+    return read_file(path)[0]
+
+
+def read_file(path: Path) -> tuple[bytes, FileStamp]:
+    """The bytes of a file and the stamp of what was read (see `FileStamp`)."""
     # Opened without blocking and checked on the open file: a named pipe would block until a
     # writer comes, a device may never end, and nothing can swap the file in between.
     try:
@@ -55,17 +72,27 @@ def read_bytes(path: Path) -> bytes:
     except OSError as error:
         raise UnreadableSource(f"cannot read file: {error.strerror or error}") from None
     try:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
+        status = os.fstat(descriptor)
+        if stat.S_ISDIR(status.st_mode):
             raise UnreadableSource("is a directory, not a file")
-        if not stat.S_ISREG(mode):
+        if not stat.S_ISREG(status.st_mode):
             raise UnreadableSource("not a regular file (a pipe, socket or device): not read")
-        with open(descriptor, "rb", closefd=False) as handle:
-            return handle.read()
+        return _read_all(descriptor, status.st_size), stamp_of(status)
     except OSError as error:
         raise UnreadableSource(f"cannot read file: {error.strerror or error}") from None
     finally:
         os.close(descriptor)
+
+
+def _read_all(descriptor: int, size: int) -> bytes:
+    """Everything up to the end of the file (it may have grown since its size was taken)."""
+    first = os.read(descriptor, size + 1)
+    if not first:
+        return first
+    chunks = [first]
+    while chunk := os.read(descriptor, 1 << 20):
+        chunks.append(chunk)
+    return first if len(chunks) == 1 else b"".join(chunks)
 
 
 def decode(source: SourceFile) -> str:
@@ -113,6 +140,9 @@ def printable(name: str) -> str:
 
 def display_path(path: Path, cwd: str | None = None) -> str:
     """Relative to the working directory when under it, as users typed it otherwise."""
+    text = os.fspath(path)
+    if not os.path.isabs(text) and ".." not in text:
+        return printable(text.replace(os.sep, "/"))  # already relative to the working folder
     absolute = os.path.abspath(path)
     cwd = cwd or os.getcwd()
     if absolute.startswith(cwd + os.sep):

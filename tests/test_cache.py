@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -168,3 +169,56 @@ def test_fix_with_parallel_fact_pass_fixes_every_file(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     for index in range(48):
         assert "pool_pre_ping=True" in (tmp_path / f"module_{index}.py").read_text()
+
+
+# -- the no-change shortcut by the files' stamps (size, times, inode): nothing read ------------
+
+
+def _check_in_process(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, list[str]]:
+    """Findings, and the files the run read."""
+    import sessionlint.run
+    from sessionlint.config import Settings
+    from sessionlint.run import RunOptions, check_paths
+
+    read: list[str] = []
+    read_file = sessionlint.run.read_file
+
+    def counting(path: Path):  # type: ignore[no-untyped-def]
+        read.append(path.name)
+        return read_file(path)
+
+    monkeypatch.setattr(sessionlint.run, "read_file", counting)
+    monkeypatch.chdir(folder)
+    report = check_paths([Path(".")], Settings(root=folder), RunOptions(cache_dir=folder / ".cache", jobs=1))
+    return [(d.path, d.location, d.code) for d in report.diagnostics], read
+
+
+def test_unchanged_stamps_answer_without_reading(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sessionlint.cache
+
+    monkeypatch.setattr(sessionlint.cache, "RACY_NS", 0)  # the files were written just now
+    first, read = _check_in_process(project, monkeypatch)
+    assert len(read) == 4
+    again, read = _check_in_process(project, monkeypatch)
+    assert (again, read) == (first, [])
+    # Same size, same modification time: the change time still tells the edit.
+    db = project / "app" / "db.py"
+    stat = db.stat()
+    edited = DB.replace("sessionmaker(bind=engine)", "dict(bind=engine)")
+    db.write_text(edited.replace("\n\n", "\n\n" + " " * (len(DB) - len(edited)), 1))
+    assert db.stat().st_size == stat.st_size
+    os.utime(db, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after, read = _check_in_process(project, monkeypatch)
+    assert read and after != first
+    assert after == _check_in_process(project, monkeypatch)[0]
+
+
+def test_files_changed_just_before_a_run_are_read_again(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file written within two seconds of being read may change again without its times
+    changing (they tick coarsely): such a run leaves no stamps to trust."""
+    _check_in_process(project, monkeypatch)
+    assert not list((project / ".cache").glob("*.stamps.pickle"))
+    _, read = _check_in_process(project, monkeypatch)
+    assert len(read) == 4
