@@ -10,8 +10,6 @@ never leave a torn file (the last writer wins).
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
 import pickle
 import sys
@@ -24,6 +22,7 @@ from typing import TYPE_CHECKING
 import sessionlint
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
+from sessionlint.hashing import blake2b, digest
 from sessionlint.sources import FileStamp, SourceFile
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
@@ -129,39 +128,36 @@ class Cache:
             runs.pop(next(iter(runs)))
         write_atomically(path, pickle.dumps(runs, protocol=pickle.HIGHEST_PROTOCOL))
 
-    # -- the same, told by the files' stamps alone: no file read, nothing hashed --
+    # -- the files' stamps, which vouch for their digests: unchanged files are not read --
 
-    def last_run_by_stamps(self, shape: str, stamps: dict[str, FileStamp]) -> list[Diagnostic] | None:
-        """The findings of the last run over these files, if each file's stamp is the one
-        its bytes had then; None when any differs, or was too recent to trust (see
-        `save_stamps`)."""
+    def stamp_book(self, shape: str) -> tuple[dict[str, tuple[FileStamp, str]], str]:
+        """The stamp and digest of each file of the last run over files of this `shape`
+        (those that were not racy, see `save_stamps`), and that run's key."""
         path = self.sidecar("stamps")
-        if path is None:
-            return None
-        try:
-            with path.open("rb") as handle:
-                record = pickle.load(handle)
-            recorded_shape, recorded_stamps, key = record
-        except Exception:  # missing or unreadable: read the files
-            return None
-        if recorded_shape != shape or recorded_stamps != stamps:
-            return None
-        return self.last_run(key)
+        if path is not None:
+            try:
+                with path.open("rb") as handle:
+                    recorded_shape, book, key = pickle.load(handle)
+                if recorded_shape == shape and isinstance(book, dict):
+                    return book, key
+            except Exception:  # missing or unreadable: read the files
+                pass
+        return {}, ""
 
     def save_stamps(self, shape: str, sources: Sequence[SourceFile], key: str, read_at_ns: int) -> None:
-        """Note the stamps of the files a run read (`key`: its inputs, `read_at_ns`: when it
-        started reading). Not when a file changed less than `RACY_NS` before: a change right
-        after the reading could keep its times (they tick coarsely), so only its bytes
-        tell (git calls such files racily clean)."""
+        """Note each file's stamp and digest (`key`: the run's inputs, `read_at_ns`: when it
+        started reading). Not for a file changed less than `RACY_NS` before: a change right
+        after the reading could keep its times (they tick coarsely), so only its bytes tell
+        (git calls such files racily clean)."""
         path = self.sidecar("stamps")
         if path is None:
             return
-        stamps = {source.display: source.stamp for source in sources}
-        if any(stamp is None or max(stamp[1], stamp[2]) >= read_at_ns - RACY_NS for stamp in stamps.values()):
-            with contextlib.suppress(OSError):
-                path.unlink()
-            return
-        write_atomically(path, pickle.dumps((shape, stamps, key), protocol=pickle.HIGHEST_PROTOCOL))
+        book = {
+            source.display: (source.stamp, source.digest)
+            for source in sources
+            if source.stamp is not None and max(source.stamp[1], source.stamp[2]) < read_at_ns - RACY_NS
+        }
+        write_atomically(path, pickle.dumps((shape, book, key), protocol=pickle.HIGHEST_PROTOCOL))
 
     def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
         entry = self.entries.get(key)
@@ -199,7 +195,7 @@ def _code_fingerprint() -> str:
     """The tool version, the Python version (facts pickle differently from 3.11 on), and the
     state of the tool's own source files (editable installs change)."""
     package = Path(sessionlint.__file__).parent
-    stamp = hashlib.blake2b(sessionlint.__version__.encode(), digest_size=8)
+    stamp = blake2b(sessionlint.__version__.encode(), digest_size=8)
     stamp.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     for source in sorted(package.rglob("*.py")):
         stat = source.stat()
@@ -209,4 +205,4 @@ def _code_fingerprint() -> str:
 
 def run_key(parts: list[str]) -> str:
     """A digest of everything a whole run's findings depend on."""
-    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+    return digest("\0".join(parts).encode())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -11,11 +10,7 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python < 3.11 only
-    import tomli as tomllib
-
+from sessionlint.hashing import digest
 from sessionlint.semantics.vocabulary import DEFAULT_DEPENDENCY_NAMES
 
 DEFAULT_EXCLUDES = (
@@ -79,7 +74,7 @@ class Settings:
     def fingerprint(self) -> str:
         """A digest of everything that changes results (the cache key's settings part)."""
         data = {k: v for k, v in asdict(self).items() if k not in ("root", "config_file")}
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return digest(json.dumps(data, sort_keys=True, default=str).encode(), 8)
 
 
 def _best_match(code: str, selectors: Iterable[str]) -> str | None:
@@ -128,6 +123,12 @@ def find_config_file(paths: Sequence[Path]) -> Path | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    # Imported when there is a file to read: most folders a run starts from hold none.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python < 3.11 only
+        import tomli as tomllib
+
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)

@@ -115,8 +115,9 @@ def _exclude_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(fnmatch_translate(p.rstrip("/")) for p in patterns))
 
 
-def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[FileError]]:
-    """Python files under `paths`, sorted. Files named explicitly are always checked.
+def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list[FileError]]:
+    """Python files under `paths`, sorted, as paths relative to the working folder where
+    they were named so. Files named explicitly are always checked.
 
     Symbolic links met while walking a folder are not followed: one inside the tree leads
     to files the walk reaches anyway, one outside leads out of what was asked for (and a
@@ -138,9 +139,10 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], lis
             found.setdefault(os.path.realpath(path), os.fspath(path))
         else:
             errors.append(FileError(str(path), "No such file or directory"))
-    # In the order of the paths as `Path` shows them (`./app.py` is `app.py`).
-    ordered = sorted(found.values(), key=lambda reached: os.path.normpath(reached).replace(os.sep, "/"))
-    return [Path(reached) for reached in ordered], errors
+    # Normalized as `Path` would show them (`./app.py` is `app.py`), in that order: paths,
+    # not `Path`s, since a run with nothing changed needs no more.
+    ordered = sorted(os.path.normpath(reached) for reached in found.values())
+    return ordered, errors
 
 
 def _walk(top: str, excludes: _Excludes, errors: list[FileError]) -> list[str]:

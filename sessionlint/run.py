@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from sessionlint.cache import DEFAULT_DIRECTORY as DEFAULT_CACHE_DIRECTORY
 from sessionlint.cache import Cache, run_key
@@ -43,43 +44,61 @@ def load_sources(
     return sources, walk_errors + errors, explicit
 
 
-def find_files(paths: Sequence[Path], settings: Settings) -> tuple[list[Path], list[Diagnostic], set[str]]:
+class FoundFile(NamedTuple):
+    path: str
+    display: str
+
+
+def find_files(
+    paths: Sequence[Path], settings: Settings
+) -> tuple[list[FoundFile], list[Diagnostic], set[str]]:
     """The files to check, what could not be walked (SL000), and the files named explicitly."""
     files, walk_errors = discover(paths, settings)
     errors = [error_diagnostic(error.path, error.reason) for error in walk_errors]
     explicit = {display_path(path) for path in paths if not path.is_dir()}
-    return files, errors, explicit
-
-
-def read_sources(files: Sequence[Path], explicit: set[str]) -> tuple[list[SourceFile], list[Diagnostic]]:
-    sources, errors = [], []
     cwd = os.getcwd()
-    for path in files:
-        display = display_path(path, cwd)
-        if display in explicit and path.suffix not in PYTHON_SUFFIXES:
+    return [FoundFile(file, display_path(file, cwd)) for file in files], errors, explicit
+
+
+def _not_python(file: FoundFile, explicit: set[str]) -> bool:
+    """A file named explicitly that is no Python file (an SL000)."""
+    return file.display in explicit and os.path.splitext(file.path)[1] not in PYTHON_SUFFIXES
+
+
+def read_sources(
+    files: Sequence[FoundFile], explicit: set[str], vouched: dict[str, tuple[FileStamp, str]] | None = None
+) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """Each file's bytes; for files in `vouched` (display -> stamp and digest), only their
+    digest, unread (`SourceFile.unread`)."""
+    sources, errors = [], []
+    for file in files:
+        if _not_python(file, explicit):
             errors.append(
-                error_diagnostic(display, f"not a Python file (expected {' or '.join(PYTHON_SUFFIXES)})")
+                error_diagnostic(file.display, f"not a Python file (expected {' or '.join(PYTHON_SUFFIXES)})")
             )
             continue
+        if vouched and file.display in vouched:
+            stamp, digest = vouched[file.display]
+            sources.append(SourceFile.unread(file.display, stamp, digest))
+            continue
+        path = Path(file.path)
         try:
             data, stamp = read_file(path)
         except UnreadableSource as error:
-            errors.append(error_diagnostic(display, error.reason))
+            errors.append(error_diagnostic(file.display, error.reason))
             continue
-        sources.append(SourceFile(path, display, data, stamp=stamp))
+        sources.append(SourceFile(path, file.display, data, stamp=stamp))
     return sources, errors
 
 
-def _stamps(files: Sequence[Path], explicit: set[str]) -> dict[str, FileStamp] | None:
+def _stamps(files: Sequence[FoundFile], explicit: set[str]) -> dict[str, FileStamp] | None:
     """Each file's stamp, as `read_sources` would read it; None when a file would be an SL000."""
     stamps = {}
-    cwd = os.getcwd()
-    for path in files:
-        display = display_path(path, cwd)
-        if display in explicit and path.suffix not in PYTHON_SUFFIXES:
+    for file in files:
+        if _not_python(file, explicit):
             return None
         try:
-            stamps[display] = stamp_of(os.stat(path))
+            stamps[file.display] = stamp_of(os.stat(file.path))
         except OSError:
             return None
     return stamps
@@ -95,35 +114,54 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     )
     checking = not (options.fix or options.diff)
     files, walk_errors, explicit = find_files(paths, settings)
-    # Nothing changed since the last run, as the files' stamps tell: no file is read.
-    stamps = _stamps(files, explicit) if checking and cache.path is not None and not walk_errors else None
+    stamps = _stamps(files, explicit) if cache.path is not None and not walk_errors else None
     stamp_shape = run_key([str(Path.cwd()), *sorted(explicit), "", *stamps]) if stamps is not None else ""
-    previous = cache.last_run_by_stamps(stamp_shape, stamps) if stamps is not None else None
-    if previous is not None:
-        report.files_seen = len(files)
-        report.diagnostics = previous
-        report.reused_last_run = True
-        return report
+    book, last_key = cache.stamp_book(stamp_shape) if stamps is not None else ({}, "")
+    # Digests the files' stamps vouch for: same size, times, inode and device as the bytes
+    # the last run read (see `Cache.save_stamps`).
+    vouched = {
+        display: book[display]
+        for display, stamp in (stamps or {}).items()
+        if display in book and book[display][0] == stamp
+    }
+    if checking and stamps and len(vouched) == len(stamps):
+        # Nothing changed since the last run: no file is read.
+        previous = cache.last_run(last_key)
+        if previous is not None:
+            report.files_seen = len(files)
+            report.diagnostics = previous
+            report.reused_last_run = True
+            return report
     read_at_ns = time.time_ns()
-    sources, errors = read_sources(files, explicit)
-    errors = walk_errors + errors
-    report.files_seen = len(sources) + len(errors)
-    report.diagnostics.extend(d for d in errors if settings.is_selected(d.code, d.path))
-    key = _run_key(sources, report.diagnostics, explicit)
+
+    def load(vouching: dict[str, tuple[FileStamp, str]]) -> tuple[list[SourceFile], list[Diagnostic]]:
+        sources, errors = read_sources(files, explicit, vouching)
+        return sources, walk_errors + errors
+
+    # Files the stamps vouch for are read only if the run goes beyond the shortcut below.
+    sources, errors = load(vouched if checking else {})
+    selected_errors = [d for d in errors if settings.is_selected(d.code, d.path)]
+    key = _run_key(sources, selected_errors, explicit)
 
     def remember(diagnostics: list[Diagnostic]) -> None:
         cache.save_last_run(key, diagnostics)
         if stamps is not None and not errors:
             cache.save_stamps(stamp_shape, sources, key, read_at_ns)
 
-    # Nothing changed since a recent run, as the files' bytes tell.
+    # Nothing changed since a recent run (an edit undone), as the files' bytes tell.
     previous = cache.last_run(key) if checking else None
     if previous is not None:
-        if stamps is not None and not errors:
-            cache.save_stamps(stamp_shape, sources, key, read_at_ns)
+        remember(previous)  # the newest again, and the stamps of these bytes
+        report.files_seen = len(sources) + len(errors)
         report.diagnostics = previous
         report.reused_last_run = True
         return report
+    if any(source.is_unread for source in sources):
+        sources, errors = load({})  # the run goes on: every file's bytes, as they are now
+        selected_errors = [d for d in errors if settings.is_selected(d.code, d.path)]
+        key = _run_key(sources, selected_errors, explicit)
+    report.files_seen = len(sources) + len(errors)
+    report.diagnostics.extend(selected_errors)
     # Past this point the run parses and checks: the machinery is imported only now.
     shape = _shape_key(paths, sources, report.diagnostics, explicit) if checking and cache.path else None
     if shape is not None and not options.exhaustive:

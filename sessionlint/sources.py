@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import stat
@@ -10,6 +9,7 @@ import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
+from sessionlint import hashing
 from sessionlint.config import PARSE_ERROR_CODE
 from sessionlint.diagnostics import Diagnostic, Location
 
@@ -33,10 +33,17 @@ class SourceFile:
     def digest(self) -> str:
         """A hash of the bytes (the cache's notion of "unchanged")."""
         if self._digest is None:
-            self._digest = hashlib.blake2b(self.data, digest_size=16).hexdigest()
+            self._digest = hashing.digest(self.data)
         return self._digest
 
     _digest: str | None = None
+    is_unread: bool = False
+
+    @classmethod
+    def unread(cls, display: str, stamp: FileStamp, digest: str) -> SourceFile:
+        """A file known by its stamp and digest alone, not read: enough to tell that
+        nothing changed since a recent run (a run that goes on reads it)."""
+        return cls(None, display, b"", stamp=stamp, _digest=digest, is_unread=True)
 
 
 # What the file system says of a file's content: size, modification and change times, inode

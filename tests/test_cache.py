@@ -219,6 +219,21 @@ def test_files_changed_just_before_a_run_are_read_again(
     """A file written within two seconds of being read may change again without its times
     changing (they tick coarsely): such a run leaves no stamps to trust."""
     _check_in_process(project, monkeypatch)
-    assert not list((project / ".cache").glob("*.stamps.pickle"))
     _, read = _check_in_process(project, monkeypatch)
     assert len(read) == 4
+
+
+def test_an_undone_edit_reads_only_that_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sessionlint.cache
+
+    monkeypatch.setattr(sessionlint.cache, "RACY_NS", 0)
+    first, _ = _check_in_process(project, monkeypatch)
+    routes = project / "app" / "routes.py"
+    stat = routes.stat()
+    routes.write_text(ROUTES + "# an edit\n")
+    edited, read = _check_in_process(project, monkeypatch)
+    assert edited == first and "routes.py" in read
+    routes.write_text(ROUTES)  # undone, its times put back: the change time still differs
+    os.utime(routes, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    undone, read = _check_in_process(project, monkeypatch)
+    assert (undone, read) == (first, ["routes.py"])
