@@ -39,6 +39,12 @@ class SourceFile:
     _digest: str | None = None
     is_unread: bool = False
 
+    def release(self) -> None:
+        """Drop the bytes once no pass will read them again (the digest stays)."""
+        _ = self.digest
+        self.data = b""
+        self.text = None
+
     @classmethod
     def unread(cls, display: str, stamp: FileStamp, digest: str) -> SourceFile:
         """A file known by its stamp and digest alone, not read: enough to tell that
