@@ -464,18 +464,18 @@ def _check_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, 
 
 
 def test_file_deleted_between_discovery_and_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sessionlint.run
+    import sessionlint.inputs
 
     (tmp_path / "good.py").write_bytes(GOOD)
     (tmp_path / "vanishing.py").write_bytes(GOOD)
-    discover = sessionlint.run.discover
+    discover = sessionlint.inputs.discover
 
     def discover_then_delete(*args, **kwargs):  # type: ignore[no-untyped-def]
         found = discover(*args, **kwargs)
         (tmp_path / "vanishing.py").unlink()
         return found
 
-    monkeypatch.setattr(sessionlint.run, "discover", discover_then_delete)
+    monkeypatch.setattr(sessionlint.inputs, "discover", discover_then_delete)
     found = _check_in(tmp_path, monkeypatch)
     assert ("vanishing.py", "SL000", "cannot read file: No such file or directory") in found
     assert ("good.py", "SL005") in {(path, code) for path, code, _ in found}

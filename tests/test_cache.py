@@ -176,18 +176,18 @@ def test_fix_with_parallel_fact_pass_fixes_every_file(tmp_path: Path) -> None:
 
 def _check_in_process(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, list[str]]:
     """Findings, and the files the run read."""
-    import sessionlint.run
+    import sessionlint.inputs
     from sessionlint.config import Settings
     from sessionlint.run import RunOptions, check_paths
 
     read: list[str] = []
-    read_file = sessionlint.run.read_file
+    read_file = sessionlint.inputs.read_file
 
     def counting(path: Path):  # type: ignore[no-untyped-def]
         read.append(path.name)
         return read_file(path)
 
-    monkeypatch.setattr(sessionlint.run, "read_file", counting)
+    monkeypatch.setattr(sessionlint.inputs, "read_file", counting)
     monkeypatch.chdir(folder)
     report = check_paths([Path(".")], Settings(root=folder), RunOptions(cache_dir=folder / ".cache", jobs=1))
     return [(d.path, d.location, d.code) for d in report.diagnostics], read
