@@ -77,15 +77,9 @@ class Cache:
         return self._entries
 
     def _read(self) -> dict[str, CacheEntry]:
-        if self.path is None:
-            return {}
-        try:
-            with self.path.open("rb") as handle:
-                data = pickle.load(handle)
-            if isinstance(data, dict) and data.get("format") == _FORMAT:
-                return data["entries"]
-        except Exception:  # a missing, corrupt or foreign cache is just empty
-            pass
+        data = _load(self.path)
+        if isinstance(data, dict) and data.get("format") == _FORMAT:
+            return data["entries"]
         return {}
 
     @classmethod
@@ -95,21 +89,20 @@ class Cache:
     # -- recent runs: when no input changed since one of them, its findings are the answer --
 
     def sidecar(self, name: str) -> Path | None:
-        """A file beside the cache for these settings (`last-run`, `snapshot`)."""
+        """A file beside the cache for these settings (`last-run`, `stamps`, `snapshot`)."""
         return self.path.with_suffix(f".{name}.pickle") if self.path is not None else None
 
-    def _last_run_path(self) -> Path | None:
-        return self.sidecar("last-run")
+    def read_sidecar(self, name: str) -> object | None:
+        """What a side file holds; None when it is missing, unreadable, or not a pickle."""
+        return _load(self.sidecar(name))
+
+    def write_sidecar(self, name: str, value: object) -> None:
+        path = self.sidecar(name)
+        if path is not None:
+            write_atomically(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
 
     def _recent_runs(self) -> dict[str, list[Diagnostic]]:
-        path = self._last_run_path()
-        if path is None:
-            return {}
-        try:
-            with path.open("rb") as handle:
-                runs = pickle.load(handle)
-        except Exception:  # missing or unreadable: run normally
-            return {}
+        runs = self.read_sidecar("last-run")
         return runs if isinstance(runs, dict) else {}
 
     def last_run(self, key: str) -> list[Diagnostic] | None:
@@ -118,30 +111,28 @@ class Cache:
         return self._recent_runs().get(key)
 
     def save_last_run(self, key: str, diagnostics: list[Diagnostic]) -> None:
-        path = self._last_run_path()
-        if path is None:
+        if self.path is None:
             return
         runs = self._recent_runs()
         runs.pop(key, None)
         runs[key] = diagnostics  # newest last
         while len(runs) > RECENT_RUNS:
             runs.pop(next(iter(runs)))
-        write_atomically(path, pickle.dumps(runs, protocol=pickle.HIGHEST_PROTOCOL))
+        self.write_sidecar("last-run", runs)
 
     # -- the files' stamps, which vouch for their digests: unchanged files are not read --
 
     def stamp_book(self, shape: str) -> tuple[dict[str, tuple[FileStamp, str]], str]:
         """The stamp and digest of each file of the last run over files of this `shape`
         (those that were not racy, see `save_stamps`), and that run's key."""
-        path = self.sidecar("stamps")
-        if path is not None:
-            try:
-                with path.open("rb") as handle:
-                    recorded_shape, book, key = pickle.load(handle)
-                if recorded_shape == shape and isinstance(book, dict):
-                    return book, key
-            except Exception:  # missing or unreadable: read the files
-                pass
+        record = self.read_sidecar("stamps")
+        if (
+            isinstance(record, tuple)
+            and len(record) == 3
+            and record[0] == shape
+            and isinstance(record[1], dict)
+        ):
+            return record[1], record[2]
         return {}, ""
 
     def save_stamps(self, shape: str, sources: Sequence[SourceFile], key: str, read_at_ns: int) -> None:
@@ -149,15 +140,12 @@ class Cache:
         started reading). Not for a file changed less than `RACY_NS` before: a change right
         after the reading could keep its times (they tick coarsely), so only its bytes tell
         (git calls such files racily clean)."""
-        path = self.sidecar("stamps")
-        if path is None:
-            return
         book = {
             source.display: (source.stamp, source.digest)
             for source in sources
             if source.stamp is not None and max(source.stamp[1], source.stamp[2]) < read_at_ns - RACY_NS
         }
-        write_atomically(path, pickle.dumps((shape, book, key), protocol=pickle.HIGHEST_PROTOCOL))
+        self.write_sidecar("stamps", (shape, book, key))
 
     def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
         entry = self.entries.get(key)
@@ -175,6 +163,17 @@ class Cache:
             return
         data = pickle.dumps({"format": _FORMAT, "entries": self.entries}, protocol=pickle.HIGHEST_PROTOCOL)
         write_atomically(self.path, data)
+
+
+def _load(path: Path | None) -> object | None:
+    """A pickle file's content; None when missing, corrupt or foreign (never fatal)."""
+    if path is None:
+        return None
+    try:
+        with path.open("rb") as handle:
+            return pickle.load(handle)
+    except Exception:
+        return None
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sessionlint.cache import Cache, write_atomically
+from sessionlint.cache import Cache
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import Engine, FileState
@@ -62,33 +62,17 @@ class Snapshot:
 
     @classmethod
     def load(cls, cache: Cache) -> Snapshot | None:
-        path = _snapshot_path(cache)
-        if path is None:
-            return None
-        try:
-            with path.open("rb") as handle:
-                data = pickle.load(handle)
-            if isinstance(data, dict) and data.get("format") == _FORMAT:
-                snapshot = data["snapshot"]
-                if isinstance(snapshot, cls):
-                    return snapshot
-        except Exception:  # missing, corrupt or foreign: run in full
-            pass
-        return None
+        data = cache.read_sidecar("snapshot")
+        if isinstance(data, dict) and data.get("format") == _FORMAT and isinstance(data["snapshot"], cls):
+            return data["snapshot"]
+        return None  # none, or corrupt or foreign: run in full
 
     def save(self, cache: Cache) -> None:
-        path = _snapshot_path(cache)
-        if path is not None:
-            data = {"format": _FORMAT, "snapshot": self}
-            write_atomically(path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-
-
-def _snapshot_path(cache: Cache) -> Path | None:
-    return cache.sidecar("snapshot")
+        cache.write_sidecar("snapshot", {"format": _FORMAT, "snapshot": self})
 
 
 def discard_snapshot(cache: Cache) -> None:
-    path = _snapshot_path(cache)
+    path = cache.sidecar("snapshot")
     if path is not None:
         with contextlib.suppress(OSError):  # none, or a read-only cache folder
             path.unlink()

@@ -99,15 +99,6 @@ class RunInputs:
         return [f"{error.path}:{error.message}" for error in self.selected_errors]
 
 
-def load_sources(
-    paths: Sequence[Path], settings: Settings
-) -> tuple[list[SourceFile], list[Diagnostic], set[str]]:
-    """Every file to check, read as bytes; unreadable paths become SL000 diagnostics."""
-    files, walk_errors, explicit = find_files(paths, settings)
-    sources, errors = read_sources(files, explicit)
-    return sources, walk_errors + errors, explicit
-
-
 class FoundFile(NamedTuple):
     path: str
     display: str

@@ -9,7 +9,7 @@ from sessionlint.cache import DEFAULT_DIRECTORY as DEFAULT_CACHE_DIRECTORY
 from sessionlint.cache import Cache
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.inputs import RunInputs, load_sources
+from sessionlint.inputs import RunInputs
 from sessionlint.report import FixedFile, RunOptions, RunReport
 from sessionlint.sources import SourceFile
 
@@ -20,7 +20,6 @@ __all__ = [
     "check_paths",
     "check_source",
     "check_stdin",
-    "load_sources",
 ]
 
 

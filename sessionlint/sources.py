@@ -70,10 +70,6 @@ class UnreadableSource(Exception):
         self.column = column
 
 
-def read_bytes(path: Path) -> bytes:
-    return read_file(path)[0]
-
-
 def read_file(path: Path) -> tuple[bytes, FileStamp]:
     """The bytes of a file and the stamp of what was read (see `FileStamp`)."""
     # Opened without blocking and checked on the open file: a named pipe would block until a

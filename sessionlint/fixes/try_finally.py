@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -33,24 +34,16 @@ def close_in_finally(
     return _Wrap(context, definition, statement, name, is_async, references).fix()
 
 
+@dataclass
 class _Wrap:
     """The fix: the statements after the creation wrapped in `try:` / `finally: db.close()`."""
 
-    def __init__(
-        self,
-        context: FileContext,
-        definition: cst.FunctionDef,
-        statement: cst.SimpleStatementLine,
-        name: str,
-        is_async: bool,
-        references: References,
-    ) -> None:
-        self.context = context
-        self.definition = definition
-        self.statement = statement
-        self.name = name
-        self.is_async = is_async
-        self.references = references
+    context: FileContext
+    definition: cst.FunctionDef
+    statement: cst.SimpleStatementLine
+    name: str
+    is_async: bool
+    references: References
 
     def fix(self) -> tuple[Edit, bool] | None:
         body = cst.ensure_type(self.definition.body, cst.IndentedBlock)
