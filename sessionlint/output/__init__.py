@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit", "rdjson")
 
 
 def render_report(
@@ -25,10 +25,10 @@ def render_report(
         from sessionlint.output import sarif
 
         return sarif.render(diagnostics, internal_errors=report.internal_errors)
-    if output_format == "github":
-        from sessionlint.output import github
+    if output_format in ("github", "gitlab", "junit", "rdjson"):
+        import importlib
 
-        return github.render(diagnostics)
+        return importlib.import_module(f"sessionlint.output.{output_format}").render(diagnostics)
     from sessionlint.output import text
 
     if statistics:

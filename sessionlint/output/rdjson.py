@@ -1,0 +1,60 @@
+"""reviewdog's diagnostic format, rdjson (`reviewdog -f=rdjson`).
+
+One `DiagnosticResult` object: the source, and per finding its message, location (a
+range whose end is exclusive), severity, code with its page, and the fix as suggestions.
+rdjson counts columns in UTF-8 bytes, sessionlint in characters: columns are converted
+with the reported line's text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sessionlint.diagnostics import Diagnostic, Fix, Location
+from sessionlint.output.lines import line_text
+
+SOURCE = {"name": "sessionlint", "url": "https://github.com/sessionlint/sessionlint"}
+
+
+def _position(path: str, location: Location) -> dict[str, int]:
+    text = line_text(path, location.row)
+    column = location.column
+    if text is not None:
+        column = len(text[: column - 1].encode("utf-8", "surrogatepass")) + 1
+    return {"line": location.row, "column": column}
+
+
+def _range(path: str, start: Location, end: Location) -> dict[str, Any]:
+    return {"start": _position(path, start), "end": _position(path, end)}
+
+
+def _suggestions(path: str, fix: Fix | None) -> list[dict[str, Any]]:
+    if fix is None:
+        return []
+    return [
+        {"range": _range(path, edit.location, edit.end_location), "text": edit.content} for edit in fix.edits
+    ]
+
+
+def as_diagnostic(diagnostic: Diagnostic) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "message": diagnostic.message,
+        "location": {
+            "path": diagnostic.path,
+            "range": _range(diagnostic.path, diagnostic.location, diagnostic.end_location),
+        },
+        "severity": "ERROR",
+        "source": SOURCE,
+        "code": {"value": diagnostic.code, "url": diagnostic.url},
+    }
+    suggestions = _suggestions(diagnostic.path, diagnostic.fix)
+    if suggestions:
+        result["suggestions"] = suggestions
+    return result
+
+
+def render(diagnostics: Sequence[Diagnostic]) -> str:
+    document = {"source": SOURCE, "severity": "ERROR", "diagnostics": [as_diagnostic(d) for d in diagnostics]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
