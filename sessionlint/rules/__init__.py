@@ -12,6 +12,7 @@ from sessionlint.rules.sl006_async_session_expire_on_commit import AsyncSessionE
 from sessionlint.rules.sl007_session_in_background_task import SessionInBackgroundTask
 from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
+from sessionlint.rules.sl013_dependency_called_by_hand import DependencyCalledByHand
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SessionDependencyReturns,
@@ -23,6 +24,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     SessionInBackgroundTask,
     ModuleLevelSession,
     AsyncSessionNotAwaited,
+    DependencyCalledByHand,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
