@@ -233,6 +233,7 @@ def _emit(
                 sys.exit(EXIT_ERROR)
         else:
             click.echo(text, nl=False, err=err)
+    report.lap("output")
     for error in report.internal_errors:
         click.echo(
             f"error: internal error in {error.rule} on {error.path}:{error.row}: {error.message}"
@@ -245,6 +246,7 @@ def _emit(
         click.echo(f"error: {message}", err=True)
     if verbose:
         click.echo(f"sessionlint: {report.work_summary()}", err=True)
+        click.echo(f"sessionlint: time per phase: {report.phase_summary()}", err=True)
     if report.internal_errors or report.write_errors:
         return EXIT_ERROR
     if options.diff:

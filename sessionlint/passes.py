@@ -44,25 +44,32 @@ def run_passes(
         states = analyze_all(engine, list(sources), cache, options.jobs)
     else:
         states, followed = fact_pass(engine, sources, explicit, cache, options.jobs)
+    report.lap("facts")
     neighbours = _cached_neighbours(cache, sources)
     project = engine.build_project([*states, *neighbours])
+    report.lap("project index")
     triage = Triage(project)
     codes = engine.selected_codes
     to_check = [state for state in states if options.exhaustive or assign_rules(state, triage, codes)]
+    report.lap("triage")
     report.files_analyzed = len(states)
     report.files_checked = len(to_check)
     if options.fix or options.diff:
         for state in to_check:
             project = fix_one(engine, state, project, options, report)
+        report.lap("fixes")
         discard_snapshot(cache)  # the next check measures the fixed files against a new one
         cache.save()
+        report.lap("cache")
         return not neighbours
     # What the fact pass read of every file is taken for the snapshot now: then the bytes of
     # the files the rules will not read are let go, before the rule pass forks its workers.
     snapshot_wanted = shape is not None and followed is not None and not neighbours
     signatures = reach_signatures(engine, sources, explicit, followed) if snapshot_wanted else {}
+    report.lap("cache")
     _release_unread(sources, to_check)
-    results, report.files_from_cache = _lint_all(engine, to_check, project, cache, options.jobs)
+    results, report.files_from_cache = _lint_all(engine, to_check, project, cache, options.jobs, report)
+    report.lap("rules")
     for result in results:
         report.diagnostics.extend(result.diagnostics)
         report.internal_errors.extend(result.internal_errors)
@@ -78,6 +85,7 @@ def run_passes(
         # decides what they need.
         discard_snapshot(cache)
     cache.save()
+    report.lap("cache")
     return not neighbours
 
 
@@ -116,7 +124,12 @@ def _cached_neighbours(cache: Cache, sources: Sequence[SourceFile]) -> list[File
 
 
 def _lint_all(
-    engine: Engine, states: list[FileState], project: ProjectFacts, cache: Cache, jobs: int | None
+    engine: Engine,
+    states: list[FileState],
+    project: ProjectFacts,
+    cache: Cache,
+    jobs: int | None,
+    report: RunReport,
 ) -> tuple[list[LintResult], int]:
     """Findings from the cache where nothing they depended on changed; the rules elsewhere."""
     results: list[LintResult | None] = []
@@ -136,11 +149,14 @@ def _lint_all(
             results.append(None)
             misses.append(index)
 
+    report.lap("rules")
     if misses:
         # Loaded once here rather than in each worker: forked workers share what the parent
         # holds (LibCST and the rules, the project's indexes) instead of each building its own.
         engine.load_rules()
+        report.lap("rules")
         project.build_indexes()
+        report.lap("project index")
         # Each file's check starts from an empty memo anyway: emptied here, not in each
         # worker, where freeing the triage's answers would copy the pages holding them.
         project.forget_answers()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +11,23 @@ from sessionlint.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from sessionlint.engine import InternalError
+
+
+# The phases of a run, in the order `--verbose` shows them: finding the files, reading them,
+# the cache (loading, saving, the incremental snapshot), an incremental re-check, each file's
+# facts, the project's indexes, the triage, the rules, the fixes, and writing the report.
+PHASES = (
+    "discover",
+    "read",
+    "cache",
+    "incremental",
+    "facts",
+    "project index",
+    "triage",
+    "rules",
+    "fixes",
+    "output",
+)
 
 
 @dataclass
@@ -49,6 +67,25 @@ class RunReport:
     reused_last_run: bool = False
     # Set when the run was incremental: how many files changed since the last run.
     files_changed: int | None = None
+    # Seconds spent in each phase (see `lap`), for `--verbose`.
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    _lap_started: float = field(default_factory=time.perf_counter, repr=False, compare=False)
+
+    def lap(self, phase: str) -> None:
+        """The time since the last lap (or since the report was made) went to `phase`: one
+        line after each phase times the run without wrapping its code."""
+        now = time.perf_counter()
+        self.phase_seconds[phase] = self.phase_seconds.get(phase, 0.0) + now - self._lap_started
+        self._lap_started = now
+
+    def phase_summary(self) -> str:
+        """The time of each phase that ran, in the run's order."""
+        ran = [phase for phase in PHASES if phase in self.phase_seconds]
+        ran += sorted(set(self.phase_seconds) - set(PHASES))
+        total = sum(self.phase_seconds.values())
+        return (
+            ", ".join(f"{phase} {self.phase_seconds[phase]:.3f}s" for phase in ran) + f" (total {total:.3f}s)"
+        )
 
     def work_summary(self) -> str:
         if self.reused_last_run:

@@ -31,15 +31,19 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
         if options.use_cache
         else Cache.disabled()
     )
+    report.lap("cache")
     checking = not (options.fix or options.diff)
     inputs = RunInputs(paths, settings, cache if checking else Cache.disabled())
+    report.lap("discover")
     previous = inputs.findings_of_a_recent_run() if checking else None
+    report.lap("read")
     if previous is not None:
         report.files_seen = inputs.files_seen
         report.diagnostics = previous
         report.reused_last_run = True
         return report
     inputs.read_all()
+    report.lap("read")
     sources, explicit = inputs.sources, inputs.explicit
     report.files_seen = inputs.files_seen
     report.diagnostics.extend(inputs.selected_errors)
@@ -49,9 +53,12 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
         from sessionlint.incremental import recheck
 
         if recheck(paths, sources, explicit, settings, cache, shape, report):
+            report.lap("incremental")
             report.diagnostics.sort(key=Diagnostic.sort_key)
             inputs.remember(report.diagnostics)
+            report.lap("cache")
             return report
+        report.lap("incremental")
     from sessionlint.passes import run_passes
 
     self_contained = run_passes(
@@ -61,6 +68,7 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     # Findings that used other files' cached facts depend on more than this run's inputs.
     if checking and not report.internal_errors and self_contained:
         inputs.remember(report.diagnostics)
+    report.lap("cache")
     return report
 
 
@@ -76,11 +84,15 @@ def check_stdin(
     engine = Engine(settings)
     source = SourceFile(None, filename, data)
     state = engine.analyze(source)
+    report.lap("facts")
     project = engine.build_project([state])
+    report.lap("project index")
     if options.fix or options.diff:
         fix_one(engine, state, project, options, report)
+        report.lap("fixes")
         return report, report.fixed_files[0].fixed_data if report.fixed_files else data
     result = engine.lint(state, project)
+    report.lap("rules")
     report.diagnostics = result.diagnostics
     report.internal_errors = result.internal_errors
     return report, None

@@ -13,6 +13,7 @@ small project). Expectations are written inline on the reported line:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -129,7 +131,52 @@ def run_cli(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.Com
     )
 
 
-def reported(result: subprocess.CompletedProcess[bytes]) -> set[Expected]:
+@dataclass(frozen=True)
+class InProcessResult:
+    """What `run_in_process` saw, under the names of `subprocess.CompletedProcess`."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run_in_process(*args: str, cwd: Path) -> InProcessResult:
+    """`sessionlint ARGS` run from `cwd` in this process: click's CliRunner on `sessionlint.cli.main`,
+    the entry point both the `sessionlint` script and `python -m sessionlint` call, so options,
+    configuration, the run, the output and the exit code are the command's own. It saves the
+    interpreter's start and imports (about a second a case under load); what only a process shows
+    (its exit, stdin, signals, worker pools, the environment) stays with `run_cli`.
+
+    Not thread-safe: it changes the working folder while the command runs.
+    """
+    from click.testing import CliRunner
+
+    from sessionlint.cli import main
+
+    try:
+        runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click 8.1
+    except TypeError:
+        runner = CliRunner()  # click >= 8.2 keeps stderr apart by itself
+    # The command tunes the garbage collector for its own short life: undo that for the tests.
+    thresholds = gc.get_threshold()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        # catch_exceptions=False: an exception the CLI lets escape fails the test with its traceback.
+        result = runner.invoke(main, list(args), env={"NO_COLOR": "1"}, catch_exceptions=False)
+    finally:
+        os.chdir(previous)
+        gc.set_threshold(*thresholds)
+    return InProcessResult(result.exit_code, result.stdout_bytes, result.stderr_bytes or b"")
+
+
+class _Completed(Protocol):
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def reported(result: _Completed) -> set[Expected]:
     assert result.returncode in (0, 1), result.stderr.decode()
     return {
         Expected(item["filename"], item["location"]["row"], item["code"], item["location"]["column"])

@@ -1,0 +1,70 @@
+"""Suite-wide test set-up: which tests are slow, and how tests share pytest-xdist's workers.
+
+`python -m pytest -m "not slow"` is the quick subset (under a minute on two cores): every
+fixture case in-process, the unit tests, the CLI tests that start few processes. The slow
+tests start the command (or flake8, pre-commit, git) in many subprocesses, wait for pool
+time-outs, or explore many generated inputs. They are marked here by name rather than in
+each file, so a module's owner need not think of it and the list is in one place; a test
+that becomes slow is added here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# Module (relative to tests/) -> its slow tests by function name; "*" for every test in it.
+SLOW: dict[str, set[str]] = {
+    # Dozens of command runs each, in subprocesses (a 5 MB file, symlink loops, bad configs).
+    "test_bad_input.py": {"*"},
+    "test_cache.py": {"*"},
+    "test_incremental.py": {"*"},
+    # Real flake8 over every fixture case; real pre-commit installing this repository.
+    "test_flake8_plugin.py": {"*"},
+    "test_pre_commit.py": {"*"},
+    # Generated programs (hypothesis), and every fixture case run twice in full.
+    "test_fix_properties.py": {"*"},
+    "test_prefilter_soundness.py": {"test_findings_survive_prefilter_and_triage"},
+    # The command's fixes, then the fixed apps run against pools that time out.
+    "runtime/test_fixed_apps.py": {"*"},
+    # The real command in a subprocess per case (the in-process runs are the quick ones).
+    "test_fixtures.py": {
+        "test_the_command_in_a_subprocess_reports_the_same",
+        "test_the_command_in_a_subprocess_fixes_the_same",
+    },
+    "test_cli.py": {
+        "test_select_ignore_and_extend_select",
+        "test_stdin_filename_drives_config_and_exemptions",
+    },
+}
+
+
+def _module(item: pytest.Item) -> str:
+    return item.nodeid.split("::", 1)[0].removeprefix("tests/")
+
+
+def _shares_a_built_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a module- or session-scoped fixture of the suite's own (one
+    that checks a whole project once for many tests)."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(
+        # A fixture's baseid is where it is defined: "" for pytest's own and plugins'.
+        str(getattr(definition, "baseid", "")).startswith("tests")
+        and definition.scope in ("module", "session")
+        for definitions in info.name2fixturedefs.values()
+        for definition in definitions
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    distributed = config.pluginmanager.hasplugin("xdist")
+    for item in items:
+        names = SLOW.get(_module(item), set())
+        if "*" in names or getattr(item, "originalname", item.name) in names:
+            item.add_marker(pytest.mark.slow)
+        # Under `-n auto --dist loadgroup` (as .ci/run runs it), the tests that share a
+        # module-scoped result run on one worker: each worker would otherwise build it again
+        # (a flake8 run over every fixture, a pre-commit repository, a 5 MB file's check).
+        if distributed and _shares_a_built_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(_module(item)))
