@@ -86,6 +86,10 @@ DIFFERS: dict[str, str] = {
     ),
     "SL009/flag_crossfile_reexported_factory": _FACTORY,
     "SL009/flag_crossfile_renamed_dependency": _PROVIDED,
+    "SL013/flag_crossfile_script": (
+        "the session generator is defined in another module: alone, the script does not know "
+        "that `provide_session()` creates and yields a session"
+    ),
 }
 
 # `[tool.sessionlint]` keys that have a flake8 option of their own.

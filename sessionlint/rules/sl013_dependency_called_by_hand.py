@@ -8,7 +8,7 @@ import libcst as cst
 
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import CallOf, Local
+from sessionlint.semantics.values import Local, Value
 
 _DRIVERS = frozenset({"next", "anext"})
 _DUNDER_DRIVERS = frozenset({"__next__", "__anext__"})
@@ -190,19 +190,10 @@ class DependencyCalledByHand(Rule):
         return None
 
     def _session_generator(self, call: cst.Call) -> Function | None:
-        """The project function `call` calls, when it creates a session and yields it."""
         return self._session_generator_of(self.semantics.value_of(call))
 
-    def _session_generator_of(self, value: object) -> Function | None:
-        if not isinstance(value, CallOf):
-            return None
-        project = self.semantics.project
-        function = project.function_of(value.func, self.semantics.module)
-        if function is None or not function.facts.is_generator or project.is_context_manager(function):
-            return None
-        created = project.creates_session(function)
-        provided = project.provided_kind(function)
-        return function if created is not None and provided == created else None
+    def _session_generator_of(self, value: Value | None) -> Function | None:
+        return self.semantics.project.session_generator(value, self.semantics.module)
 
     def _kept_generator(self, name: str) -> Function | None:
         """A local bound only to calls of one session generator, and kept by this function."""

@@ -526,6 +526,18 @@ class ProjectFacts:
     def is_context_manager(self, function: Function) -> bool:
         return any(self._decorator_names(function) & vocab.CONTEXT_MANAGER_DECORATORS)
 
+    def session_generator(self, call: Value | None, module: ModuleFacts) -> Function | None:
+        """The project function `call` calls when it is a session generator (SL013): a plain
+        generator (not a `@contextmanager`) that creates a session and yields that session.
+        Its `finally` or `with` block is what closes the session."""
+        if not isinstance(call, CallOf):
+            return None
+        function = self.function_of(call.func, module)
+        if function is None or not function.facts.is_generator or self.is_context_manager(function):
+            return None
+        created = self.creates_session(function)
+        return function if created is not None and self.provided_kind(function) == created else None
+
     def creates_session(self, function: Function) -> Kind | None:
         """The kind of session the function's own body creates (a factory call), if any."""
         facts = function.facts

@@ -291,6 +291,12 @@ def _sl009_async_session_not_awaited(module: ModuleTriage) -> bool:
     return False
 
 
+def _sl013_dependency_called_by_hand(module: ModuleTriage) -> bool:
+    """A call of a session generator (driving it by hand starts with calling it)."""
+    project = module.project
+    return any(project.session_generator(CallOf(Ref(name)), module.facts) for name in module.facts.calls)
+
+
 CANDIDATE_TESTS: dict[str, CandidateTest] = {
     "SL001": _sl001_session_dependency_returns,
     "SL002": _sl002_session_not_closed,
@@ -301,4 +307,5 @@ CANDIDATE_TESTS: dict[str, CandidateTest] = {
     "SL007": _sl007_session_in_background_task,
     "SL008": _sl008_module_level_session,
     "SL009": _sl009_async_session_not_awaited,
+    "SL013": _sl013_dependency_called_by_hand,
 }
