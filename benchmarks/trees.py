@@ -98,7 +98,7 @@ def apps_summary(results: list[dict[str, object]]) -> dict[str, object]:
             f" {_fmt(_ratio(row['sl-warm'], row['ruff-default'])):>10}"
             f" {_fmt(_ratio(row['sl-touched'], row['ruff-default'])):>13} {_fmt(_peak(result), '.0f'):>8}"
         )
-    largest = max(results, key=lambda r: int(r["files"]))  # type: ignore[arg-type]
+    largest = max(results, key=lambda r: int(r["lines"]))  # type: ignore[arg-type]
     summary = {
         "cold / ruff ALL, summed": _ratio(sums.get("sl-cold"), sums.get("ruff-all")),
         "cold / ruff ALL, summed cpu": _ratio(sums.get("cpu sl-cold"), sums.get("cpu ruff-all")),
