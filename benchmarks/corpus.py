@@ -1,8 +1,9 @@
-"""Pinned benchmark corpora: real sdists from PyPI, downloaded and unpacked once.
+"""Pinned benchmark corpora: real sdists and wheels from PyPI, downloaded and unpacked once.
 
-Layout under ``benchmarks/.corpus/`` (gitignored, never committed)::
+Layout under ``benchmarks/.corpus/`` (gitignored, never committed; ``SESSIONLINT_CORPUS_DIR``
+puts it elsewhere, e.g. a cache shared by several checkouts)::
 
-    sdists/<name>-<version>/<archive>    what ``pip download`` saved (sha256-pinned)
+    sdists/<name>-<version>/<archive>    what ``pip download`` saved (sha256-pinned sdist or wheel)
     <corpus>/<name>-<version>/           each archive of the corpus, unpacked
     <corpus>.manifest.json               the specs and the sha256 of every unpacked file
 
@@ -12,8 +13,11 @@ leaves nothing that looks finished. A corpus tree whose files no longer match it
 manifest (someone edited or "touched" a file in place) is unpacked again, so every
 measurement runs on the published bytes.
 
-``python benchmarks/corpus.py [subset|four|sweep ...]`` downloads and prints file and line
-counts (all three corpora by default).
+The library corpora are pinned below; the real-applications corpus ``apps`` is pinned in
+``benchmarks/apps/apps.toml`` (wheels: the code that ships).
+
+``python benchmarks/corpus.py [subset|four|sweep|apps ...]`` downloads and prints file and
+line counts (every corpus by default).
 """
 
 from __future__ import annotations
@@ -28,9 +32,16 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-CORPUS_DIR = Path(__file__).resolve().parent / ".corpus"
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the benchmark's interpreter is 3.11+, tomli is the fallback
+    import tomli as tomllib
+
+HERE = Path(__file__).resolve().parent
+CORPUS_DIR = Path(os.environ.get("SESSIONLINT_CORPUS_DIR") or HERE / ".corpus").resolve()
 SDIST_DIR = CORPUS_DIR / "sdists"
 
 # sha256 of each sdist as published on PyPI: a pin is a version *and* its bytes.
@@ -53,9 +64,50 @@ FOUR = (*SUBSET, "sqlalchemy==2.0.40", "django==5.2")
 # :all:` has to prepare their metadata, which means building numpy & co. from source.)
 SWEEP = (*FOUR, "apache-airflow==2.10.5", "sympy==1.14.0", "alembic==1.15.2")
 
-CORPORA: dict[str, tuple[str, ...]] = {"subset": SUBSET, "four": FOUR, "sweep": SWEEP}
 
-_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+@dataclass(frozen=True)
+class AppPin:
+    """One real application of the ``apps`` corpus, as pinned in ``apps/apps.toml``."""
+
+    name: str
+    version: str
+    file: str  # "wheel" or "sdist": which file of the release is the corpus
+    filename: str
+    sha256: str
+    why: str = ""
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}=={self.version}"
+
+    @property
+    def slug(self) -> str:
+        return _slug(self.spec)
+
+
+APPS_PINS = HERE / "apps" / "apps.toml"
+
+
+def load_app_pins(path: Path = APPS_PINS) -> list[AppPin]:
+    """The pinned applications, in file order; a malformed pin is an error naming it."""
+    pins = []
+    for entry in tomllib.loads(path.read_text())["app"]:
+        pin = AppPin(**entry)
+        if pin.file not in ("wheel", "sdist"):
+            raise ValueError(f"{path}: {pin.name}: file must be 'wheel' or 'sdist', not {pin.file!r}")
+        pins.append(pin)
+    return pins
+
+
+APP_PINS = load_app_pins()
+APPS = tuple(pin.spec for pin in APP_PINS)
+CORPORA: dict[str, tuple[str, ...]] = {"subset": SUBSET, "four": FOUR, "sweep": SWEEP, "apps": APPS}
+# Which file of each release to fetch, and its bytes; anything not listed is an sdist.
+WHEELS = frozenset(pin.spec for pin in APP_PINS if pin.file == "wheel")
+PINNED_FILES = {pin.spec: pin.filename for pin in APP_PINS}
+SDIST_SHA256.update({pin.spec: pin.sha256 for pin in APP_PINS})
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip", ".whl")
 
 
 def _slug(spec: str) -> str:
@@ -87,7 +139,7 @@ def _archive_in(directory: Path) -> Path | None:
 
 
 def download(spec: str) -> Path:
-    """Download the pinned sdist ``spec`` (``name==version``) once; return the archive."""
+    """Download the pinned sdist or wheel ``spec`` (``name==version``) once; return it."""
     dest = SDIST_DIR / _slug(spec)
     archive = _archive_in(dest)
     if archive is None:
@@ -97,17 +149,21 @@ def download(spec: str) -> Path:
         _log(f"downloading {spec} ...")
         # --no-binary :all: also applies to the build requirements pip installs to read
         # the sdist's metadata, so the first download of e.g. sqlalchemy takes minutes.
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
+        binary = "--only-binary" if spec in WHEELS else "--no-binary"
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", binary, ":all:"]
         command += [spec, "-d", str(partial)]
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise RuntimeError(f"pip download {spec} failed:\n{result.stdout}\n{result.stderr}")
         if _archive_in(partial) is None:
-            raise RuntimeError(f"pip download {spec} saved no sdist archive in {partial}")
+            raise RuntimeError(f"pip download {spec} saved no archive in {partial}")
         shutil.rmtree(dest, ignore_errors=True)
         partial.rename(dest)
         archive = _archive_in(dest)
         assert archive is not None
+    expected_name = PINNED_FILES.get(spec)
+    if expected_name is not None and archive.name != expected_name:
+        raise RuntimeError(f"{archive}: pip chose another file than the pinned {expected_name}")
     expected = SDIST_SHA256.get(spec)
     actual = _sha256(archive)
     if expected is not None and actual != expected:
@@ -116,7 +172,7 @@ def download(spec: str) -> Path:
 
 
 def _extract(archive: Path, into: Path) -> None:
-    if archive.name.endswith(".zip"):
+    if archive.name.endswith((".zip", ".whl")):
         with zipfile.ZipFile(archive) as zipped:
             zipped.extractall(into)
         return
@@ -132,7 +188,8 @@ def _extract(archive: Path, into: Path) -> None:
 
 
 def _unpack(archive: Path, dest: Path) -> None:
-    """Unpack an sdist so that its top-level directory (``Django-5.2/``) becomes ``dest``."""
+    """Unpack an archive so that its top-level directory (``Django-5.2/``) becomes ``dest``;
+    a wheel (packages and ``.dist-info`` side by side) is unpacked into ``dest`` itself."""
     scratch = dest.with_name(dest.name + ".unpacking")
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir(parents=True)
@@ -238,12 +295,12 @@ def main(argv: list[str] | None = None) -> int:
         root = ensure_corpus(name)
         stats = corpus_stats(root)
         print(f"\n{name}: {root}")
-        print(f"  {'package':<28} {'files':>7} {'lines':>10}")
+        print(f"  {'package':<34} {'files':>7} {'lines':>10}")
         for package, (files, lines) in sorted(stats.items()):
-            print(f"  {package:<28} {files:>7} {lines:>10,}")
+            print(f"  {package:<34} {files:>7} {lines:>10,}")
         total_files = sum(files for files, _ in stats.values())
         total_lines = sum(lines for _, lines in stats.values())
-        print(f"  {'total':<28} {total_files:>7} {total_lines:>10,}")
+        print(f"  {'total':<34} {total_files:>7} {total_lines:>10,}")
         if name == "sweep" and total_lines < 1_000_000:
             print("  ERROR: the sweep corpus must hold at least 1,000,000 lines")
             status = 1

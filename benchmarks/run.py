@@ -1,6 +1,10 @@
 """Time sessionlint against ruff, flake8 and a bare LibCST parse of the same real code.
 
-    python benchmarks/run.py [--corpus four|subset|both] [--rounds 5] [--json-out FILE]
+    python benchmarks/run.py [--corpus four|subset|both|apps|generated] [--rounds 5] [--json-out FILE]
+
+``--corpus apps`` times each real application of ``benchmarks/apps/apps.toml`` as its own
+tree and then sums them; ``--corpus generated --size 25,50,100 [--shadow]`` times generated
+apps of those sizes (``generated.py``) to show how time grows with files.
 
 All commands of a corpus run interleaved (A B C ... A B C ...) so that drift in the
 machine's speed hits every command alike; the table shows medians over the rounds and the
@@ -45,8 +49,10 @@ from typing import Callable
 
 if __package__:
     from .corpus import CORPORA, corpus_stats, ensure_corpus, python_files
+    from .trees import Tree, app_trees, apps_summary, generated_summary, generated_trees
 else:  # run as a script: benchmarks/ is sys.path[0]
     from corpus import CORPORA, corpus_stats, ensure_corpus, python_files
+    from trees import Tree, app_trees, apps_summary, generated_summary, generated_trees
 
 HERE = Path(__file__).resolve()
 BARE_PARSE_PROCESSES = 2
@@ -67,6 +73,20 @@ RATIOS: dict[str, list[tuple[str, str, str, float | None]]] = {
         ("cold / ruff ALL", "sl-cold", "ruff-all", 3.0),
         ("cold / flake8", "sl-cold", "flake8", None),
         ("warm / ruff default", "sl-warm", "ruff-default", 0.6),
+        ("warm-touched / ruff default", "sl-touched", "ruff-default", None),
+        ("cold / bare LibCST parse", "sl-cold", "bare-parse", None),
+    ],
+    # Issue 16's targets, per real application; the summed one is in trees.apps_summary.
+    "app": [
+        ("cold / ruff ALL", "sl-cold", "ruff-all", 1.5),
+        ("cold / flake8", "sl-cold", "flake8", None),
+        ("warm / ruff default", "sl-warm", "ruff-default", 0.3),
+        ("warm-touched / ruff default", "sl-touched", "ruff-default", 0.5),
+        ("cold / bare LibCST parse", "sl-cold", "bare-parse", None),
+    ],
+    "generated": [
+        ("cold / ruff ALL", "sl-cold", "ruff-all", None),
+        ("warm / ruff default", "sl-warm", "ruff-default", None),
         ("warm-touched / ruff default", "sl-touched", "ruff-default", None),
         ("cold / bare LibCST parse", "sl-cold", "bare-parse", None),
     ],
@@ -513,6 +533,23 @@ def check_output_stability(
     return report, None
 
 
+def check_expected_findings(
+    corpus: str, work: Path, sessionlint: list[str], expected: dict[str, int]
+) -> tuple[dict[str, object], str | None]:
+    """Untimed, for generated apps: one cold run must report exactly the planted findings."""
+    argv = [*sessionlint, "check", "--format", "json", "--exit-zero", "--no-cache", corpus]
+    out = work / "expected.json"
+    result = measure(argv, work, stdout_path=out)
+    if result.exit_code != 0 or "internal error" in result.stderr.lower():
+        why = f"`{shlex.join(argv)}` exited {result.exit_code}: {result.stderr.strip()[-2000:]}"
+        return {"error": why}, why
+    by_code = dict(sorted(Counter(f["code"] for f in json.loads(out.read_bytes())).items()))
+    report: dict[str, object] = {"findings": sum(by_code.values()), "by_code": by_code, "expected": expected}
+    report["as_expected"] = by_code == expected
+    report["untimed_cold_s"] = round(result.seconds, 2)
+    return report, None
+
+
 # --------------------------------------------------------------------------- reporting
 
 
@@ -520,9 +557,9 @@ def _fmt(value: float | None, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def ratio_rows(corpus: str, commands: dict[str, Command]) -> list[dict[str, object]]:
+def ratio_rows(ratios: str, commands: dict[str, Command]) -> list[dict[str, object]]:
     rows = []
-    for label, num, den, target in RATIOS[corpus]:
+    for label, num, den, target in RATIOS[ratios]:
         a, b = commands[num].median(), commands[den].median()
         value = a / b if a is not None and b else None
         a, b = commands[num].median_cpu(), commands[den].median_cpu()
@@ -582,6 +619,9 @@ def print_corpus_report(result: dict[str, object], commands: dict[str, Command])
     print()
     if "error" in stability or "skipped" in stability:
         print(f"output stability: not checked ({stability.get('error') or stability['skipped']})")
+    elif "expected" in stability:
+        verdict = "as planted" if stability["as_expected"] else f"NOT the planted {stability['expected']}"
+        print(f"findings: {stability['by_code']}: {verdict}")
     else:
         same = {True: "identical", False: "DIFFERENT"}
         print(f"JSON output, --jobs 1 vs --jobs 2: {same[stability['jobs_1_vs_2_identical']]}")
@@ -605,8 +645,16 @@ def print_corpus_report(result: dict[str, object], commands: dict[str, Command])
 
 def bench_corpus(corpus: str, rounds: int, sessionlint: list[str], work: Path) -> dict[str, object]:
     root = ensure_corpus(corpus)
-    stats = corpus_stats(root)
-    view = make_view(root, work)
+    return bench_tree(Tree(corpus, root, list(CORPORA[corpus]), corpus), rounds, sessionlint, work)
+
+
+def bench_tree(
+    tree: Tree, rounds: int, sessionlint: list[str], work: Path, check_stability: bool = True
+) -> dict[str, object]:
+    """Time every command on one tree (a corpus, an app, a generated app), interleaved."""
+    corpus = tree.name
+    stats = corpus_stats(tree.root)
+    view = make_view(tree.root, work)
     name = view.name  # commands run in `work` and get this relative path
     toucher = Toucher(pick_touched_file(view))
     cache_dir = work / f"{corpus}-cache"
@@ -619,8 +667,14 @@ def bench_corpus(corpus: str, rounds: int, sessionlint: list[str], work: Path) -
     if commands["sl-cold"].missing:
         stability = {"skipped": commands["sl-cold"].missing}
     else:
-        print(f"[{corpus}] checking JSON output stability (untimed) ...", file=sys.stderr)
-        stability, broken = check_output_stability(name, work, sessionlint)
+        if tree.expected is not None:
+            print(f"[{corpus}] checking the expected findings (untimed) ...", file=sys.stderr)
+            stability, broken = check_expected_findings(name, work, sessionlint, tree.expected)
+        elif check_stability:
+            print(f"[{corpus}] checking JSON output stability (untimed) ...", file=sys.stderr)
+            stability, broken = check_output_stability(name, work, sessionlint)
+        else:
+            stability, broken = {"skipped": "--skip-stability"}, None
         if broken is None:
             print(f"[{corpus}] filling the warm cache (untimed) ...", file=sys.stderr)
             fill = measure(commands["sl-warm"].argv, work)
@@ -655,23 +709,35 @@ def bench_corpus(corpus: str, rounds: int, sessionlint: list[str], work: Path) -
 
     result: dict[str, object] = {
         "corpus": corpus,
-        "packages": list(CORPORA[corpus]),
+        "packages": tree.packages,
         "files": sum(files for files, _ in stats.values()),
         "lines": sum(lines for _, lines in stats.values()),
         "touched_file": str(toucher.path.relative_to(work)),
         "rounds": rounds,
         "commands": {key: c.as_json() for key, c in commands.items()},
-        "ratios": ratio_rows(corpus, commands),
+        "ratios": ratio_rows(tree.ratios, commands),
         "stability": stability,
     }
     print_corpus_report(result, commands)
+    shutil.rmtree(view, ignore_errors=True)  # many trees in one run: keep the disk use of one
+    shutil.rmtree(cache_dir, ignore_errors=True)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
+    global TIMEOUT_S
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=["four", "subset", "both"], default="both")
+    parser.add_argument("--corpus", choices=["four", "subset", "both", "apps", "generated"], default="both")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    parser.add_argument("--apps", help="with --corpus apps: comma-separated app names (default: all)")
+    parser.add_argument("--size", default="25,50,100", help="with --corpus generated: comma-separated sizes")
+    parser.add_argument(
+        "--shadow", action="store_true", help="generated apps hold a package named sqlalchemy"
+    )
+    parser.add_argument(
+        "--skip-stability", action="store_true", help="skip the untimed --jobs / cache output comparison"
+    )
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds before a command is killed")
     parser.add_argument("--json-out", type=Path, help="also write the results here as JSON")
     parser.add_argument(
         "--sessionlint",
@@ -690,6 +756,13 @@ def main(argv: list[str] | None = None) -> int:
         return bare_parse(args.bare_parse)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
+    try:
+        sizes = [int(size) for size in args.size.split(",")]
+    except ValueError:
+        parser.error(f"--size takes comma-separated whole numbers, not {args.size!r}")
+    if min(sizes) < 1:
+        parser.error("--size: every size must be at least 1")
+    TIMEOUT_S = args.timeout
     if args.rounds < 5:
         print("note: the targets are stated for medians of at least 5 rounds", file=sys.stderr)
 
@@ -714,17 +787,32 @@ def main(argv: list[str] | None = None) -> int:
     load, nproc = info["load_average_before"], info["nproc"]
     if load and nproc and load[0] > 0.5 * nproc:
         print("WARNING: the machine is busy; timings and ratios will be noisy")
-    corpora = ["subset", "four"] if args.corpus == "both" else [args.corpus]
     results = []
+    summary: dict[str, object] | None = None
     with tempfile.TemporaryDirectory(prefix="sessionlint-bench-") as tmp:
-        for corpus in corpora:
-            work = Path(tmp, corpus)
-            work.mkdir()
-            results.append(bench_corpus(corpus, args.rounds, sessionlint, work))
+        if args.corpus in ("apps", "generated"):
+            if args.corpus == "apps":
+                try:
+                    trees = app_trees(args.apps.split(",") if args.apps else None)
+                except ValueError as exc:
+                    parser.error(str(exc))
+            else:
+                trees = generated_trees(sizes, args.shadow, Path(tmp, "generated"))
+            for tree in trees:
+                work = Path(tmp, "work", tree.name)
+                work.mkdir(parents=True)
+                results.append(bench_tree(tree, args.rounds, sessionlint, work, not args.skip_stability))
+            summary = (apps_summary if args.corpus == "apps" else generated_summary)(results)
+        else:
+            for corpus in ["subset", "four"] if args.corpus == "both" else [args.corpus]:
+                work = Path(tmp, corpus)
+                work.mkdir()
+                results.append(bench_corpus(corpus, args.rounds, sessionlint, work))
     info["load_average_after"] = _load()
     print(f"\nload average after: {info['load_average_after']}")
     if args.json_out:
-        args.json_out.write_text(json.dumps({"machine": info, "corpora": results}, indent=2) + "\n")
+        payload = {"machine": info, "corpora": results, "summary": summary}
+        args.json_out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"\nresults written to {args.json_out}")
     return 0
 
