@@ -10,6 +10,7 @@ never leave a torn file (the last writer wins).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -176,18 +177,41 @@ def _load(path: Path | None) -> object | None:
         return None
 
 
+_GITIGNORE = b"# Created by sessionlint\n*\n"
+
+
 def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file renamed over it; on any failure (a
+    read-only checkout, a full disk) the cache is simply not written, and no temporary
+    file is left behind. The folder gets a `.gitignore` that ignores it all, written the
+    same way (a full disk once left an empty one that was never completed)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         gitignore = path.parent / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# Created by sessionlint\n*\n")
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        if not _holds(gitignore, _GITIGNORE):
+            _replace(gitignore, _GITIGNORE)
+        _replace(path, data)
+    except OSError:
+        pass  # run without a cache
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _replace(path: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         os.replace(temporary, path)
-    except OSError:
-        pass  # a read-only checkout: run without a cache
+    except BaseException:  # a full disk, or Ctrl-C mid-write
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _code_fingerprint() -> str:
