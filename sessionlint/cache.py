@@ -24,6 +24,7 @@ import sessionlint
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.hashing import blake2b, digest
+from sessionlint.limits import max_tokens
 from sessionlint.sources import FileStamp, SourceFile
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
@@ -220,6 +221,7 @@ def _code_fingerprint() -> str:
     package = Path(sessionlint.__file__).parent
     stamp = blake2b(sessionlint.__version__.encode(), digest_size=8)
     stamp.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    stamp.update(f"{max_tokens()}".encode())  # which files are too large to check
     for source in sorted(package.rglob("*.py")):
         stat = source.stat()
         stamp.update(f"{source.relative_to(package)}:{stat.st_mtime_ns}:{stat.st_size}".encode())
