@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import translate as fnmatch_translate
 from pathlib import Path
@@ -276,19 +276,29 @@ def _git_ignored(absolute: str, is_dir: bool, ignores: list[GitIgnore]) -> bool:
     return verdict
 
 
-def package_layout(files: Iterable[str]) -> list[str]:
+def package_layout(files: Sequence[str]) -> list[str]:
     """The folders holding an `__init__.py` that name these files' modules (see
     `module_identity`), for the cache's keys: one added or removed beside files named on the
-    command line, or above a walked folder, is in no file list, yet renames modules."""
+    command line, or above a walked folder, is in no file list, yet renames modules.
+
+    A warm run computes this over every file: folders are taken as the files spell them
+    (the working folder is in the keys too), and one whose `__init__.py` is among the files
+    needs no look at the disk. Above the spelled part, they go on as absolute paths."""
+    listed = set(files)
     packages: dict[str, bool] = {}
-    for directory in {os.path.dirname(os.path.abspath(file)) for file in files}:
+    for folder in {file.rpartition(os.sep)[0] for file in files}:
+        directory = folder
         while directory not in packages:
-            is_package = packages[directory] = os.path.dirname(directory) != directory and os.path.exists(
-                os.path.join(directory, "__init__.py")
+            init = os.path.join(directory, "__init__.py")
+            is_package = packages[directory] = directory != os.sep and (
+                init in listed or os.path.exists(init)
             )
             if not is_package:
                 break
-            directory = os.path.dirname(directory)
+            parent = directory.rpartition(os.sep)[0]
+            if not parent or directory == ".." or directory.endswith(os.sep + ".."):
+                parent = os.path.abspath(os.path.join(directory, os.pardir))
+            directory = parent
     return sorted(directory for directory, is_package in packages.items() if is_package)
 
 

@@ -96,7 +96,7 @@ class RunInputs:
         """The working folder, the paths as named and the package folders that name the
         modules: with the files, all a run depends on."""
         if self._packages is None:
-            self._packages = package_layout(file.path for file in self.files)
+            self._packages = package_layout([file.path for file in self.files])
         return [str(Path.cwd()), *map(str, self.paths), "", *sorted(self.explicit), "", *self._packages, ""]
 
     def _errors(self) -> list[str]:
