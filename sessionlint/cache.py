@@ -10,6 +10,7 @@ never leave a torn file (the last writer wins).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -23,6 +24,7 @@ import sessionlint
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.hashing import blake2b, digest
+from sessionlint.limits import max_tokens
 from sessionlint.sources import FileStamp, SourceFile
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
@@ -176,18 +178,41 @@ def _load(path: Path | None) -> object | None:
         return None
 
 
+_GITIGNORE = b"# Created by sessionlint\n*\n"
+
+
 def write_atomically(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file renamed over it; on any failure (a
+    read-only checkout, a full disk) the cache is simply not written, and no temporary
+    file is left behind. The folder gets a `.gitignore` that ignores it all, written the
+    same way (a full disk once left an empty one that was never completed)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         gitignore = path.parent / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# Created by sessionlint\n*\n")
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        if not _holds(gitignore, _GITIGNORE):
+            _replace(gitignore, _GITIGNORE)
+        _replace(path, data)
+    except OSError:
+        pass  # run without a cache
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def _replace(path: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         os.replace(temporary, path)
-    except OSError:
-        pass  # a read-only checkout: run without a cache
+    except BaseException:  # a full disk, or Ctrl-C mid-write
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _code_fingerprint() -> str:
@@ -196,6 +221,7 @@ def _code_fingerprint() -> str:
     package = Path(sessionlint.__file__).parent
     stamp = blake2b(sessionlint.__version__.encode(), digest_size=8)
     stamp.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
+    stamp.update(f"{max_tokens()}".encode())  # which files are too large to check
     for source in sorted(package.rglob("*.py")):
         stat = source.stat()
         stamp.update(f"{source.relative_to(package)}:{stat.st_mtime_ns}:{stat.st_size}".encode())

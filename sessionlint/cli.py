@@ -12,13 +12,14 @@ from pathlib import Path
 
 import click
 
-from sessionlint import __version__
+from sessionlint import __version__, streams
 from sessionlint.codes import KNOWN_CODES
 from sessionlint.config import ConfigError, Settings, load_settings, validate_codes, with_overrides
 from sessionlint.output import FORMATS
 from sessionlint.run import RunOptions, RunReport, check_paths, check_stdin
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run ended by Ctrl-C
 
 
 def _codes(value: str | None, option: str) -> tuple[str, ...] | None:
@@ -52,6 +53,12 @@ class _Guarded(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            sys.exit(EXIT_INTERRUPTED)  # Ctrl-C: no traceback (click would say "Aborted!", exit 1)
+        except streams.OutputUnavailable as error:
+            streams.abandon_stdout()
+            click.echo(f"error: cannot write to standard output: {error}", err=True)
+            ctx.exit(EXIT_ERROR)
         except OSError as error:
             if error.errno == errno.EPIPE:
                 raise  # click handles a closed pipe (`sessionlint check | head`)
@@ -168,8 +175,7 @@ def check(
         if fix and not diff and fixed_source is not None:
             # stdout is the fixed file, byte for byte (an editor replaces its buffer with it):
             # what remains to report goes to stderr.
-            sys.stdout.buffer.write(fixed_source)
-            sys.stdout.flush()
+            streams.write_bytes(fixed_source)
             quiet = report_to_stderr = True
     else:
         report = check_paths(list(paths), settings, options)
@@ -205,7 +211,7 @@ def _emit(
     from sessionlint.output import render_report
 
     if options.diff:
-        click.echo(report.diff_bytes(), nl=False)
+        streams.echo(report.diff_bytes(), nl=False)
         if not quiet:
             click.echo(
                 f"Would fix {report.fixed_count} problem(s) in {len(report.fixed_files)} file(s).",
@@ -213,7 +219,7 @@ def _emit(
             )
     elif not (options.fix and report.diagnostics == [] and quiet):
         stream = sys.stderr if err else sys.stdout
-        color = output_file is None and stream.isatty() and output_format == "text"
+        color = output_file is None and stream is not None and stream.isatty() and output_format == "text"
         text = render_report(
             output_format,
             report,
@@ -232,7 +238,7 @@ def _emit(
                 )
                 sys.exit(EXIT_ERROR)
         else:
-            click.echo(text, nl=False, err=err)
+            streams.echo(text, nl=False, err=err)
     report.lap("output")
     for error in report.internal_errors:
         click.echo(
@@ -267,8 +273,8 @@ def rules_command(output_format: str) -> None:
     from sessionlint.output.rules import render_rules
 
     # On a terminal, one line per rule: summaries are cut to its width.
-    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
-    click.echo(render_rules(output_format, width=width), nl=False)
+    width = shutil.get_terminal_size().columns if streams.is_terminal() else None
+    streams.echo(render_rules(output_format, width=width), nl=False)
 
 
 @main.command("rule")
@@ -277,10 +283,10 @@ def rule_command(code: str) -> None:
     """Print a rule's documentation page."""
     from sessionlint.output.rules import render_rule_page
 
-    page = render_rule_page(code, color=sys.stdout.isatty())
+    page = render_rule_page(code, color=streams.is_terminal())
     if page is None:
         raise click.UsageError(f"unknown rule `{code}` (see `sessionlint rules`)")
-    click.echo(page, nl=False)
+    streams.echo(page, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

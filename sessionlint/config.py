@@ -72,8 +72,11 @@ class Settings:
         return self.exclude + self.extend_exclude
 
     def fingerprint(self) -> str:
-        """A digest of everything that changes results (the cache key's settings part)."""
-        data = {k: v for k, v in asdict(self).items() if k not in ("root", "config_file")}
+        """A digest of everything that changes results (the cache key's settings part),
+        the project root included: `per-file-ignores` patterns are relative to it, and
+        facts cached for one project must never answer for another's files."""
+        data = {k: v for k, v in asdict(self).items() if k != "config_file"}
+        data["root"] = str(_resolved(self.root))
         return digest(json.dumps(data, sort_keys=True, default=str).encode(), 8)
 
 
@@ -84,9 +87,17 @@ def _best_match(code: str, selectors: Iterable[str]) -> str | None:
 
 def _relative_posix(path: Path, root: Path) -> str:
     try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
+        return _resolved(path).relative_to(_resolved(root)).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _resolved(path: Path) -> Path:
+    """`path.resolve()`, or its absolute form where links loop (its SL000 says so)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def _glob_matches(relative: str, pattern: str) -> bool:
@@ -113,7 +124,7 @@ _KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores")
 
 def find_config_file(paths: Sequence[Path]) -> Path | None:
     """The nearest pyproject.toml with a `[tool.sessionlint]` table, from the paths upwards."""
-    start = (paths[0] if paths else Path.cwd()).resolve()
+    start = _resolved(paths[0] if paths else Path.cwd())
     directory = start if start.is_dir() else start.parent
     for candidate_dir in (directory, *directory.parents):
         candidate = candidate_dir / "pyproject.toml"
@@ -140,6 +151,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         ) from None
     except OSError as error:
         raise ConfigError(f"{path}: cannot read: {error.strerror}") from None
+    except (RecursionError, MemoryError):
+        # Valid TOML can nest deeper than the parser's recursion (a 100 000-deep array).
+        raise ConfigError(f"{path}: cannot read: its TOML nests too deeply") from None
 
 
 def _tool_table(document: dict[str, Any], path: Path) -> dict[str, Any]:

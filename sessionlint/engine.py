@@ -17,12 +17,15 @@ from sessionlint.files import module_identity
 from sessionlint.limits import (
     MAX_FLAT_CHAIN,
     MAX_TOKEN_NESTING,
+    MAX_TOKENS_VARIABLE,
     TOO_DEEP,
     deep_stack,
     flat_chains_too_long,
     is_nesting_limit,
+    max_tokens,
     parsing_as_cpython,
     token_nesting_bound,
+    too_many_tokens,
 )
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import collect, import_bindings
@@ -125,6 +128,14 @@ class Engine:
             text = decode(source)
         except UnreadableSource as error:
             state.error = error_diagnostic(source.display, error.reason, error.row, error.column)
+            return state
+        limit = max_tokens()
+        if too_many_tokens(source.data, text, limit):
+            # Parsing it would take gigabytes (`ast` about a quarter of what LibCST takes).
+            state.error = error_diagnostic(
+                source.display,
+                f"file is too large to check: more than {limit} tokens (the limit is set by {MAX_TOKENS_VARIABLE})",
+            )
             return state
         name, is_package, aliases = self.identity(source)
         try:

@@ -124,6 +124,9 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list
     fix must never write there), and a loop leads nowhere. A file reached twice (named
     twice, or by two spellings) is checked once: fixing it twice would race with itself.
     """
+    # Module names follow `__init__.py` files found on disk: not those of an earlier run in
+    # this process (a library user's, a test's).
+    _is_package_dir.cache_clear()
     found: dict[str, str] = {}  # real path -> the path as reached
     errors: list[FileError] = []
     excludes = _Excludes(settings)
@@ -135,10 +138,13 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list
             real_top = os.path.realpath(top)
             for file in _walk(top, excludes, errors):
                 found.setdefault(real_top + file[len(top) :], file)
-        elif path.exists():
-            found.setdefault(os.path.realpath(path), os.fspath(path))
         else:
-            errors.append(FileError(str(path), "No such file or directory"))
+            try:
+                os.stat(path)
+            except OSError as error:  # missing, or a link that loops or dangles
+                errors.append(FileError(str(path), error.strerror or "No such file or directory"))
+                continue
+            found.setdefault(os.path.realpath(path), os.fspath(path))
     # Normalized as `Path` would show them (`./app.py` is `app.py`), in that order: paths,
     # not `Path`s, since a run with nothing changed needs no more.
     ordered = sorted(os.path.normpath(reached) for reached in found.values())
@@ -148,7 +154,13 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list
 def _walk(top: str, excludes: _Excludes, errors: list[FileError]) -> list[str]:
     ignores = [ignore for ignore in _ancestor_gitignores(top) if ignore is not None]
     found: list[str] = []
-    _walk_dir(top, os.path.abspath(top), excludes, ignores, errors, set(), found)
+    seen: set[tuple[int, int]] = set()
+    # Folders still to list, with the `.gitignore`s above them: a stack, not recursion, so
+    # that no depth of folders runs out of Python's frames (1000 levels used to).
+    pending = [(top, os.path.abspath(top), ignores)]
+    while pending:
+        directory, absolute, ignores = pending.pop()
+        pending.extend(reversed(_walk_dir(directory, absolute, excludes, ignores, errors, seen, found)))
     return found
 
 
@@ -162,6 +174,9 @@ def _ancestor_gitignores(top: str) -> list[GitIgnore | None]:
     return [GitIgnore.load(str(directory))]
 
 
+_Folder = tuple[str, str, list[GitIgnore]]  # as reached, absolute, the `.gitignore`s that apply
+
+
 def _walk_dir(
     directory: str,
     absolute: str,
@@ -170,25 +185,28 @@ def _walk_dir(
     errors: list[FileError],
     seen: set[tuple[int, int]],
     found: list[str],
-) -> None:
-    """Strings, not `Path`s, into one list (sorted by the caller), not through nested
+) -> list[_Folder]:
+    """The files of one folder into `found`, and its subfolders to walk (in order).
+
+    Strings, not `Path`s, into one list (sorted by the caller), not through nested
     generators: the walk runs over every file on every run, and a warm run does little else."""
     try:
         stat = os.stat(directory)
         key = (stat.st_dev, stat.st_ino)
         if key in seen:
-            return  # a symlink loop, or a folder reached twice through links
+            return []  # a symlink loop, or a folder reached twice through links
         seen.add(key)
         with os.scandir(directory) as scan:
             entries = list(scan)
     except OSError as error:
         errors.append(FileError(str(Path(directory)), error.strerror or str(error)))
-        return
+        return []
     if any(entry.name == ".gitignore" for entry in entries):
         local = GitIgnore.load(absolute)
         if local is not None and all(ignore.base != local.base for ignore in ignores):
             ignores = [*ignores, local]
     prefix = absolute if absolute.endswith(os.sep) else absolute + os.sep
+    folders: list[_Folder] = []
     for entry in entries:
         name = entry.name
         try:
@@ -203,9 +221,50 @@ def _walk_dir(
         if excludes.match(name, entry.path, entry_absolute) or _git_ignored(entry_absolute, is_dir, ignores):
             continue
         if is_dir:
-            _walk_dir(entry.path, entry_absolute, excludes, ignores, errors, seen, found)
+            folders.append((entry.path, entry_absolute, ignores))
         else:
             found.append(entry.path)
+    return folders
+
+
+class ProjectWalk:
+    """Whether a walk of the project root reaches a file: below the root, through no
+    symbolic link, with no folder or file on the way excluded or ignored by a `.gitignore`
+    (what the walk decides folder by folder, asked of one path). The cache's facts of files
+    outside a run count as the project's only for such files (see `passes._cached_neighbours`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.root = os.path.abspath(settings.root)
+        self.excludes = _Excludes(settings)
+        self._ignores: dict[str, list[GitIgnore]] = {
+            self.root: [ignore for ignore in _ancestor_gitignores(self.root) if ignore is not None]
+        }
+
+    def reaches(self, path: str) -> bool:
+        absolute = os.path.abspath(path)
+        if not absolute.startswith(self.root + os.sep) or not absolute.endswith(PYTHON_SUFFIXES):
+            return False
+        parts = absolute[len(self.root) + 1 :].split(os.sep)
+        directory = self.root
+        ignores = self._ignores[directory]
+        for index, name in enumerate(parts):
+            entry = os.path.join(directory, name)
+            is_dir = index < len(parts) - 1
+            if os.path.islink(entry) or self.excludes.match(name, entry, entry):
+                return False
+            if _git_ignored(entry, is_dir, ignores):
+                return False
+            if is_dir:
+                directory, ignores = entry, self._ignores_below(entry, ignores)
+        return True
+
+    def _ignores_below(self, directory: str, above: list[GitIgnore]) -> list[GitIgnore]:
+        """The `.gitignore`s that apply inside `directory`: those `above` it, and its own."""
+        known = self._ignores.get(directory)
+        if known is None:
+            local = GitIgnore.load(directory)
+            known = self._ignores[directory] = [*above, local] if local is not None else above
+        return known
 
 
 def _git_ignored(absolute: str, is_dir: bool, ignores: list[GitIgnore]) -> bool:
@@ -215,6 +274,32 @@ def _git_ignored(absolute: str, is_dir: bool, ignores: list[GitIgnore]) -> bool:
         if decided is not None:
             verdict = decided
     return verdict
+
+
+def package_layout(files: Sequence[str]) -> list[str]:
+    """The folders holding an `__init__.py` that name these files' modules (see
+    `module_identity`), for the cache's keys: one added or removed beside files named on the
+    command line, or above a walked folder, is in no file list, yet renames modules.
+
+    A warm run computes this over every file: folders are taken as the files spell them
+    (the working folder is in the keys too), and one whose `__init__.py` is among the files
+    needs no look at the disk. Above the spelled part, they go on as absolute paths."""
+    listed = set(files)
+    packages: dict[str, bool] = {}
+    for folder in {file.rpartition(os.sep)[0] for file in files}:
+        directory = folder
+        while directory not in packages:
+            init = os.path.join(directory, "__init__.py")
+            is_package = packages[directory] = directory != os.sep and (
+                init in listed or os.path.exists(init)
+            )
+            if not is_package:
+                break
+            parent = directory.rpartition(os.sep)[0]
+            if not parent or directory == ".." or directory.endswith(os.sep + ".."):
+                parent = os.path.abspath(os.path.join(directory, os.pardir))
+            directory = parent
+    return sorted(directory for directory, is_package in packages.items() if is_package)
 
 
 def module_identity(path: Path, roots: Sequence[Path]) -> tuple[str, bool, tuple[str, ...]]:

@@ -12,8 +12,9 @@ index is the same, so is every triage answer, and the other files' findings stan
 the changed files' own findings are computed again, against the stored facts, each module
 unpickled when a lookup needs it. Anything else (a fact changed, a file added) runs in full.
 
-Like the no-change shortcut, a run's inputs are its files' paths and contents: an
-`__init__.py` appearing above the checked folders, outside the file list, is not one.
+Like the no-change shortcut, a run's inputs are its files' paths and contents and the
+package folders that name their modules (`files.package_layout`): an `__init__.py`
+appearing above the checked folders, or beside files named explicitly, changes the shape.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from sessionlint.cache import Cache, run_key
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.files import PYTHON_SUFFIXES, discover
+from sessionlint.files import PYTHON_SUFFIXES, discover, package_layout
 from sessionlint.sources import (
     FileStamp,
     SourceFile,
@@ -38,6 +38,7 @@ class RunInputs:
         self.errors: list[Diagnostic] = list(self.walk_errors)
         self.key = ""
         self._read_at_ns = 0
+        self._packages: list[str] | None = None
         self._stamps = _stamps(self.files, self.explicit) if cache.path and not self.walk_errors else None
         self._stamp_shape = run_key([*self._identity(), *self._stamps]) if self._stamps is not None else ""
 
@@ -92,8 +93,11 @@ class RunInputs:
         self.key = run_key([*self._identity(), *contents, *self._errors()])
 
     def _identity(self) -> list[str]:
-        """The working folder and the paths as named: with the files, all a run depends on."""
-        return [str(Path.cwd()), *map(str, self.paths), "", *sorted(self.explicit), ""]
+        """The working folder, the paths as named and the package folders that name the
+        modules: with the files, all a run depends on."""
+        if self._packages is None:
+            self._packages = package_layout([file.path for file in self.files])
+        return [str(Path.cwd()), *map(str, self.paths), "", *sorted(self.explicit), "", *self._packages, ""]
 
     def _errors(self) -> list[str]:
         return [f"{error.path}:{error.message}" for error in self.selected_errors]

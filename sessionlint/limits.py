@@ -16,6 +16,7 @@ import ast
 import contextlib
 import functools
 import io
+import itertools
 import os
 import queue
 import re
@@ -247,3 +248,45 @@ def token_nesting_bound(text: str) -> int:
     except (tokenize.TokenError, SyntaxError, ValueError):
         pass
     return best_line + 3 * best_indent + best_elif
+
+
+# -- size: what one file may cost in memory ---------------------------------------------------
+
+# LibCST holds about 2 KB per token (1.4 KB on short lines, more on long ones): 250 000
+# tokens (some 25 000 lines of dense code) stay well under 1 GB for the whole run. The
+# limit is counted in tokens, not bytes: a 4 MB string literal is one token and cheap, a
+# 2 MB one-line list of numbers is 700 000 tokens and took 4 GB.
+DEFAULT_MAX_TOKENS = 250_000
+MAX_TOKENS_VARIABLE = "SESSIONLINT_MAX_TOKENS"
+# Every character that can start a token is a word or a punctuation byte; tokens that
+# start at none (NEWLINE, NL, INDENT, DEDENT) are at most three per line.
+_TOKEN_START = re.compile(rb"\w+|[^\w\s]")
+
+
+def max_tokens() -> int:
+    """The limit: `SESSIONLINT_MAX_TOKENS` when set to a positive number, else the default."""
+    value = os.environ.get(MAX_TOKENS_VARIABLE, "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_TOKENS
+
+
+def too_many_tokens(data: bytes, text: str, limit: int) -> bool:
+    """More than `limit` tokens in the file, told without building anything big: the
+    length bounds the count (every token but three per line takes a character), then a
+    count of token-starting runs of bytes (a string counts each word in it), and only
+    where that is over the limit, the tokens themselves, counted up to the limit."""
+    lines = data.count(b"\n") + 1
+    if len(data) + 3 * lines <= limit:
+        return False
+    # Counted one match at a time (a list of them took 1.8 GB on 20 MB), up to the limit.
+    room = limit - 3 * lines
+    if room >= 0 and sum(1 for _ in itertools.islice(_TOKEN_START.finditer(data), room + 1)) <= room:
+        return False
+    count = 0
+    try:
+        for _ in tokenize.generate_tokens(io.StringIO(text).readline):
+            count += 1
+            if count > limit:
+                return True
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass  # past the limit it would have said so: the parse reports the error
+    return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -34,6 +35,12 @@ def _run_shared(index: int) -> object:
     return function(items[index])
 
 
+def _end_on_ctrl_c() -> None:
+    """Ctrl-C reaches every process of the terminal's group: a worker just ends (the parent
+    stops the run, exit 130), instead of printing a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], jobs: int | None) -> list[Result]:
     """`[function(item) for item in items]`, on up to `jobs` forked processes."""
     global _SHARED
@@ -43,7 +50,7 @@ def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], jobs
     _SHARED = (function, items)  # type: ignore[assignment]
     try:
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_end_on_ctrl_c) as pool:
             chunk = max(1, len(items) // (jobs * 8))
             return list(pool.map(_run_shared, range(len(items)), chunksize=chunk))  # type: ignore[arg-type]
     finally:

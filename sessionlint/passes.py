@@ -6,6 +6,7 @@ from the cache without importing the engine, the rules or LibCST.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from sessionlint.cache import Cache, CachedFindings
 from sessionlint.config import Settings
 from sessionlint.engine import Engine, FileState, LintResult
 from sessionlint.factpass import analyze_all, cache_key, fact_pass, reach_signatures
+from sessionlint.files import ProjectWalk
 from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
 from sessionlint.incremental import discard_snapshot, save_snapshot
 from sessionlint.parallel import parallel_map, return_freed_memory
@@ -45,7 +47,7 @@ def run_passes(
     else:
         states, followed = fact_pass(engine, sources, explicit, cache, options.jobs)
     report.lap("facts")
-    neighbours = _cached_neighbours(cache, sources)
+    neighbours = _cached_neighbours(cache, engine, sources, paths)
     project = engine.build_project([*states, *neighbours])
     report.lap("project index")
     triage = Triage(project)
@@ -100,25 +102,35 @@ def _release_unread(sources: Sequence[SourceFile], to_check: Sequence[FileState]
     return_freed_memory()
 
 
-def _cached_neighbours(cache: Cache, sources: Sequence[SourceFile]) -> list[FileState]:
-    """Facts of files outside this run that a previous run cached and that are unchanged.
+def _cached_neighbours(
+    cache: Cache, engine: Engine, sources: Sequence[SourceFile], paths: Sequence[Path]
+) -> list[FileState]:
+    """Facts of files outside this run that a previous run cached and that still hold.
 
     Checking a few files (pre-commit passes the changed ones, an editor one buffer) then
-    still knows the factories and dependencies defined elsewhere in the project.
+    still knows the factories and dependencies defined elsewhere in the project. Only
+    files of this project as it is now count: a walk of its root reaches them (not
+    excluded, not ignored by a `.gitignore` since), they are not below a folder this run
+    walked without finding them, their bytes are those cached, and they are still the
+    same module (an `__init__.py` added or removed renames it).
     """
     if cache.path is None or not cache.path.exists():
         return []
     in_run = {cache_key(source) for source in sources}
+    walked = tuple(os.path.join(os.path.abspath(path), "") for path in paths if path.is_dir())
+    project = ProjectWalk(engine.settings)
     neighbours = []
     for key, entry in cache.entries.items():
-        if key in in_run or entry.facts is None:
+        if key in in_run or entry.facts is None or key.startswith(walked) or not project.reaches(key):
             continue
         try:
             data = Path(key).read_bytes()
         except OSError:
             continue  # deleted since: its facts no longer hold
         source = SourceFile(Path(key), key, data)
-        if source.digest == entry.digest:
+        # The module name and kind, which `__init__.py` files decide (its aliases follow
+        # the paths a run names, and differ between runs over other folders).
+        if source.digest == entry.digest and engine.identity(source)[:2] == entry.identity[:2]:
             neighbours.append(FileState(source, facts=entry.facts))
     return neighbours
 

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fixture_cases import run_cli
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on POSIX
+    resource = None  # type: ignore[assignment]
 
 DB = """\
 from sqlalchemy import create_engine
@@ -237,3 +244,146 @@ def test_an_undone_edit_reads_only_that_file(project: Path, monkeypatch: pytest.
     os.utime(routes, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     undone, read = _check_in_process(project, monkeypatch)
     assert (undone, read) == (first, ["routes.py"])
+
+
+# -- a cached run answers as a run without the cache would, whatever changed around it ---------
+# Each runs the real command from the folder above the project, as a script or editor would.
+
+SYNC_ROUTES = """\
+from fastapi import FastAPI
+from sqlalchemy.orm import Session
+
+from app.db import SessionLocal
+
+app = FastAPI()
+
+
+@app.get("/items")
+def items():
+    db = SessionLocal()
+    return db.query(1).all()
+"""
+SYNC_ROUTES_FINDING = ("proj/app/routes.py", 11, "SL002")
+
+
+def _sync_project(folder: Path, *, config: str = "") -> Path:
+    (folder / "app").mkdir(parents=True)
+    (folder / "app" / "__init__.py").write_text("")
+    (folder / "app" / "db.py").write_text(DB)
+    (folder / "app" / "routes.py").write_text(SYNC_ROUTES)
+    if config:
+        (folder / "pyproject.toml").write_text("[tool.sessionlint]\n" + config)
+    return folder
+
+
+def check_from(cwd: Path, *args: str) -> set[tuple[str, int, str]]:
+    result = run_cli("check", "--format", "json", *args, cwd=cwd)
+    assert result.returncode in (0, 1), result.stdout.decode() + result.stderr.decode()
+    return {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
+
+
+def test_a_file_newly_ignored_by_gitignore_feeds_no_later_run(tmp_path: Path) -> None:
+    """Its facts stay in the cache; a run that no longer reaches the file must not use them."""
+    project = _sync_project(tmp_path / "proj", config="select = ['SL']\n")
+    (project / ".git").mkdir()
+    args = ("--cache-dir", "proj/.cache", "proj")
+    assert SYNC_ROUTES_FINDING in check_from(tmp_path, *args)
+    (project / ".gitignore").write_text("app/db.py\n")
+    assert check_from(tmp_path, *args) == check_from(tmp_path, "--no-cache", "proj") == set()
+    # Nor under --fix (the finding has no fix: a wrong one would still be reported here).
+    assert check_from(tmp_path, "--fix", *args) == set()
+
+
+def test_a_cache_folder_shared_by_two_projects_keeps_them_apart(tmp_path: Path) -> None:
+    """Project b imports `app.db` too, but has none: a's `SessionLocal` must not answer for it."""
+    _sync_project(tmp_path / "a", config="select = ['SL']\n")
+    b = tmp_path / "b"
+    _sync_project(b, config="select = ['SL']\n")
+    (b / "app" / "db.py").unlink()
+    shared = ("--cache-dir", str(tmp_path / "shared"))
+    assert ("a/app/routes.py", 11, "SL002") in check_from(tmp_path, *shared, "a")
+    assert check_from(tmp_path, *shared, "b/app/routes.py") == set()
+    assert check_from(tmp_path, *shared, "b") == check_from(tmp_path, "--no-cache", "b") == set()
+    fixed = run_cli("check", "--fix", "--unsafe-fixes", *shared, "b", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout.decode() + fixed.stderr.decode()
+    assert (b / "app" / "routes.py").read_text() == SYNC_ROUTES
+
+
+def test_per_file_ignores_follow_the_folder_of_the_configuration_file(tmp_path: Path) -> None:
+    """The same configuration text in another folder: its patterns match other files."""
+    project = tmp_path / "proj"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "db.py").write_text(DB.replace("sqlite:///app.db", "postgresql://app@db/app"))
+    config = "[tool.sessionlint]\nper-file-ignores = { 'app/db.py' = ['SL005'] }\n"
+    (project / "pyproject.toml").write_text(config)
+    (project / "app" / "other.toml").write_text(config)
+    cache = ("--cache-dir", "proj/.cache")
+    assert check_from(tmp_path, *cache, "--config", "proj/pyproject.toml", "proj") == set()
+    moved = check_from(tmp_path, *cache, "--config", "proj/app/other.toml", "proj")
+    assert moved == check_from(tmp_path, "--no-cache", "--config", "proj/app/other.toml", "proj")
+    assert moved == {("proj/app/db.py", 4, "SL005")}
+
+
+@pytest.mark.parametrize("change", ["added", "removed"])
+def test_an_init_file_beside_files_named_explicitly(tmp_path: Path, change: str) -> None:
+    """`app/__init__.py` makes `app/db.py` the module `app.db` that routes.py imports from;
+    it is not in the run (only the two files are named), yet it changes the findings."""
+    project = _sync_project(tmp_path / "proj")
+    init = project / "app" / "__init__.py"
+    if change == "added":
+        init.unlink()
+    args = ("proj/app/db.py", "proj/app/routes.py")
+    before = check_from(tmp_path, "--cache-dir", "proj/.cache", *args)
+    if change == "added":
+        init.write_text("")
+    else:
+        init.unlink()
+    after = check_from(tmp_path, "--cache-dir", "proj/.cache", *args)
+    assert after == check_from(tmp_path, "--no-cache", *args)
+    assert (SYNC_ROUTES_FINDING in after) == (change == "added") != (SYNC_ROUTES_FINDING in before)
+    # An incremental run (one file edited) must see the new layout as well.
+    (project / "app" / "routes.py").write_text(SYNC_ROUTES + "# edited\n")
+    assert check_from(tmp_path, "--cache-dir", "proj/.cache", *args) == after
+
+
+def _run_on_a_full_disk(folder: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """The real command with no room to write any file (RLIMIT_FSIZE 0: every write fails
+    with EFBIG, as on a full disk; Python ignores the SIGXFSZ that would end it)."""
+
+    def no_room() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    return subprocess.run(
+        [sys.executable, "-m", "sessionlint", "check", *args],
+        cwd=folder,
+        capture_output=True,
+        timeout=120,
+        preexec_fn=no_room,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+@pytest.mark.skipif(resource is None, reason="needs RLIMIT_FSIZE")
+def test_a_full_disk_leaves_no_litter_in_the_cache(tmp_path: Path) -> None:
+    project = _sync_project(tmp_path / "proj")
+    cache = project / ".sessionlint_cache"
+    for _ in range(2):
+        result = _run_on_a_full_disk(tmp_path, "--cache-dir", str(cache), "proj")
+        assert result.returncode == 1, result.stderr.decode()  # the finding, and no error
+        assert b"Traceback" not in result.stderr
+        leftovers = sorted(p.name for p in cache.iterdir()) if cache.exists() else []
+        assert leftovers == [], leftovers
+    # With room again, the cache folder is written whole, `.gitignore` first.
+    assert SYNC_ROUTES_FINDING in check_from(tmp_path, "--cache-dir", str(cache), "proj")
+    assert (cache / ".gitignore").read_text() == "# Created by sessionlint\n*\n"
+    assert not list(cache.glob("*.tmp"))
+
+
+def test_an_empty_gitignore_left_in_the_cache_is_completed(tmp_path: Path) -> None:
+    """What a full disk left behind before: an empty `.gitignore` (git then shows the cache)."""
+    project = _sync_project(tmp_path / "proj")
+    cache = project / ".sessionlint_cache"
+    cache.mkdir()
+    (cache / ".gitignore").write_text("")
+    check_from(tmp_path, "--cache-dir", str(cache), "proj")
+    assert (cache / ".gitignore").read_text() == "# Created by sessionlint\n*\n"

@@ -4,12 +4,14 @@ nothing other files' findings rest on changed; the findings always equal a run f
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from sessionlint.codes import KNOWN_CODES
-from sessionlint.config import load_settings
+from sessionlint.config import Settings, load_settings
 from sessionlint.run import RunOptions, RunReport, check_paths
 from tests.fixture_cases import Case, all_cases, run_cli
 
@@ -269,3 +271,69 @@ def test_incremental_runs_equal_runs_from_scratch(
         file.write_bytes(b"\n".join(lines))
         assert _run(folder, cache)[0] == _run(folder, None)[0], path
         break
+
+
+# -- every project fixture: what the cache keeps never outlives what it was about --------------
+
+PROJECTS = [case for case in CASES if case.is_dir]
+
+
+def _run_paths(paths: list[Path], settings: Settings, cache: Path | None) -> list[tuple]:
+    options = RunOptions(use_cache=cache is not None, cache_dir=cache, jobs=1)
+    report = check_paths(paths, settings, options)
+    return [(d.path, d.location, d.code, d.message) for d in report.diagnostics]
+
+
+def _cached_equals_clean(paths: list[Path], settings: Settings, cache: Path, label: object) -> None:
+    assert _run_paths(paths, settings, cache) == _run_paths(paths, settings, None), label
+
+
+@pytest.mark.parametrize("case", PROJECTS, ids=lambda case: case.id)
+def test_cached_runs_equal_clean_runs_when_the_project_around_them_changes(
+    case: Case, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a full cached run, each in turn: a file newly ignored by `.gitignore` (also for
+    `--fix`); the same cache folder used by a copy of the project without that file; the
+    configuration's folder moved (`per-file-ignores` are relative to it); an `__init__.py`
+    added or removed beside files named explicitly. A cached run equals one without it."""
+    folder = case.copy_to(tmp_path / "case")
+    monkeypatch.chdir(folder)
+    settings = load_settings([folder], None, KNOWN_CODES)
+    cache = tmp_path / "cache"
+    files = sorted(file.relative_to(folder) for file in folder.rglob("*.py"))
+    _run_paths([Path(".")], settings, cache)
+    for file in files:
+        (folder / ".gitignore").write_text(f"/{file.as_posix()}\n")
+        _cached_equals_clean([Path(".")], settings, cache, ("ignored", file))
+        fix = RunOptions(fix=True, cache_dir=cache, jobs=1)
+        assert not check_paths([Path(".")], settings, fix).internal_errors
+        (folder / ".gitignore").unlink()
+        data = (folder / file).read_bytes()
+        _run_paths([Path(".")], settings, cache)  # the whole project's facts, cached again
+        other = tmp_path / "other"
+        shutil.copytree(folder, other)
+        (other / file).unlink()
+        monkeypatch.chdir(other)
+        _cached_equals_clean([Path(".")], replace(settings, root=other), cache, ("other project", file))
+        monkeypatch.chdir(folder)
+        shutil.rmtree(other)
+        assert (folder / file).read_bytes() == data  # --fix above did not write: ignored
+    for file in files[:1]:
+        ignored = replace(settings, per_file_ignores=((file.as_posix(), ("SL",)),))
+        _run_paths([Path(".")], ignored, cache)
+        moved = replace(ignored, root=folder / file.parent / "elsewhere")
+        _cached_equals_clean([Path(".")], moved, cache, ("configuration moved", file))
+    named = [file for file in files if file.name != "__init__.py"]
+    for package in sorted({file.parent for file in named}):
+        init = folder / package / "__init__.py"
+        before = init.read_bytes() if init.exists() else None
+        _run_paths(named, settings, cache)
+        if before is None:
+            init.write_text("")
+        else:
+            init.unlink()
+        _cached_equals_clean(named, settings, cache, ("__init__.py toggled", package))
+        if before is None:
+            init.unlink()
+        else:
+            init.write_bytes(before)
