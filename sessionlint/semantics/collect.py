@@ -304,7 +304,7 @@ class _ModuleCollector:
         is_method: bool,
     ) -> None:
         self.note_scope_header(node, enclosing)
-        walker = _FunctionWalker(node, enclosing)
+        walker = _FunctionWalker(node, enclosing, self.module, self.is_package)
         qualname = self.unique_qualname(prefix + node.name)
         self.functions[qualname] = walker.facts(qualname, is_method=is_method)
         for inner in walker.nodes:
@@ -370,15 +370,23 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
 class _FunctionWalker:
     """Locals, returns, yields and calls of one function body (nested scopes excluded)."""
 
-    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, enclosing: NameResolver) -> None:
+    def __init__(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        enclosing: NameResolver,
+        module: str,
+        is_package: bool,
+    ) -> None:
         self.node = node
         self.enclosing = enclosing
         self.nodes = _own_nodes(node.body)
         self.declared_globals: set[str] = set()
-        self.local_names = self._local_names()
+        self.imports: dict[str, str] = {}
+        self.local_names = self._local_names(module, is_package)
 
-    def _local_names(self) -> set[str]:
+    def _local_names(self, module: str, is_package: bool) -> set[str]:
         names = {arg.arg for arg in _all_args(self.node.args)}
+        imported: dict[str, set[str]] = {}
         for node in self.nodes:
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 self.declared_globals.update(node.names)
@@ -387,18 +395,31 @@ class _FunctionWalker:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update(alias.asname or alias.name.partition(".")[0] for alias in node.names)
+                for local, target in import_bindings(node, module, is_package):
+                    imported.setdefault(local, set()).add(target)
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 names.add(node.name)
+        # A name bound by one import and nothing else is that import; a name imported from
+        # two places (`try: from a import X` / `except: from b import X`) or also assigned is
+        # a local whose value is unknown.
+        for local, targets in imported.items():
+            if len(targets) == 1 and local not in names and local not in self.declared_globals:
+                self.imports[local] = next(iter(targets))
+        names.update(imported)
         return names - self.declared_globals
 
     def resolve(self, name: str) -> Value | None:
+        if name in self.imports:
+            return Ref(self.imports[name])
         if name in self.local_names:
             return Local(name)
         return self.enclosing(name)
 
     def resolve_in_closure(self, name: str) -> Value | None:
-        """From a nested scope, this function's locals are free variables: unknown."""
+        """From a nested scope, this function's locals are free variables: unknown (its
+        imports are the same object everywhere)."""
+        if name in self.imports:
+            return Ref(self.imports[name])
         if name in self.local_names:
             return None
         return self.enclosing(name)
@@ -496,6 +517,7 @@ class _FunctionWalker:
             assigned_names=_frozen(assigned),
             shared_names=_frozen(shared),
             referenced=_frozen(set(calls).union(value_refs(mentioned))),
+            imports=self.imports,
         )
 
 

@@ -137,6 +137,8 @@ class FileSemantics:
         for depth, scope in enumerate(reversed(closures)):
             if scope.function is None:
                 return None  # a function the fact pass did not see: know nothing
+            if name in scope.function.facts.imports:
+                return Ref(scope.function.facts.imports[name])  # imported in the function
             if name in scope.function.facts.local_names:
                 return Local(name) if depth == 0 else None
         if name in self.module.imports or name in self.module.definitions or name in self.module.bindings:

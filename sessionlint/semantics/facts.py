@@ -58,6 +58,9 @@ class FunctionFacts:
     shared_names: frozenset[str] = frozenset()
     # Qualified names of every global the facts above mention (callees included).
     referenced: frozenset[str] = frozenset()
+    # Names bound only by import statements in the body (`from app.db import SessionLocal`
+    # inside a click command): resolved like module imports, within this function.
+    imports: dict[str, str] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)
@@ -115,6 +118,12 @@ class ModuleFacts:
         if path.name == "env.py" and "alembic" in path.parts:
             return True
         return any(part in _MIGRATION_FOLDERS for part in path.parts[:-1])
+
+    def import_targets(self) -> Iterator[str]:
+        """Every qualified name imported anywhere in the module, functions' imports included."""
+        yield from self.imports.values()
+        for function in self.functions.values():
+            yield from function.imports.values()
 
     def exported_names(self) -> set[str]:
         """Names other modules can import from this one."""

@@ -705,7 +705,7 @@ class ProjectFacts:
         queue = [module]
         while queue:
             current = queue.pop()
-            for target in current.imports.values():
+            for target in current.import_targets():
                 parts = target.split(".")
                 for length in range(1, len(parts) + 1):
                     name = ".".join(parts[:length])
