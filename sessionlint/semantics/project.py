@@ -291,12 +291,18 @@ class ProjectFacts:
         return None
 
     def local_kind(self, name: str, module: ModuleFacts, function: FunctionFacts) -> Kind | None:
-        """The kind of a function-local name: every binding of it must agree."""
+        """The kind of a function-local name: every binding of it must agree. A `None`
+        placeholder (`session = None` before `session = factory()` in a `try`) only makes the
+        name exist: the real bindings decide."""
         kinds: set[Kind | None] = set()
         param = function.param(name)
         if param is not None:
             kinds.add(self.param_kind(param, module))
-        kinds.update(self.value_kind(value, module, function) for value in function.locals.get(name, ()))
+        kinds.update(
+            self.value_kind(value, module, function)
+            for value in function.locals.get(name, ())
+            if not isinstance(value, NoneValue)
+        )
         return kinds.pop() if len(kinds) == 1 else None
 
     def _call_kind(
