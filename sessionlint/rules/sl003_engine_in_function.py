@@ -11,7 +11,6 @@ from sessionlint.semantics.values import Kind
 
 # Decorators of functions that run once per process, or cache their result.
 _RUNS_ONCE_DECORATORS = vocab.CACHE_DECORATORS | vocab.PYTEST_FIXTURES
-_COMMAND_LINE_PACKAGES = ("click.", "typer.")
 _RUNS_ONCE_NAMES = frozenset({"__init__", "main"})
 
 
@@ -71,10 +70,17 @@ class EngineInFunction(Rule):
     - lazy singletons: assignment to a `global`, or to an attribute (`self._engine`,
       `app.state.engine`), typically under `if _engine is None:`;
     - engines stored on `self` / `app.state` / in a container;
-    - class `__init__`, lifespan functions and `on_event` startup handlers, app factories
-      (functions that build the `FastAPI` app), `main`, `if __name__ == "__main__":`
-      blocks, and `click` / `typer` commands;
-    - Alembic `env.py` and migration scripts, pytest fixtures and test files.
+    - code that runs once per process: class `__init__`, lifespan functions and `on_event`
+      startup handlers, app factories (functions that build the `FastAPI` app), `main`,
+      `click` / `typer` commands, and the functions called only from those, from module
+      bodies, or from one another (followed across modules);
+    - one-shot code: a script's `if __name__ == "__main__":` block and the functions only
+      it reaches, modules under a `scripts/` folder that no application module imports;
+    - migrations (Alembic `env.py` and migration scripts, and any module importing
+      `alembic.context`, wherever it lives), pytest fixtures and test files.
+
+    A function also called per request (from an endpoint or a dependency, in any module)
+    does not run once, whatever else calls it.
 
     Dependencies and endpoints are flagged even when they return the engine: FastAPI calls
     them on every request. Nested functions are exempt when an enclosing function is.
@@ -112,7 +118,9 @@ class EngineInFunction(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         semantics = self.semantics
-        if semantics.at_module_level or semantics.is_test_file or semantics.is_migration_file:
+        if semantics.at_module_level or semantics.in_test_code or semantics.in_migration:
+            return
+        if semantics.in_one_shot_code:
             return
         if not semantics.is_engine_constructor_call(node):
             return
@@ -130,12 +138,9 @@ class EngineInFunction(Rule):
         project = self.semantics.project
         if function.facts.name in _RUNS_ONCE_NAMES:
             return True
-        decorators = project.decorator_names(function)
-        if decorators & _RUNS_ONCE_DECORATORS or any(
-            name.startswith(_COMMAND_LINE_PACKAGES) for name in decorators
-        ):
+        if project.decorator_names(function) & _RUNS_ONCE_DECORATORS:
             return True
-        return project.is_startup_hook(function) or project.is_app_factory(function)
+        return project.runs_once(function)
 
     def _per_request_role(self, function: Function) -> str | None:
         project = self.semantics.project

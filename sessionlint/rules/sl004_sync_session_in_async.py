@@ -83,7 +83,9 @@ class SyncSessionInAsync(Rule):
     - a parameter typed `Session` from another library (`requests.Session`,
       `aiohttp.ClientSession`): only SQLAlchemy's and SQLModel's sessions count;
     - a session factory or engine created in `async def` (creating them does no I/O);
-    - names that are only spelled `Session` without an import to resolve them.
+    - names that are only spelled `Session` without an import to resolve them;
+    - test code: test files (`test_*.py`, `*_test.py`, `conftest.py`, files under `tests/`)
+      and pytest fixtures; a test's event loop serves no other request.
 
     ## Fix safety
     Safe when the function is an endpoint (only route decorators, not a websocket route) or
@@ -113,7 +115,7 @@ class SyncSessionInAsync(Rule):
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         function = self.semantics.function_for(node)
-        if node.asynchronous is None or function is None:
+        if node.asynchronous is None or function is None or self.semantics.in_test_code:
             return
         project = self.semantics.project
         params = {param.name.value: param for param in _all_params(node.params)}
@@ -143,7 +145,7 @@ class SyncSessionInAsync(Rule):
         if scope is None or scope.function is None:
             return
         function_node = cst.ensure_type(scope.node, cst.FunctionDef)
-        if function_node.asynchronous is None:
+        if function_node.asynchronous is None or self.semantics.in_test_code:
             return
         if self.semantics.kind_of(node) != Kind.SYNC_SESSION:
             return

@@ -156,6 +156,19 @@ def _own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
     return nodes
 
 
+def is_main_guard(test: ast.expr) -> bool:
+    """`__name__ == "__main__"`: the test of a script's entry block."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
 def _bound_names(target: ast.AST) -> Iterator[str]:
     # Only names the target binds: `db.info["x"] = 1` and `app.state.engine = e` bind nothing.
     for node in ast.walk(target):
@@ -176,6 +189,7 @@ class _ModuleCollector:
         self.calls: set[str] = set()
         self.toplevel_calls: set[str] = set()
         self.chained_calls: set[str] = set()
+        self.main_calls: set[str] = set()
         self.constructor_calls: list[CallOf] = []
         self.lifespan_refs: list[Value | None] = []
 
@@ -203,6 +217,12 @@ class _ModuleCollector:
         nodes = _own_nodes(tree.body)
         self.declare_module_names(nodes)
         self.walk_block(nodes, self.resolve_global, prefix="", bindings_prefix="")
+        for statement in tree.body:
+            if isinstance(statement, ast.If) and is_main_guard(statement.test):
+                for node in _own_nodes(statement.body):
+                    func = value_of(node.func, self.resolve_global) if isinstance(node, ast.Call) else None
+                    if isinstance(func, Ref):
+                        self.main_calls.add(func.qualname)
 
     def walk_block(
         self,
@@ -560,6 +580,7 @@ def collect(
         lifespan_refs=tuple(collector.lifespan_refs),
         toplevel_calls=_frozen(collector.toplevel_calls),
         chained_calls=_frozen(collector.chained_calls),
+        main_calls=_frozen(collector.main_calls),
         constructor_calls=tuple(collector.constructor_calls),
         referenced=_frozen(referenced),
         shallow=shallow,

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import string_value
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import Function, ProjectFacts
@@ -58,6 +59,8 @@ class FileSemantics:
         self._seen_qualnames: dict[str, int] = {}
         self.is_test_file = module.is_test_file
         self.is_migration_file = module.is_migration_file
+        # Depth of module-level `if __name__ == "__main__":` blocks being visited.
+        self.main_guards = 0
 
     # -- scopes -------------------------------------------------------------------------
 
@@ -127,6 +130,38 @@ class FileSemantics:
             if scope.node is node:
                 return scope.function
         return None
+
+    # -- where the visited code runs (`contexts`) ----------------------------------------
+
+    @property
+    def in_migration(self) -> bool:
+        """Alembic's environment or a migration script (by place, or importing `alembic.context`)."""
+        return self.is_migration_file or self.project.is_migration_module(self.module)
+
+    @property
+    def in_test_code(self) -> bool:
+        """A test file, or a pytest fixture (and what is nested in one)."""
+        if self.is_test_file:
+            return True
+        return any(
+            scope.function is not None
+            and self.project.decorator_names(scope.function) & vocab.PYTEST_FIXTURES
+            for scope in self.function_scopes
+        )
+
+    @property
+    def in_one_shot_code(self) -> bool:
+        """Code of a short process: a module under `scripts/` no application module imports,
+        a script's `if __name__ == "__main__":` block, a CLI command, and the functions only
+        those reach (`ProjectFacts.is_one_shot`)."""
+        if self.project.is_script_module(self.module):
+            return True
+        if self.main_guards and self.at_module_level:
+            return True
+        return any(
+            scope.function is not None and self.project.is_one_shot(scope.function)
+            for scope in self.function_scopes
+        )
 
     # -- values -------------------------------------------------------------------------
 
@@ -278,6 +313,10 @@ class ScopeEnter(cst.BatchableCSTVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.semantics.enter_lambda(node)
 
+    def visit_If(self, node: cst.If) -> None:
+        if self.semantics.at_module_level and is_main_guard(node):
+            self.semantics.main_guards += 1
+
 
 class ScopeExit(cst.BatchableCSTVisitor):
     """Runs last in the batch: leaves scopes after every rule's `leave_*`."""
@@ -294,3 +333,25 @@ class ScopeExit(cst.BatchableCSTVisitor):
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.semantics.leave_lambda()
+
+    def leave_If(self, original_node: cst.If) -> None:
+        if self.semantics.at_module_level and is_main_guard(original_node):
+            self.semantics.main_guards -= 1
+
+
+_MAIN = frozenset({'"__main__"', "'__main__'"})
+
+
+def is_main_guard(node: cst.If) -> bool:
+    """`if __name__ == "__main__":` (plain isinstance checks: `libcst.matchers` is slow to import)."""
+    test = node.test
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    target = test.comparisons[0]
+    return (
+        isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+        and isinstance(target.operator, cst.Equal)
+        and isinstance(target.comparator, cst.SimpleString)
+        and target.comparator.value in _MAIN
+    )

@@ -94,6 +94,9 @@ class ModuleFacts:
     # class bodies, outside functions and lambdas; `name()` when what a call of `name`
     # returns is called in turn (`sessionmaker(...)()`).
     toplevel_calls: frozenset[str] = frozenset()
+    # Qualified names of the globals called under a module-level `if __name__ == "__main__":`
+    # (the module run as a script): the roots of one-shot code.
+    main_calls: frozenset[str] = frozenset()
     # Qualified names of globals whose call's result is called in turn, anywhere.
     chained_calls: frozenset[str] = frozenset()
     # Every call, in any scope, of a SQLAlchemy / SQLModel engine constructor or session

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Union
 
+from sessionlint.semantics import contexts
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.semantics.values import (
@@ -30,6 +31,8 @@ from sessionlint.semantics.values import (
 )
 
 _MAX_DEPTH = 24
+# Stands for a module's body where a question about a function is asked of a module.
+_MODULE_BODY = FunctionFacts("", "", 0, False, False, False, (), (), (), ())
 
 
 @dataclass(frozen=True)
@@ -438,12 +441,13 @@ class ProjectFacts:
     def _index(self, name: str, build: Callable[[], frozenset[FunctionRef]]) -> frozenset[FunctionRef]:
         found = self._indexes.get(name)
         if found is None:
-            # An index over every module is no lookup of the file being checked.
-            lookups, self.lookups = self.lookups, None
+            # An index over every module is no lookup of the file being checked, and the
+            # questions it asks of every function are not that file's answers.
+            lookups, answers, self.lookups, self.answers = self.lookups, self.answers, None, None
             try:
                 found = self._indexes[name] = build()
             finally:
-                self.lookups = lookups
+                self.lookups, self.answers = lookups, answers
         return found
 
     def build_indexes(self) -> None:
@@ -694,6 +698,9 @@ class ProjectFacts:
             "dependency": self.dependency_targets,
             "called": self.called_functions,
             "lifespan": self.lifespan_targets,
+            "script": self.script_modules,
+            "one_shot": self.one_shot_functions,
+            "once": self.once_functions,
         }
         return all(
             ((module, qualname) in members[question]) == answer
@@ -729,6 +736,38 @@ class ProjectFacts:
             if (found.digest if found is not None else None) != digest:
                 return False
         return True
+
+    # -- where code runs (`contexts`) ----------------------------------------------------
+
+    @property
+    def script_modules(self) -> frozenset[FunctionRef]:
+        return self._index("script", lambda: contexts.script_modules(self))
+
+    @property
+    def one_shot_functions(self) -> frozenset[FunctionRef]:
+        return self._index("one_shot", lambda: contexts.one_shot_functions(self))
+
+    @property
+    def once_functions(self) -> frozenset[FunctionRef]:
+        return self._index("once", lambda: contexts.once_functions(self))
+
+    def is_script_module(self, module: ModuleFacts) -> bool:
+        """Under a `scripts/` folder, and imported by no application module."""
+        if not contexts.in_script_folder(module):
+            return False
+        return self._member("script", Function(module, _MODULE_BODY), self.script_modules)
+
+    def is_one_shot(self, function: Function) -> bool:
+        """Runs in a short process: a CLI command, a script, what only they call."""
+        return self._member("one_shot", function, self.one_shot_functions)
+
+    def runs_once(self, function: Function) -> bool:
+        """Runs once per process: lifespan, app factory, `main`, CLI, what only they call."""
+        return self._member("once", function, self.once_functions)
+
+    @staticmethod
+    def is_migration_module(module: ModuleFacts) -> bool:
+        return contexts.is_migration_module(module)
 
     def is_app_factory(self, function: Function) -> bool:
         """A function that builds the FastAPI app (runs once per process)."""
