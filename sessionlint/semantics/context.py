@@ -225,6 +225,24 @@ class FileSemantics:
         value = self.value_of(node)
         return self.project.created_session_kind(value, self.module, function.facts if function else None)
 
+    def is_thread_pool_call(self, node: cst.Call) -> bool:
+        """`run_in_threadpool(f, ...)`, `asyncio.to_thread(f, ...)`, `anyio.to_thread.run_sync(f,
+        ...)`, `loop.run_in_executor(None, f, ...)` on an event loop: runs `f` in a worker thread."""
+        if self.qualified_name(node.func) in vocab.THREAD_POOL_HELPERS:
+            return True
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "run_in_executor":
+            return False
+        loop = self.value_of(func.value)
+        function = self.function
+        if isinstance(loop, Local) and function is not None and loop.name not in function.facts.imports:
+            bound = function.facts.locals.get(loop.name, ())
+            if function.facts.param(loop.name) is not None or len(bound) != 1:
+                return False
+            loop = bound[0]
+        loop = loop.value if isinstance(loop, Awaited) else loop
+        return isinstance(loop, CallOf) and self.project.external_name(loop.func) in vocab.EVENT_LOOP_GETTERS
+
     def module_constant(self, node: cst.BaseExpression) -> Value | None:
         """The value a module-level constant is bound to (through imports), if known."""
         return self.project.constant_value(self.value_of(node))
