@@ -52,7 +52,11 @@ class AsyncSessionNotAwaited(Rule):
     `stream`, `run_sync`, `connection`, ...) called without `await` on a receiver known to
     be an `AsyncSession`: a parameter annotated so (directly, in `Annotated`, or through an
     alias), a `Depends` on an async session dependency, or a name bound from an async
-    factory (`async with factory() as session`, `session = factory()`); and the same
+    factory (`async with factory() as session`, `session = factory()`), or from a function
+    whose return annotation says so where its returned or yielded values are not known
+    (`-> AsyncSession`, `-> AsyncIterator[AsyncSession]`; the real dependency wins over a
+    stale annotation: a parameter annotated `AsyncSession` filled by a dependency that
+    yields a sync session is a sync session); and the same
     methods (and `remove()`) of an `async_scoped_session` registry, which proxies them as
     coroutines. Reported when the call is a statement, assigned, returned from an
     `async def`, iterated, tested (`if session.get(User, 1) is None:`), or used with

@@ -514,7 +514,12 @@ class _FunctionWalker:
             ]
         ]
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
-        mentioned: list[Value | None] = [*decorators, *returns, *yields]
+        mentioned: list[Value | None] = [
+            *decorators,
+            *returns,
+            *yields,
+            value_of(node.returns, self.enclosing),
+        ]
         mentioned += [part for param in params for part in (param.annotation, param.default)]
         mentioned += [value for values in local_values.values() for value in values]
         return FunctionFacts(
@@ -538,6 +543,7 @@ class _FunctionWalker:
             shared_names=_frozen(shared),
             referenced=_frozen(set(calls).union(value_refs(mentioned))),
             imports=self.imports,
+            returns_annotation=value_of(node.returns, self.enclosing),
         )
 
 

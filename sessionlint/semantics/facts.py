@@ -61,6 +61,9 @@ class FunctionFacts:
     # Names bound only by import statements in the body (`from app.db import SessionLocal`
     # inside a click command): resolved like module imports, within this function.
     imports: dict[str, str] = field(default_factory=dict)
+    # The return annotation (`-> Session`, `-> AsyncIterator[AsyncSession]`): evidence of
+    # what the function gives where its returned or yielded values say nothing known.
+    returns_annotation: Value | None = None
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)

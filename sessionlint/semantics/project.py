@@ -104,6 +104,9 @@ class ProjectFacts:
         self.extra_factories = frozenset(session_factories)
         self.extra_engines = frozenset(engine_constructors)
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
+        # Return annotations count as evidence (`declared_kind`): off while asking what a
+        # function owns, which only the values it really makes can prove.
+        self._declarations = True
         self._in_progress: set[tuple[object, ...]] = set()
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
@@ -250,7 +253,7 @@ class ProjectFacts:
         """What a value is at run time (a session, a factory, an engine, ...)."""
         if value is None:
             return None
-        key = ("value", value, module.module, function.qualname if function else None)
+        key = ("value", value, module.module, function.qualname if function else None, self._declarations)
         return self._memo(key, lambda: self._value_kind(value, module, function))
 
     def _memo(self, key: tuple[object, ...], compute) -> Kind | None:  # type: ignore[no-untyped-def]
@@ -497,6 +500,8 @@ class ProjectFacts:
         facts = dependency.facts
         values = facts.yields if facts.is_generator else facts.returns
         for value in values:
+            if self._is_request_state(value, dependency):
+                continue  # `request.state.db`: opened and closed around the request
             forwarded = facts.param(value.name) if isinstance(value, Local) else None
             if (
                 forwarded is None
@@ -505,6 +510,18 @@ class ProjectFacts:
             ):
                 return None
         return kind if values else None
+
+    def _is_request_state(self, value: Value | None, function: Function) -> bool:
+        """`request.state.<name>` of the function's own `Request` parameter (never rebound):
+        state a middleware sets for the one request."""
+        if not (isinstance(value, Attr) and isinstance(value.base, Attr) and value.base.name == "state"):
+            return False
+        request = value.base.base
+        facts = function.facts
+        if not isinstance(request, Local) or request.name in facts.locals:
+            return False
+        param = facts.param(request.name)
+        return param is not None and self.external_name(param.annotation) in vocab.REQUESTS
 
     def provided_kind(self, function: Function) -> Kind | None:
         """What FastAPI injects when this function is a dependency (yielded, or returned and awaited)."""
@@ -526,12 +543,32 @@ class ProjectFacts:
     def _agreed_kind(
         self, values: tuple[Value | None, ...], function: Function, *, awaited: bool
     ) -> Kind | None:
+        """The one kind every given value has. Where none of them is known, the return
+        annotation tells (`-> Session`, `-> Iterator[Session]`); a known value that
+        contradicts the annotation wins over it."""
         kinds = set()
         for value in values:
             if awaited and isinstance(value, CallOf):
                 value = Awaited(value)
             kinds.add(self.value_kind(value, function.module, function.facts))
+        if kinds <= {None}:
+            return self.declared_kind(function) if self._declarations else None
         return kinds.pop() if len(kinds) == 1 else None
+
+    def declared_kind(self, function: Function) -> Kind | None:
+        """What the return annotation says the function gives: the item type for a generator
+        (`Iterator[Session]`, `AsyncGenerator[AsyncSession, None]`), else the annotation."""
+        facts = function.facts
+        annotation = facts.returns_annotation
+        if facts.is_generator:
+            if not isinstance(annotation, SubscriptOf) or not annotation.items:
+                return None
+            base = self.external_name(annotation.base)
+            if base not in vocab.GENERATOR_TYPES:
+                return None
+            annotation = annotation.items[0]
+        kind = self.annotation_kind(annotation, function.module)
+        return kind if kind is not None and kind.is_session else None
 
     def is_context_manager(self, function: Function) -> bool:
         return any(self._decorator_names(function) & vocab.CONTEXT_MANAGER_DECORATORS)
@@ -549,15 +586,22 @@ class ProjectFacts:
         return function if created is not None and self.provided_kind(function) == created else None
 
     def creates_session(self, function: Function) -> Kind | None:
-        """The kind of session the function's own body creates (a factory call), if any."""
+        """The kind of session the function's own body creates (a factory call), if any.
+
+        Proven by the values only: a helper whose return annotation alone says `Session`
+        may hand on a session someone else owns (`return request.state.db`)."""
         facts = function.facts
-        for values in (*facts.locals.values(), facts.returns, facts.yields):
-            for value in values:
-                if isinstance(value, (CallOf, Awaited)):
-                    kind = self.value_kind(value, function.module, facts)
-                    if kind is not None and kind.is_session:
-                        return kind
-        return None
+        declarations, self._declarations = self._declarations, False
+        try:
+            for values in (*facts.locals.values(), facts.returns, facts.yields):
+                for value in values:
+                    if isinstance(value, (CallOf, Awaited)):
+                        kind = self.value_kind(value, function.module, facts)
+                        if kind is not None and kind.is_session:
+                            return kind
+            return None
+        finally:
+            self._declarations = declarations
 
     def created_session_kind(
         self, value: Value | None, module: ModuleFacts, function: FunctionFacts | None

@@ -103,6 +103,8 @@ THREAD_POOL_HELPERS = _paths(
     "asyncio.threads.to_thread",
     "anyio.to_thread.run_sync",
 )
+# The request object FastAPI / Starlette hand to endpoints and dependencies.
+REQUESTS = _paths("fastapi.Request", "fastapi.requests.Request", "starlette.requests.Request")
 # `loop.run_in_executor(...)` where `loop` is one of these calls' result.
 EVENT_LOOP_GETTERS = _paths("asyncio.get_running_loop", "asyncio.get_event_loop")
 # Handing a session to these transfers the duty to close it.
