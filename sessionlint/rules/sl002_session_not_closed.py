@@ -23,7 +23,9 @@ class SessionNotClosed(Rule):
     with`) in a function body that is not closed on every path: no `finally` whose `try`
     covers the session's use closes it. That includes a dependency that yields the session
     and closes it after the `yield` without `try` / `finally`, and scripts, tasks and
-    endpoints that close it only on the happy path.
+    endpoints that close it only on the happy path. The factory may be a global, a name
+    imported inside the function, or a parameter annotated as one (`factory: sessionmaker`,
+    `sessionmaker[Session]`, or an alias of those).
 
     ## Why is this bad?
     When anything between creating and closing the session raises (a failed query, an

@@ -26,7 +26,8 @@ class SyncSessionInAsync(Rule):
     parameter typed as a sync `Session` (directly, in `Annotated`, or through an alias such
     as `SessionDep`), a `Depends` on a dependency that provides a sync session, or a sync
     session obtained in the body (`SessionLocal()`, `Session(engine)`, `with Session(engine)
-    as session`, or a call of a function known to return one). A function's return
+    as session`, a call of a parameter annotated as a factory such as `sessionmaker[Session]`,
+    or a call of a function known to return one). A function's return
     annotation (`-> Session`, `-> Iterator[Session]`) tells what it gives where its
     returned or yielded values are not known; where the dependency is known, what it really
     provides wins over the parameter's annotation (`db: AsyncSession = Depends(get_db)`

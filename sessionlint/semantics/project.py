@@ -70,6 +70,11 @@ _CONSTRUCTED_KINDS = {
     **dict.fromkeys(vocab.FASTAPI_ROUTERS, Kind.ROUTER),
     **_SESSION_CLASS_KINDS,
 }
+# Annotations naming a factory class: calling what they annotate makes a session.
+_FACTORY_CLASS_KINDS = {
+    **dict.fromkeys(vocab.SESSIONMAKERS, Kind.SYNC_FACTORY),
+    **dict.fromkeys(vocab.ASYNC_SESSIONMAKERS, Kind.ASYNC_FACTORY),
+}
 _VOCABULARY = frozenset(_CONSTRUCTED_KINDS) | vocab.SESSIONMAKERS | vocab.DEPENDS | vocab.BACKGROUND_TASKS
 
 
@@ -360,7 +365,7 @@ class ProjectFacts:
             if isinstance(target, External):
                 if target.qualname in vocab.BACKGROUND_TASKS:
                     return Kind.BACKGROUND_TASKS
-                return _SESSION_CLASS_KINDS.get(target.qualname)
+                return _SESSION_CLASS_KINDS.get(target.qualname) or _FACTORY_CLASS_KINDS.get(target.qualname)
             if isinstance(target, Binding) and not target.rest:
                 return self.annotation_kind(target.module.bindings[target.name], target.module)
             return None
@@ -371,7 +376,8 @@ class ProjectFacts:
                 return self.annotation_kind(value.items[0], module)
             if base_name in vocab.UNION:
                 return self._union_kind(value.items, module)
-            return None
+            # `sessionmaker[Session]`, `async_sessionmaker[AsyncSession]`: a factory.
+            return _FACTORY_CLASS_KINDS.get(base_name) if base_name else None
         if isinstance(value, UnionOf):
             return self._union_kind(value.options, module)
         return None
