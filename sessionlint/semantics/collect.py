@@ -17,6 +17,7 @@ from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
     CallOf,
+    ItemOf,
     Local,
     NoneValue,
     Ref,
@@ -363,6 +364,20 @@ def _awaits(nodes: list[ast.AST]) -> bool:
     return False
 
 
+def _own_value(node: ast.Assign) -> ast.expr | None:
+    """What an assignment binds, as far as its kind goes: `db = db or SessionLocal()` binds
+    either what `db` already held or a new session, so the new binding is the session (the
+    name's other bindings are weighed by whoever asks). Other `or`s: unknown."""
+    value = node.value
+    if not isinstance(value, ast.BoolOp) or not isinstance(value.op, ast.Or):
+        return value
+    target = node.targets[0] if len(node.targets) == 1 else None
+    first = value.values[0]
+    if isinstance(target, ast.Name) and isinstance(first, ast.Name) and first.id == target.id:
+        return value.values[-1] if len(value.values) == 2 else None
+    return None
+
+
 def _hands_over(call: ast.Call, callee: Value | None) -> bool:
     """A call that keeps its arguments: `registry.add(db)`, `stack.enter_context(db)`,
     `closing(db)` (a plain call such as `crud.create(db)` only uses them)."""
@@ -460,22 +475,39 @@ class _FunctionWalker:
             for name in _bound_names(target):
                 local_values.setdefault(name, []).append(value if single else None)
 
+        every_arg = _all_args(node.args)
+        self_name = every_arg[0].arg if is_method and every_arg else None
+        attributes: dict[str, list[Value | None]] = {}
+
+        def note_attribute(target: ast.AST, value: Value | None) -> None:
+            base = target.value if isinstance(target, ast.Attribute) else None
+            if isinstance(base, ast.Name) and base.id == self_name:
+                attributes.setdefault(cast(ast.Attribute, target).attr, []).append(value)
+
         for inner in self.nodes:
             if isinstance(inner, _COMPREHENSIONS):
                 continue
             if isinstance(inner, ast.Assign):
-                value = value_of(inner.value, self.resolve)
+                value = value_of(_own_value(inner), self.resolve)
                 for target in inner.targets:
                     bind(target, value)
+                    if self_name is not None:
+                        note_attribute(target, value)
                 if len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
                     assigned.add(inner.targets[0].id)
                 if isinstance(inner.value, ast.Name):
                     shared.add(inner.value.id)
             elif isinstance(inner, (ast.AnnAssign, ast.NamedExpr)) and inner.value is not None:
                 bind(inner.target, value_of(inner.value, self.resolve))
+                if self_name is not None and isinstance(inner, ast.AnnAssign):
+                    note_attribute(inner.target, value_of(inner.value, self.resolve))
                 if isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name):
                     assigned.add(inner.target.id)
-            elif isinstance(inner, (ast.AugAssign, ast.For, ast.AsyncFor)):
+            elif isinstance(inner, (ast.For, ast.AsyncFor)):
+                iterated = value_of(inner.iter, self.resolve)
+                item = ItemOf(iterated, isinstance(inner, ast.AsyncFor)) if iterated is not None else None
+                bind(inner.target, item)
+            elif isinstance(inner, ast.AugAssign):
                 bind(inner.target, None)
             elif isinstance(inner, (ast.With, ast.AsyncWith)):
                 for item in inner.items:
@@ -544,6 +576,7 @@ class _FunctionWalker:
             referenced=_frozen(set(calls).union(value_refs(mentioned))),
             imports=self.imports,
             returns_annotation=value_of(node.returns, self.enclosing),
+            self_attributes={name: tuple(values) for name, values in attributes.items()},
         )
 
 

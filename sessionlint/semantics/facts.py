@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import field
 from pathlib import PurePath
 
-from sessionlint.semantics.values import Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value, fact
+from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 _MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
@@ -64,6 +64,9 @@ class FunctionFacts:
     # The return annotation (`-> Session`, `-> AsyncIterator[AsyncSession]`): evidence of
     # what the function gives where its returned or yielded values say nothing known.
     returns_annotation: Value | None = None
+    # Methods: every value assigned to an attribute of the first parameter (`self.session =
+    # session`), by attribute name.
+    self_attributes: dict[str, tuple[Value | None, ...]] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)
@@ -153,3 +156,5 @@ def value_refs(values: Iterable[Value | None]) -> Iterator[str]:
             stack += [value.base, *value.items]
         elif isinstance(value, UnionOf):
             stack += value.options
+        elif isinstance(value, ItemOf):
+            stack.append(value.value)

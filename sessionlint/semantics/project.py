@@ -20,6 +20,7 @@ from sessionlint.semantics.values import (
     Attr,
     Awaited,
     CallOf,
+    ItemOf,
     Kind,
     Local,
     NoneValue,
@@ -283,7 +284,44 @@ class ProjectFacts:
             return self._call_kind(value, module, function, awaited=False)
         if isinstance(value, Awaited) and isinstance(value.value, CallOf):
             return self._call_kind(value.value, module, function, awaited=True)
+        if isinstance(value, ItemOf):
+            return self._item_kind(value, module)
+        if isinstance(value, Attr) and isinstance(value.base, Local) and function is not None:
+            return self.self_attribute_kind(value.base.name, value.name, module, function)
         return None
+
+    def _item_kind(self, item: ItemOf, module: ModuleFacts) -> Kind | None:
+        """`async for db in get_db():` iterates a project generator: what it yields (a
+        dependency used by hand)."""
+        call = item.value
+        if not isinstance(call, CallOf):
+            return None
+        function = self.function_of(call.func, module)
+        if function is None or not function.facts.is_generator or function.facts.is_async != item.is_async:
+            return None
+        if self.is_context_manager(function):
+            return None  # iterating a context manager is not iterating the generator
+        return self._agreed_kind(function.facts.yields, function, awaited=True)
+
+    def self_attribute_kind(
+        self, name: str, attribute: str, module: ModuleFacts, method: FunctionFacts
+    ) -> Kind | None:
+        """`self.session` in a method: what the class's `__init__` assigns to it (from a
+        typed parameter or a factory), when no other method of the class assigns it too."""
+        first = method.params[0].name if method.is_method and method.params else None
+        if name != first or name in method.locals:
+            return None
+        owner, _, _ = method.qualname.rpartition(".")
+        init = module.functions.get(f"{owner}.__init__")
+        if init is None or not init.self_attributes.get(attribute):
+            return None
+        prefix = f"{owner}."
+        for qualname, other in module.functions.items():
+            if qualname.startswith(prefix) and other is not init and attribute in other.self_attributes:
+                return None  # assigned elsewhere too: which value a use sees is not known
+        kinds = {self.value_kind(value, module, init) for value in init.self_attributes[attribute]}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        return kind if kind is not None and (kind.is_session or kind.is_factory) else None
 
     def _global_kind(self, qualname: str) -> Kind | None:
         target = self.resolve(qualname)
@@ -307,7 +345,7 @@ class ProjectFacts:
         name exist: the real bindings decide."""
         kinds: set[Kind | None] = set()
         param = function.param(name)
-        if param is not None:
+        if param is not None and not (_is_placeholder_param(param) and function.locals.get(name)):
             kinds.add(self.param_kind(param, module))
         kinds.update(
             self.value_kind(value, module, function)
@@ -856,6 +894,12 @@ class ProjectFacts:
     def function_in(self, module: ModuleFacts, qualname: str) -> Function | None:
         facts = module.functions.get(qualname)
         return Function(module, facts) if facts is not None else None
+
+
+def _is_placeholder_param(param: ParamFacts) -> bool:
+    """`db=None`, unannotated: only makes the name exist until the body binds it
+    (`db = db or SessionLocal()`, `if db is None: db = SessionLocal()`)."""
+    return param.annotation is None and isinstance(param.default, NoneValue)
 
 
 def _unambiguous_aliases(
