@@ -58,6 +58,11 @@ class AsyncSessionExpireOnCommit(Rule):
       there an expired attribute fails at once, where it is written, not under load in a
       served response.
 
+    A factory whose sessions run only Core statements (`text()` SQL, `insert(...)` without
+    loading ORM objects) is still flagged: expiry cannot bite those uses, but a factory is
+    shared (other modules, later code) and that every use stays Core-only cannot be proven,
+    while the fix changes nothing for such sessions.
+
     ## Fix safety
     Safe: the fix adds the single keyword argument `expire_on_commit=False` and changes
     nothing else. Objects then keep the values they had at commit time; code that relied on
