@@ -8,6 +8,7 @@ from sessionlint.diagnostics import Fix, FixAvailability
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.blocking import BlockingCalls
 from sessionlint.semantics.context import FileSemantics
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
@@ -32,6 +33,11 @@ class SyncSessionInAsync(Rule):
     returned or yielded values are not known; where the dependency is known, what it really
     provides wins over the parameter's annotation (`db: AsyncSession = Depends(get_db)`
     with a `get_db` yielding a sync session is flagged).
+
+    Also flags, in an `async def` endpoint or dependency, a call of a project function (a
+    plain `def`, in any module) that opens a sync session and queries it, itself or through
+    further project calls (up to 4 deep): the message names the chain
+    (`load_profile() -> load_user() at app/users.py:6`).
 
     ## Why is this bad?
     A sync session talks to the database with blocking I/O. Inside `async def` every query
@@ -97,6 +103,11 @@ class SyncSessionInAsync(Rule):
       `loop.run_in_executor` on the running event loop; its queries run in a worker thread
       (one use on the loop itself is flagged);
     - names that are only spelled `Session` without an import to resolve them;
+    - calls of functions outside the checked tree, of `async def` functions (their own
+      body is checked), of helpers that return the session they open (the caller's use of
+      it is checked), calls deeper than 4 project calls, calls made through a thread-pool
+      helper (`run_in_threadpool(load_user, user_id)`, a lambda), and calls from an
+      `async def` that is neither an endpoint nor a dependency;
     - test code: test files (`test_*.py`, `*_test.py`, `conftest.py`, files under `tests/`)
       and pytest fixtures; a test's event loop serves no other request.
 
@@ -126,6 +137,7 @@ class SyncSessionInAsync(Rule):
         # One fix per function, shared by its findings (the fixer applies it once).
         self._fixes: dict[cst.FunctionDef, Fix | None] = {}
         self._assigned_names: dict[cst.Call, str] = {}
+        self._blocking: BlockingCalls | None = None
         self._thread_arguments: dict[cst.FunctionDef, set[cst.CSTNode]] = {}
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
@@ -164,7 +176,10 @@ class SyncSessionInAsync(Rule):
         function_node = cst.ensure_type(scope.node, cst.FunctionDef)
         if function_node.asynchronous is None or self.semantics.in_test_code:
             return
-        if self.semantics.kind_of(node) != Kind.SYNC_SESSION:
+        kind = self.semantics.kind_of(node)
+        if kind is None and node not in self._handed(function_node):
+            self._check_blocking_call(node, function_node, scope.function)
+        if kind != Kind.SYNC_SESSION:
             return
         # Making a session does no I/O: only where it is used counts.
         if node in self._handed(function_node):
@@ -174,6 +189,25 @@ class SyncSessionInAsync(Rule):
             return
         session = self._bound_names.get(node) or _call_text(self.context, node)
         self._report(node, function_node, scope.function, session)
+
+    def _check_blocking_call(
+        self, node: cst.Call, function_node: cst.FunctionDef, function: Function
+    ) -> None:
+        """An endpoint or dependency calling a project function that opens a sync session
+        and queries it (itself or through further project calls): the call blocks too."""
+        semantics = self.semantics
+        project = semantics.project
+        callee = project.function_of(semantics.value_of(node.func), semantics.module)
+        if callee is None or not (project.is_endpoint(function) or project.is_dependency(function)):
+            return
+        if self._blocking is None:
+            self._blocking = BlockingCalls(project)
+        chain = self._blocking.chain(callee)
+        if chain is None:
+            return
+        last = chain[-1]
+        names = " -> ".join(f"{link.facts.qualname}()" for link in chain)
+        self._report(node, function_node, function, f"{names} at {last.module.path}:{last.facts.line}")
 
     def _handed(self, function_node: cst.FunctionDef) -> set[cst.CSTNode]:
         """Arguments of the function's thread-pool calls (also inside `functools.partial`)."""
