@@ -26,7 +26,10 @@ class SessionNotClosed(Rule):
     endpoints that close it only on the happy path. The factory may be a global, a name
     imported inside the function, or a parameter annotated as one (`factory: sessionmaker`,
     `sessionmaker[Session]`, or an alias of those). A name bound to a new session twice in
-    one function holds two sessions, each checked from its binding to the next.
+    one function holds two sessions, each checked from its binding to the next. A session
+    made inline as an argument of a project function that only uses it (`purge(db=
+    SessionLocal())`, where `purge` neither closes, keeps, returns nor hands on its `db`) is
+    closed by nobody: flagged, without a fix.
 
     ## Why is this bad?
     When anything between creating and closing the session raises (a failed query, an
@@ -170,6 +173,35 @@ class SessionNotClosed(Rule):
                 else f"`{function.facts.name}` raises"
             )
             self.report(assign, fix=fix, session=name, failure=failure)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        """`process(db=SessionLocal())`: a session made inline as an argument of a project
+        function that only uses it is closed by nobody."""
+        semantics = self.semantics
+        scope = semantics.running_function
+        if scope is None or scope.function is None or semantics.is_migration_file:
+            return
+        project = semantics.project
+        callee = project.function_of(semantics.value_of(node.func), semantics.module)
+        if callee is None or callee.facts.is_method:
+            return
+        positional = [param.name for param in callee.facts.params]
+        for index, arg in enumerate(node.args):
+            if arg.star or not isinstance(arg.value, cst.Call):
+                continue
+            name = arg.keyword.value if arg.keyword is not None else None
+            if name is None:
+                name = positional[index] if index < len(positional) else None
+            value = semantics.value_of(arg.value)
+            if (
+                name is None
+                or semantics.created_session_kind(arg.value) is None
+                or not project.creates_pooled_session(scope.function, value)
+                or not project.only_uses_param(callee, name)
+            ):
+                continue
+            session = self.context.module.code_for_node(arg.value)
+            self.report(arg.value, session=session, failure=f"`{callee.facts.name}` returns")
 
     def _creates_session(self, function: Function) -> bool:
         facts, project = function.facts, self.semantics.project

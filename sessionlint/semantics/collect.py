@@ -468,6 +468,7 @@ class _FunctionWalker:
         with_targets: set[str] = set()
         assigned: set[str] = set()
         shared: set[str] = set()
+        closed: set[str] = set()
         is_generator = False
 
         def bind(target: ast.AST, value: Value | None) -> None:
@@ -510,6 +511,7 @@ class _FunctionWalker:
             elif isinstance(inner, ast.AugAssign):
                 bind(inner.target, None)
             elif isinstance(inner, (ast.With, ast.AsyncWith)):
+                closed.update(i.context_expr.id for i in inner.items if isinstance(i.context_expr, ast.Name))
                 for item in inner.items:
                     if item.optional_vars is not None:
                         bind(item.optional_vars, value_of(item.context_expr, self.resolve))
@@ -523,6 +525,13 @@ class _FunctionWalker:
                 is_generator = True
                 yields.append(None)
             elif isinstance(inner, ast.Call):
+                func = inner.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and func.attr == "close"
+                    and isinstance(func.value, ast.Name)
+                ):
+                    closed.add(func.value.id)
                 callee = value_of(inner.func, self.resolve)
                 if isinstance(callee, Ref):
                     calls.add(callee.qualname)
@@ -577,6 +586,7 @@ class _FunctionWalker:
             imports=self.imports,
             returns_annotation=value_of(node.returns, self.enclosing),
             self_attributes={name: tuple(values) for name, values in attributes.items()},
+            closed_names=_frozen(closed),
         )
 
 

@@ -64,6 +64,8 @@ class FunctionFacts:
     # The return annotation (`-> Session`, `-> AsyncIterator[AsyncSession]`): evidence of
     # what the function gives where its returned or yielded values say nothing known.
     returns_annotation: Value | None = None
+    # Names the body closes: `name.close()` (awaited or not) or `with name:`.
+    closed_names: frozenset[str] = frozenset()
     # Methods: every value assigned to an attribute of the first parameter (`self.session =
     # session`), by attribute name.
     self_attributes: dict[str, tuple[Value | None, ...]] = field(default_factory=dict)

@@ -694,6 +694,17 @@ class ProjectFacts:
         kinds = {self.created_session_kind(v, maker.module, facts) for v in facts.returns}
         return kinds.pop() if len(kinds) == 1 else None
 
+    def only_uses_param(self, function: Function, name: str) -> bool:
+        """The function uses its parameter `name` without taking it over: never closes it
+        (`close()`, `with`), hands it on (stores, aliases, passes to code that keeps it),
+        returns or yields it, or rebinds it. A session passed in stays the caller's to close."""
+        facts = function.facts
+        if facts.param(name) is None or facts.is_generator or name in facts.locals:
+            return False
+        if name in facts.closed_names or name in facts.shared_names or name in facts.with_targets:
+            return False
+        return Local(name) not in facts.returns
+
     def is_dependency(self, function: Function) -> bool:
         """Used through `Depends` / `Security` somewhere in the tree."""
         return self._member("dependency", function, self.dependency_targets)
