@@ -78,7 +78,7 @@ def fact_pass(
                 for name in (module.module, *module.aliases):
                     followed.add(name, names)
         wanted_modules = {
-            prefix for f in facts for target in f.imports.values() for prefix in _prefixes(target)
+            prefix for f in facts for target in f.import_targets() for prefix in _prefixes(target)
         }
     return states, followed
 

@@ -87,7 +87,10 @@ class SessionDependencyReturns(Rule):
       whether something calls it directly is unknown);
     - returning a session the function did not create: a parameter (a session passed on
       from another dependency), a `with ... as db` target, a `scoped_session` registry's
-      session (the registry owns it), or a module-level session (SL008).
+      session (the registry owns it), or a module-level session (SL008);
+    - a provider: a dependency handing on a session it did not create
+      (`return request.state.db`, or what a helper returns when only the helper's return
+      annotation says `Session`); annotations tell what a value is, never who owns it.
 
     ## Fix safety
     The fix rewrites the function into the reference dependency of `sessionlint.runtime`

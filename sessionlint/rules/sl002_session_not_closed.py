@@ -13,7 +13,7 @@ from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
 from sessionlint.walk import visit
 
-Creation = tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
+Creation = tuple[str, cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
 
 
 class SessionNotClosed(Rule):
@@ -23,7 +23,13 @@ class SessionNotClosed(Rule):
     with`) in a function body that is not closed on every path: no `finally` whose `try`
     covers the session's use closes it. That includes a dependency that yields the session
     and closes it after the `yield` without `try` / `finally`, and scripts, tasks and
-    endpoints that close it only on the happy path.
+    endpoints that close it only on the happy path. The factory may be a global, a name
+    imported inside the function, or a parameter annotated as one (`factory: sessionmaker`,
+    `sessionmaker[Session]`, or an alias of those). A name bound to a new session twice in
+    one function holds two sessions, each checked from its binding to the next. A session
+    made inline as an argument of a project function that only uses it (`purge(db=
+    SessionLocal())`, where `purge` neither closes, keeps, returns nor hands on its `db`) is
+    closed by nobody: flagged, without a fix.
 
     ## Why is this bad?
     When anything between creating and closing the session raises (a failed query, an
@@ -119,7 +125,8 @@ class SessionNotClosed(Rule):
     caller uses that value, so a lazy result can no longer be read and loaded objects are
     detached. Yielding the session itself (a dependency) stays safe. No fix is offered when
     the session is not created at the top level of the function body, when a `try` or
-    `with` already closes it somewhere, or when an `AsyncSession` is created in a plain
+    `with` already closes it somewhere, when the name is bound to a new session more than
+    once, or when an `AsyncSession` is created in a plain
     `def` (where `await` is not available).
     """
 
@@ -140,16 +147,22 @@ class SessionNotClosed(Rule):
         creations = self._creations(node, function)
         if not creations:
             return
-        references = lifetime.References(frozenset(creations))
+        references = lifetime.References(frozenset(name for name, *_ in creations))
         visit(node.body, references)
-        for name, (statement, assign, kind) in creations.items():
+        names = [name for name, *_ in creations]
+        for index, (name, statement, assign, kind) in enumerate(creations):
             if name in function.facts.declared_globals or name in references.captured:
                 continue
-            session = lifetime.SessionLifetime(self.semantics, references, name, assign)
+            # The same name bound to a new session again: two sessions, each up to the next.
+            repeated = names.count(name) > 1
+            until = next((a for n, _, a, _ in creations[index + 1 :] if n == name), None)
+            session = lifetime.SessionLifetime(
+                self.semantics, references, name, assign, rebound=repeated, until=until
+            )
             if not session.leaks() or self._fixture_closes_after_yield(function, references, name):
                 continue
             fix = None
-            if not session.closers:
+            if not session.closers and not repeated:
                 found = close_in_finally(
                     self.context, node, statement, name, is_async=kind.is_async, references=references
                 )
@@ -161,6 +174,35 @@ class SessionNotClosed(Rule):
             )
             self.report(assign, fix=fix, session=name, failure=failure)
 
+    def visit_Call(self, node: cst.Call) -> None:
+        """`process(db=SessionLocal())`: a session made inline as an argument of a project
+        function that only uses it is closed by nobody."""
+        semantics = self.semantics
+        scope = semantics.running_function
+        if scope is None or scope.function is None or semantics.is_migration_file:
+            return
+        project = semantics.project
+        callee = project.function_of(semantics.value_of(node.func), semantics.module)
+        if callee is None or callee.facts.is_method:
+            return
+        positional = [param.name for param in callee.facts.params]
+        for index, arg in enumerate(node.args):
+            if arg.star or not isinstance(arg.value, cst.Call):
+                continue
+            name = arg.keyword.value if arg.keyword is not None else None
+            if name is None:
+                name = positional[index] if index < len(positional) else None
+            value = semantics.value_of(arg.value)
+            if (
+                name is None
+                or semantics.created_session_kind(arg.value) is None
+                or not project.creates_pooled_session(scope.function, value)
+                or not project.only_uses_param(callee, name)
+            ):
+                continue
+            session = self.context.module.code_for_node(arg.value)
+            self.report(arg.value, session=session, failure=f"`{callee.facts.name}` returns")
+
     def _creates_session(self, function: Function) -> bool:
         facts, project = function.facts, self.semantics.project
         return any(
@@ -169,23 +211,19 @@ class SessionNotClosed(Rule):
             for value in facts.locals.get(name, ())
         )
 
-    def _creations(self, node: cst.FunctionDef, function: Function) -> dict[str, Creation]:
-        """`name = <new session>` statements of the function's own scope, one per name, of
-        sessions that can keep a pool connection checked out."""
+    def _creations(self, node: cst.FunctionDef, function: Function) -> list[Creation]:
+        """`name = <new session>` statements of the function's own scope, in source order,
+        of sessions that can keep a pool connection checked out."""
         finder = lifetime.Creations()
         visit(node.body, finder)
-        found: dict[str, Creation] = {}
-        repeated = set()
+        found: list[Creation] = []
         project = self.semantics.project
         for statement, assign, name, value in finder.assignments:
             kind = self.semantics.created_session_kind(value)
             if kind is None or not project.creates_pooled_session(function, self.semantics.value_of(value)):
                 continue
-            if name in found:
-                repeated.add(name)
-            found[name] = (statement, assign, kind)
-        # Created twice: which `close()` belongs to which session is a guess. Don't.
-        return {name: found[name] for name in found if name not in repeated}
+            found.append((name, statement, assign, kind))
+        return found
 
     def _fixture_closes_after_yield(
         self, function: Function, references: lifetime.References, name: str

@@ -7,11 +7,11 @@ import libcst as cst
 from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind
+from sessionlint.semantics.values import CallOf, Kind, Local
+from sessionlint.walk import OwnScopeVisitor, visit
 
 # Decorators of functions that run once per process, or cache their result.
 _RUNS_ONCE_DECORATORS = vocab.CACHE_DECORATORS | vocab.PYTEST_FIXTURES
-_COMMAND_LINE_PACKAGES = ("click.", "typer.")
 _RUNS_ONCE_NAMES = frozenset({"__init__", "main"})
 
 
@@ -70,11 +70,26 @@ class EngineInFunction(Rule):
     - `functools.cache` / `functools.lru_cache` functions;
     - lazy singletons: assignment to a `global`, or to an attribute (`self._engine`,
       `app.state.engine`), typically under `if _engine is None:`;
-    - engines stored on `self` / `app.state` / in a container;
-    - class `__init__`, lifespan functions and `on_event` startup handlers, app factories
-      (functions that build the `FastAPI` app), `main`, `if __name__ == "__main__":`
-      blocks, and `click` / `typer` commands;
-    - Alembic `env.py` and migration scripts, pytest fixtures and test files.
+    - engines stored on `self` / `app.state` / in a container or a global, also in two
+      steps (`engine = create_engine(url)`, then `ENGINES[name] = engine`), or bound into a
+      session factory or `scoped_session` that is stored (`app.state.sessionmaker =
+      sessionmaker(bind=engine)`);
+    - engines returned inside a tuple, dict or object (`return engine, factory`,
+      `return cls(create_engine(url))`): the caller keeps them. Returning only something
+      made from the engine (`return engine.connect()`) is flagged;
+    - calls of a cached getter (a `functools.cache` / `lru_cache` function, or one that
+      returns a `global` it fills lazily): they build nothing;
+    - code that runs once per process: class `__init__`, lifespan functions and `on_event`
+      startup handlers, app factories (functions that build the `FastAPI` app), `main`,
+      `click` / `typer` commands, and the functions called only from those, from module
+      bodies, or from one another (followed across modules);
+    - one-shot code: a script's `if __name__ == "__main__":` block and the functions only
+      it reaches, modules under a `scripts/` folder that no application module imports;
+    - migrations (Alembic `env.py` and migration scripts, and any module importing
+      `alembic.context`, wherever it lives), pytest fixtures and test files.
+
+    A function also called per request (from an endpoint or a dependency, in any module)
+    does not run once, whatever else calls it.
 
     Dependencies and endpoints are flagged even when they return the engine: FastAPI calls
     them on every request. Nested functions are exempt when an enclosing function is.
@@ -90,6 +105,7 @@ class EngineInFunction(Rule):
     def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
         super().__init__(context)
         self._kept_calls: set[cst.Call] = set()
+        self._escapes_found: dict[cst.CSTNode, _Escapes] = {}
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if isinstance(node.value, cst.Call) and any(self._keeps(target.target) for target in node.targets):
@@ -112,9 +128,11 @@ class EngineInFunction(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         semantics = self.semantics
-        if semantics.at_module_level or semantics.is_test_file or semantics.is_migration_file:
+        if semantics.at_module_level or semantics.in_test_code or semantics.in_migration:
             return
-        if not semantics.is_engine_constructor_call(node):
+        if semantics.in_one_shot_code:
+            return
+        if not semantics.is_engine_constructor_call(node) or self._calls_cached_getter(node):
             return
         functions = [scope.function for scope in semantics.function_scopes]
         if any(function is None or self._runs_once(function) for function in functions):
@@ -122,7 +140,9 @@ class EngineInFunction(Rule):
         innermost = functions[-1]
         assert innermost is not None
         role = self._per_request_role(innermost)
-        if role is None and (node in self._kept_calls or self._returns_engine(innermost)):
+        if role is None and (
+            node in self._kept_calls or self._returns_engine(innermost) or self._escapes(node)
+        ):
             return
         self.report(node, role=role or "function", function=innermost.facts.qualname)
 
@@ -130,12 +150,9 @@ class EngineInFunction(Rule):
         project = self.semantics.project
         if function.facts.name in _RUNS_ONCE_NAMES:
             return True
-        decorators = project.decorator_names(function)
-        if decorators & _RUNS_ONCE_DECORATORS or any(
-            name.startswith(_COMMAND_LINE_PACKAGES) for name in decorators
-        ):
+        if project.decorator_names(function) & _RUNS_ONCE_DECORATORS:
             return True
-        return project.is_startup_hook(function) or project.is_app_factory(function)
+        return project.runs_once(function)
 
     def _per_request_role(self, function: Function) -> str | None:
         project = self.semantics.project
@@ -145,9 +162,118 @@ class EngineInFunction(Rule):
             return "dependency"
         return None
 
+    def _calls_cached_getter(self, call: cst.Call) -> bool:
+        """A call of a project function that hands out one engine kept across calls: a
+        `functools.cache` / `lru_cache` function, or one returning a `global` it fills
+        lazily (a module-level memo: `_engines[url]` is not known to be an engine at all)."""
+        semantics = self.semantics
+        value = semantics.value_of(call)
+        getter = (
+            semantics.project.function_of(value.func, semantics.module) if isinstance(value, CallOf) else None
+        )
+        if getter is None:
+            return False
+        if semantics.project.decorator_names(getter) & vocab.CACHE_DECORATORS:
+            return True
+        facts = getter.facts
+        return any(isinstance(v, Local) and v.name in facts.declared_globals for v in facts.returns)
+
+    def _escapes(self, call: cst.Call) -> bool:
+        """The engine outlives the call: returned or yielded inside a tuple, dict or object
+        (`return engine, factory`, `return cls(create_engine(url))`), or stored on an
+        attribute, in a container or a global, in two steps (`engines[key] = engine`), also
+        bound into a session factory or `scoped_session` that is (`self.factory =
+        sessionmaker(bind=engine)`)."""
+        scope = self.semantics.function_scopes[-1].node
+        if scope not in self._escapes_found:
+            finder = _Escapes()
+            visit(scope.body, finder)
+            self._escapes_found[scope] = finder
+        finder = self._escapes_found[scope]
+        holders: set[str] = set()
+        for name, value in finder.assignments:
+            if _holds(value, holders, call) and (
+                value is call or self.semantics.kind_of(value) in _ENGINE_HOLDERS
+            ):
+                holders.add(name)
+        return any(_holds(value, holders, call) for value in finder.kept(self.semantics))
+
     def _returns_engine(self, function: Function) -> bool:
         project = self.semantics.project
         return any(
             project.value_kind(value, function.module, function.facts) == Kind.ENGINE
             for value in function.facts.returns
         )
+
+
+# Values an engine can be bound into and kept with: a session factory or registry.
+_ENGINE_HOLDERS = frozenset(
+    {Kind.ENGINE, Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY, Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY}
+)
+
+
+class _Escapes(OwnScopeVisitor):
+    """Assignments of one function body, and the values that leave it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assignments: list[tuple[str, cst.BaseExpression]] = []
+        self.leaving: list[cst.BaseExpression] = []  # returned, yielded, stored on an object
+        self.global_assignments: list[tuple[str, cst.BaseExpression]] = []
+        self.stored_calls: list[cst.Call] = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._target(target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._target(node.target, node.value)
+
+    def _target(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Name):
+            self.assignments.append((target.value, value))
+            self.global_assignments.append((target.value, value))
+        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            self.leaving.append(value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if node.value is not None:
+            self.leaving.append(node.value)
+
+    def visit_Yield(self, node: cst.Yield) -> None:
+        if isinstance(node.value, cst.BaseExpression):
+            self.leaving.append(node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value in vocab.CONTAINER_STORE_METHODS | {"update"}:
+            self.stored_calls.append(node)
+
+    def kept(self, semantics) -> list[cst.BaseExpression]:  # type: ignore[no-untyped-def]
+        function = semantics.function
+        declared = function.facts.declared_globals if function is not None else frozenset()
+        values = list(self.leaving)
+        values += [value for name, value in self.global_assignments if name in declared]
+        values += [arg.value for call in self.stored_calls for arg in call.args]
+        return values
+
+
+def _holds(value: cst.BaseExpression, names: set[str], call: cst.Call) -> bool:
+    """`value` is the engine call, or holds it or one of `names` as a whole value (in a
+    tuple, dict, list, or as an argument), not only as the receiver of a method call
+    (`engine.connect()` gives a connection, not the engine)."""
+    stack: list[cst.CSTNode] = [value]
+    while stack:
+        node = stack.pop()
+        if node is call or (isinstance(node, cst.Name) and node.value in names):
+            return True
+        if isinstance(node, cst.Attribute):
+            continue  # `engine.url`, `engine.connect`: a part or a method of it
+        if isinstance(node, cst.Call):
+            stack += [arg.value for arg in node.args]
+            continue
+        if isinstance(node, (cst.Lambda, cst.Name)):
+            continue
+        stack += list(node.children)
+    return False

@@ -6,9 +6,13 @@ import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
 from sessionlint.rules._base import FileContext, Rule
+from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.blocking import BlockingCalls
+from sessionlint.semantics.context import FileSemantics
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
+from sessionlint.walk import OwnScopeVisitor, visit
 
 # FastAPI awaits a websocket endpoint directly: it must stay a coroutine function.
 _THREAD_POOL_ROUTE_METHODS = vocab.ROUTE_METHODS - {"websocket"}
@@ -23,7 +27,17 @@ class SyncSessionInAsync(Rule):
     parameter typed as a sync `Session` (directly, in `Annotated`, or through an alias such
     as `SessionDep`), a `Depends` on a dependency that provides a sync session, or a sync
     session obtained in the body (`SessionLocal()`, `Session(engine)`, `with Session(engine)
-    as session`, or a call of a function known to return one).
+    as session`, a call of a parameter annotated as a factory such as `sessionmaker[Session]`,
+    or a call of a function known to return one). A function's return
+    annotation (`-> Session`, `-> Iterator[Session]`) tells what it gives where its
+    returned or yielded values are not known; where the dependency is known, what it really
+    provides wins over the parameter's annotation (`db: AsyncSession = Depends(get_db)`
+    with a `get_db` yielding a sync session is flagged).
+
+    Also flags, in an `async def` endpoint or dependency, a call of a project function (a
+    plain `def`, in any module) that opens a sync session and queries it, itself or through
+    further project calls (up to 4 deep): the message names the chain
+    (`load_profile() -> load_user() at app/users.py:6`).
 
     ## Why is this bad?
     A sync session talks to the database with blocking I/O. Inside `async def` every query
@@ -83,7 +97,19 @@ class SyncSessionInAsync(Rule):
     - a parameter typed `Session` from another library (`requests.Session`,
       `aiohttp.ClientSession`): only SQLAlchemy's and SQLModel's sessions count;
     - a session factory or engine created in `async def` (creating them does no I/O);
-    - names that are only spelled `Session` without an import to resolve them.
+    - a sync session (a parameter, a name bound to a new session, or a session made inline)
+      used only as an argument of a thread-pool helper, also inside `functools.partial`:
+      `run_in_threadpool`, `asyncio.to_thread`, `anyio.to_thread.run_sync`,
+      `loop.run_in_executor` on the running event loop; its queries run in a worker thread
+      (one use on the loop itself is flagged);
+    - names that are only spelled `Session` without an import to resolve them;
+    - calls of functions outside the checked tree, of `async def` functions (their own
+      body is checked), of helpers that return the session they open (the caller's use of
+      it is checked), calls deeper than 4 project calls, calls made through a thread-pool
+      helper (`run_in_threadpool(load_user, user_id)`, a lambda), and calls from an
+      `async def` that is neither an endpoint nor a dependency;
+    - test code: test files (`test_*.py`, `*_test.py`, `conftest.py`, files under `tests/`)
+      and pytest fixtures; a test's event loop serves no other request.
 
     ## Fix safety
     Safe when the function is an endpoint (only route decorators, not a websocket route) or
@@ -110,25 +136,30 @@ class SyncSessionInAsync(Rule):
         self._bound_names: dict[cst.Call, str] = {}
         # One fix per function, shared by its findings (the fixer applies it once).
         self._fixes: dict[cst.FunctionDef, Fix | None] = {}
+        self._assigned_names: dict[cst.Call, str] = {}
+        self._blocking: BlockingCalls | None = None
+        self._thread_arguments: dict[cst.FunctionDef, set[cst.CSTNode]] = {}
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         function = self.semantics.function_for(node)
-        if node.asynchronous is None or function is None:
+        if node.asynchronous is None or function is None or self.semantics.in_test_code:
             return
         project = self.semantics.project
         params = {param.name.value: param for param in _all_params(node.params)}
         for param in function.facts.params:
-            if param.name in params and project.param_kind(param, function.module) == (Kind.SYNC_SESSION):
+            if param.name not in params or project.param_kind(param, function.module) != Kind.SYNC_SESSION:
+                continue
+            if not self._only_handed_to_threads(node, param.name):
                 self._report(params[param.name], node, function, param.name)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         targets = node.targets
         if isinstance(node.value, cst.Call) and len(targets) == 1 and isinstance(targets[0].target, cst.Name):
-            self._bound_names[node.value] = targets[0].target.value
+            self._bound_names[node.value] = self._assigned_names[node.value] = targets[0].target.value
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.value, cst.Call) and isinstance(node.target, cst.Name):
-            self._bound_names[node.value] = node.target.value
+            self._bound_names[node.value] = self._assigned_names[node.value] = node.target.value
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if (
@@ -143,12 +174,59 @@ class SyncSessionInAsync(Rule):
         if scope is None or scope.function is None:
             return
         function_node = cst.ensure_type(scope.node, cst.FunctionDef)
-        if function_node.asynchronous is None:
+        if function_node.asynchronous is None or self.semantics.in_test_code:
             return
-        if self.semantics.kind_of(node) != Kind.SYNC_SESSION:
+        kind = self.semantics.kind_of(node)
+        if kind is None and node not in self._handed(function_node):
+            self._check_blocking_call(node, function_node, scope.function)
+        if kind != Kind.SYNC_SESSION:
+            return
+        # Making a session does no I/O: only where it is used counts.
+        if node in self._handed(function_node):
+            return  # `await run_in_threadpool(work, SessionLocal())`
+        assigned = self._assigned_names.get(node)
+        if assigned is not None and self._only_handed_to_threads(function_node, assigned):
             return
         session = self._bound_names.get(node) or _call_text(self.context, node)
         self._report(node, function_node, scope.function, session)
+
+    def _check_blocking_call(
+        self, node: cst.Call, function_node: cst.FunctionDef, function: Function
+    ) -> None:
+        """An endpoint or dependency calling a project function that opens a sync session
+        and queries it (itself or through further project calls): the call blocks too."""
+        semantics = self.semantics
+        project = semantics.project
+        callee = project.function_of(semantics.value_of(node.func), semantics.module)
+        if callee is None or not (project.is_endpoint(function) or project.is_dependency(function)):
+            return
+        if self._blocking is None:
+            self._blocking = BlockingCalls(project)
+        chain = self._blocking.chain(callee)
+        if chain is None:
+            return
+        last = chain[-1]
+        names = " -> ".join(f"{link.facts.qualname}()" for link in chain)
+        self._report(node, function_node, function, f"{names} at {last.module.path}:{last.facts.line}")
+
+    def _handed(self, function_node: cst.FunctionDef) -> set[cst.CSTNode]:
+        """Arguments of the function's thread-pool calls (also inside `functools.partial`)."""
+        if function_node not in self._thread_arguments:
+            finder = _ThreadPoolArguments(self.semantics)
+            visit(function_node.body, finder)
+            self._thread_arguments[function_node] = finder.arguments
+        return self._thread_arguments[function_node]
+
+    def _only_handed_to_threads(self, function_node: cst.FunctionDef, name: str) -> bool:
+        """Every use of the name in the body is an argument of a thread-pool call: the
+        session is used in a worker thread, never on the event loop."""
+        references = lifetime.References(frozenset({name}))
+        visit(function_node.body, references)
+        if name in references.captured:
+            return False
+        handed = self._handed(function_node)
+        uses = [ref for ref in references.found if ref.how != lifetime.BIND]
+        return bool(uses) and all(ref.node in handed for ref in uses)
 
     def _report(
         self, node: cst.CSTNode, function_node: cst.FunctionDef, function: Function, session: str
@@ -198,3 +276,22 @@ def _all_params(params: cst.Parameters) -> list[cst.Param]:
 def _call_text(context: FileContext, node: cst.Call) -> str:
     func = context.module.code_for_node(node.func)
     return f"{func}(...)" if node.args else f"{func}()"
+
+
+class _ThreadPoolArguments(OwnScopeVisitor):
+    """Argument expressions of thread-pool calls in one scope (`run_in_threadpool(f, db)`,
+    `asyncio.to_thread(partial(f, db=db))`)."""
+
+    def __init__(self, semantics: FileSemantics) -> None:
+        super().__init__()
+        self.semantics = semantics
+        self.arguments: set[cst.CSTNode] = set()
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self.semantics.is_thread_pool_call(node):
+            return
+        for arg in node.args:
+            self.arguments.add(arg.value)
+            value = arg.value
+            if isinstance(value, cst.Call) and self.semantics.qualified_name(value.func) in vocab.PARTIAL:
+                self.arguments.update(inner.value for inner in value.args)

@@ -48,8 +48,18 @@ class EngineWithoutPrePing(Rule):
     - `engine_from_config` / `async_engine_from_config` (the options live in the mapping);
     - calls of the project's own functions that return an engine (`make_engine(url)`): they
       take their own arguments, and the constructor call inside them is checked instead;
-    - one-shot engines in Alembic `env.py` and migration scripts, and in test files
-      (`test_*.py`, `*_test.py`, `conftest.py`).
+    - where the process is short, so the pool never sits idle long enough to go stale
+      (the contexts, see `sessionlint/semantics/contexts.py`):
+      - migrations: Alembic `env.py` and migration scripts, and any module importing
+        `alembic.context`, wherever it lives;
+      - tests: test files (`test_*.py`, `*_test.py`, `conftest.py`, files under `tests/`)
+        and pytest fixtures;
+      - one-shot code: a script's `if __name__ == "__main__":` block and the functions
+        only it reaches, modules under a `scripts/` folder that no application module
+        imports, `click` / `typer` commands and the functions only they reach.
+
+    A module that is also imported by the application (a `scripts/` module the service
+    imports, a `main.py` whose `__main__` block starts the server) is checked as usual.
 
     ## Fix safety
     Safe: the fix appends the single keyword argument `pool_pre_ping=True` and changes
@@ -67,7 +77,7 @@ class EngineWithoutPrePing(Rule):
 
     def visit_Call(self, node: cst.Call) -> None:
         semantics = self.semantics
-        if semantics.is_test_file or semantics.is_migration_file:
+        if semantics.in_test_code or semantics.in_migration or semantics.in_one_shot_code:
             return
         call = semantics.value_of(node)
         assert isinstance(call, CallOf)

@@ -51,7 +51,17 @@ class AsyncSessionExpireOnCommit(Rule):
     - a plain `sessionmaker(...)` or `Session(...)` (sync: expired attributes reload
       transparently);
     - an `AsyncSession` of another library, or a name not imported from SQLAlchemy or
-      SQLModel.
+      SQLModel;
+    - tests (test files, pytest fixtures) and one-shot code (a script's
+      `if __name__ == "__main__":` block and the functions only it reaches, modules under a
+      `scripts/` folder that no application module imports, `click` / `typer` commands):
+      there an expired attribute fails at once, where it is written, not under load in a
+      served response.
+
+    A factory whose sessions run only Core statements (`text()` SQL, `insert(...)` without
+    loading ORM objects) is still flagged: expiry cannot bite those uses, but a factory is
+    shared (other modules, later code) and that every use stays Core-only cannot be proven,
+    while the fix changes nothing for such sessions.
 
     ## Fix safety
     Safe: the fix adds the single keyword argument `expire_on_commit=False` and changes
@@ -70,6 +80,9 @@ class AsyncSessionExpireOnCommit(Rule):
     fix_availability = FixAvailability.ALWAYS
 
     def visit_Call(self, node: cst.Call) -> None:
+        semantics = self.semantics
+        if semantics.in_test_code or semantics.in_one_shot_code:
+            return
         if not self._builds_async_session(node):
             return
         call = self.semantics.value_of(node)

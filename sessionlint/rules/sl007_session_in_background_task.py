@@ -80,7 +80,11 @@ class SessionInBackgroundTask(Rule):
     - passing the session factory (`SessionLocal`, an `async_sessionmaker`) instead of the
       session: the task opens its own;
     - passing an engine;
-    - `request.state.db` and other attributes: where they come from is not known;
+    - `request.state.db` and other attributes: where they come from is not known (a
+      dependency that returns `request.state.db` of its `Request` parameter with a return
+      annotation saying `Session` provides a request-scoped session: flagged);
+    - a dependency returning what a helper gives when only the helper's return annotation
+      says `Session`: whether it is request-scoped is not known;
     - a session parameter without a `Depends` (a plain function argument: the caller owns
       it), or one the function rebinds before the call;
     - a `lambda` with parameters (`lambda db: task(db)`): what it is called with is not

@@ -52,7 +52,14 @@ class AsyncSessionNotAwaited(Rule):
     `stream`, `run_sync`, `connection`, ...) called without `await` on a receiver known to
     be an `AsyncSession`: a parameter annotated so (directly, in `Annotated`, or through an
     alias), a `Depends` on an async session dependency, or a name bound from an async
-    factory (`async with factory() as session`, `session = factory()`); and the same
+    factory (`async with factory() as session`, `session = factory()`), or from a function
+    whose return annotation says so where its returned or yielded values are not known
+    (`-> AsyncSession`, `-> AsyncIterator[AsyncSession]`; the real dependency wins over a
+    stale annotation: a parameter annotated `AsyncSession` filled by a dependency that
+    yields a sync session is a sync session). Also the loop target of `async for db in
+    get_db()` over a project async generator, `self.session` in a method when the class's
+    `__init__` assigns it from a typed parameter or a factory (and no other method assigns
+    it), and `session = session or factory()`; and the same
     methods (and `remove()`) of an `async_scoped_session` registry, which proxies them as
     coroutines. Reported when the call is a statement, assigned, returned from an
     `async def`, iterated, tested (`if session.get(User, 1) is None:`), or used with
@@ -94,8 +101,9 @@ class AsyncSessionNotAwaited(Rule):
     - a coroutine returned from a plain `def` (delegation: the caller awaits it);
     - an assigned coroutine whose name is later awaited, passed on, stored, aliased,
       yielded, or returned from a plain `def` (`pending = session.commit(); await pending`);
-    - receivers whose type is not known (an unannotated parameter, `self.session`, a
-      closure variable, a lambda parameter such as the sync session `run_sync` hands over);
+    - receivers whose type is not known (an unannotated parameter, `self.session` set from
+      an unannotated parameter or assigned in several methods, a closure variable, a lambda
+      parameter such as the sync session `run_sync` hands over, `a or b` of two unknowns);
     - a coroutine yielded, stored in a container, or an operand of `and` / `or` (what
       happens to it is not known).
 

@@ -17,6 +17,7 @@ from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
     CallOf,
+    ItemOf,
     Local,
     NoneValue,
     Ref,
@@ -156,6 +157,19 @@ def _own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
     return nodes
 
 
+def is_main_guard(test: ast.expr) -> bool:
+    """`__name__ == "__main__"`: the test of a script's entry block."""
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.Eq)
+        and isinstance(test.comparators[0], ast.Constant)
+        and test.comparators[0].value == "__main__"
+    )
+
+
 def _bound_names(target: ast.AST) -> Iterator[str]:
     # Only names the target binds: `db.info["x"] = 1` and `app.state.engine = e` bind nothing.
     for node in ast.walk(target):
@@ -176,6 +190,7 @@ class _ModuleCollector:
         self.calls: set[str] = set()
         self.toplevel_calls: set[str] = set()
         self.chained_calls: set[str] = set()
+        self.main_calls: set[str] = set()
         self.constructor_calls: list[CallOf] = []
         self.lifespan_refs: list[Value | None] = []
 
@@ -203,6 +218,12 @@ class _ModuleCollector:
         nodes = _own_nodes(tree.body)
         self.declare_module_names(nodes)
         self.walk_block(nodes, self.resolve_global, prefix="", bindings_prefix="")
+        for statement in tree.body:
+            if isinstance(statement, ast.If) and is_main_guard(statement.test):
+                for node in _own_nodes(statement.body):
+                    func = value_of(node.func, self.resolve_global) if isinstance(node, ast.Call) else None
+                    if isinstance(func, Ref):
+                        self.main_calls.add(func.qualname)
 
     def walk_block(
         self,
@@ -304,7 +325,7 @@ class _ModuleCollector:
         is_method: bool,
     ) -> None:
         self.note_scope_header(node, enclosing)
-        walker = _FunctionWalker(node, enclosing)
+        walker = _FunctionWalker(node, enclosing, self.module, self.is_package)
         qualname = self.unique_qualname(prefix + node.name)
         self.functions[qualname] = walker.facts(qualname, is_method=is_method)
         for inner in walker.nodes:
@@ -343,6 +364,20 @@ def _awaits(nodes: list[ast.AST]) -> bool:
     return False
 
 
+def _own_value(node: ast.Assign) -> ast.expr | None:
+    """What an assignment binds, as far as its kind goes: `db = db or SessionLocal()` binds
+    either what `db` already held or a new session, so the new binding is the session (the
+    name's other bindings are weighed by whoever asks). Other `or`s: unknown."""
+    value = node.value
+    if not isinstance(value, ast.BoolOp) or not isinstance(value.op, ast.Or):
+        return value
+    target = node.targets[0] if len(node.targets) == 1 else None
+    first = value.values[0]
+    if isinstance(target, ast.Name) and isinstance(first, ast.Name) and first.id == target.id:
+        return value.values[-1] if len(value.values) == 2 else None
+    return None
+
+
 def _hands_over(call: ast.Call, callee: Value | None) -> bool:
     """A call that keeps its arguments: `registry.add(db)`, `stack.enter_context(db)`,
     `closing(db)` (a plain call such as `crud.create(db)` only uses them)."""
@@ -370,15 +405,23 @@ def _all_args(args: ast.arguments) -> list[ast.arg]:
 class _FunctionWalker:
     """Locals, returns, yields and calls of one function body (nested scopes excluded)."""
 
-    def __init__(self, node: ast.FunctionDef | ast.AsyncFunctionDef, enclosing: NameResolver) -> None:
+    def __init__(
+        self,
+        node: ast.FunctionDef | ast.AsyncFunctionDef,
+        enclosing: NameResolver,
+        module: str,
+        is_package: bool,
+    ) -> None:
         self.node = node
         self.enclosing = enclosing
         self.nodes = _own_nodes(node.body)
         self.declared_globals: set[str] = set()
-        self.local_names = self._local_names()
+        self.imports: dict[str, str] = {}
+        self.local_names = self._local_names(module, is_package)
 
-    def _local_names(self) -> set[str]:
+    def _local_names(self, module: str, is_package: bool) -> set[str]:
         names = {arg.arg for arg in _all_args(self.node.args)}
+        imported: dict[str, set[str]] = {}
         for node in self.nodes:
             if isinstance(node, (ast.Global, ast.Nonlocal)):
                 self.declared_globals.update(node.names)
@@ -387,18 +430,31 @@ class _FunctionWalker:
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                names.update(alias.asname or alias.name.partition(".")[0] for alias in node.names)
+                for local, target in import_bindings(node, module, is_package):
+                    imported.setdefault(local, set()).add(target)
             elif isinstance(node, ast.ExceptHandler) and node.name:
                 names.add(node.name)
+        # A name bound by one import and nothing else is that import; a name imported from
+        # two places (`try: from a import X` / `except: from b import X`) or also assigned is
+        # a local whose value is unknown.
+        for local, targets in imported.items():
+            if len(targets) == 1 and local not in names and local not in self.declared_globals:
+                self.imports[local] = next(iter(targets))
+        names.update(imported)
         return names - self.declared_globals
 
     def resolve(self, name: str) -> Value | None:
+        if name in self.imports:
+            return Ref(self.imports[name])
         if name in self.local_names:
             return Local(name)
         return self.enclosing(name)
 
     def resolve_in_closure(self, name: str) -> Value | None:
-        """From a nested scope, this function's locals are free variables: unknown."""
+        """From a nested scope, this function's locals are free variables: unknown (its
+        imports are the same object everywhere)."""
+        if name in self.imports:
+            return Ref(self.imports[name])
         if name in self.local_names:
             return None
         return self.enclosing(name)
@@ -412,6 +468,7 @@ class _FunctionWalker:
         with_targets: set[str] = set()
         assigned: set[str] = set()
         shared: set[str] = set()
+        closed: set[str] = set()
         is_generator = False
 
         def bind(target: ast.AST, value: Value | None) -> None:
@@ -419,24 +476,42 @@ class _FunctionWalker:
             for name in _bound_names(target):
                 local_values.setdefault(name, []).append(value if single else None)
 
+        every_arg = _all_args(node.args)
+        self_name = every_arg[0].arg if is_method and every_arg else None
+        attributes: dict[str, list[Value | None]] = {}
+
+        def note_attribute(target: ast.AST, value: Value | None) -> None:
+            base = target.value if isinstance(target, ast.Attribute) else None
+            if isinstance(base, ast.Name) and base.id == self_name:
+                attributes.setdefault(cast(ast.Attribute, target).attr, []).append(value)
+
         for inner in self.nodes:
             if isinstance(inner, _COMPREHENSIONS):
                 continue
             if isinstance(inner, ast.Assign):
-                value = value_of(inner.value, self.resolve)
+                value = value_of(_own_value(inner), self.resolve)
                 for target in inner.targets:
                     bind(target, value)
+                    if self_name is not None:
+                        note_attribute(target, value)
                 if len(inner.targets) == 1 and isinstance(inner.targets[0], ast.Name):
                     assigned.add(inner.targets[0].id)
                 if isinstance(inner.value, ast.Name):
                     shared.add(inner.value.id)
             elif isinstance(inner, (ast.AnnAssign, ast.NamedExpr)) and inner.value is not None:
                 bind(inner.target, value_of(inner.value, self.resolve))
+                if self_name is not None and isinstance(inner, ast.AnnAssign):
+                    note_attribute(inner.target, value_of(inner.value, self.resolve))
                 if isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name):
                     assigned.add(inner.target.id)
-            elif isinstance(inner, (ast.AugAssign, ast.For, ast.AsyncFor)):
+            elif isinstance(inner, (ast.For, ast.AsyncFor)):
+                iterated = value_of(inner.iter, self.resolve)
+                item = ItemOf(iterated, isinstance(inner, ast.AsyncFor)) if iterated is not None else None
+                bind(inner.target, item)
+            elif isinstance(inner, ast.AugAssign):
                 bind(inner.target, None)
             elif isinstance(inner, (ast.With, ast.AsyncWith)):
+                closed.update(i.context_expr.id for i in inner.items if isinstance(i.context_expr, ast.Name))
                 for item in inner.items:
                     if item.optional_vars is not None:
                         bind(item.optional_vars, value_of(item.context_expr, self.resolve))
@@ -450,6 +525,13 @@ class _FunctionWalker:
                 is_generator = True
                 yields.append(None)
             elif isinstance(inner, ast.Call):
+                func = inner.func
+                if (
+                    isinstance(func, ast.Attribute)
+                    and func.attr == "close"
+                    and isinstance(func.value, ast.Name)
+                ):
+                    closed.add(func.value.id)
                 callee = value_of(inner.func, self.resolve)
                 if isinstance(callee, Ref):
                     calls.add(callee.qualname)
@@ -473,7 +555,12 @@ class _FunctionWalker:
             ]
         ]
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
-        mentioned: list[Value | None] = [*decorators, *returns, *yields]
+        mentioned: list[Value | None] = [
+            *decorators,
+            *returns,
+            *yields,
+            value_of(node.returns, self.enclosing),
+        ]
         mentioned += [part for param in params for part in (param.annotation, param.default)]
         mentioned += [value for values in local_values.values() for value in values]
         return FunctionFacts(
@@ -496,6 +583,10 @@ class _FunctionWalker:
             assigned_names=_frozen(assigned),
             shared_names=_frozen(shared),
             referenced=_frozen(set(calls).union(value_refs(mentioned))),
+            imports=self.imports,
+            returns_annotation=value_of(node.returns, self.enclosing),
+            self_attributes={name: tuple(values) for name, values in attributes.items()},
+            closed_names=_frozen(closed),
         )
 
 
@@ -538,6 +629,7 @@ def collect(
         lifespan_refs=tuple(collector.lifespan_refs),
         toplevel_calls=_frozen(collector.toplevel_calls),
         chained_calls=_frozen(collector.chained_calls),
+        main_calls=_frozen(collector.main_calls),
         constructor_calls=tuple(collector.constructor_calls),
         referenced=_frozen(referenced),
         shallow=shallow,

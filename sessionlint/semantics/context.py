@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import string_value
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import Function, ProjectFacts
@@ -58,6 +59,8 @@ class FileSemantics:
         self._seen_qualnames: dict[str, int] = {}
         self.is_test_file = module.is_test_file
         self.is_migration_file = module.is_migration_file
+        # Depth of module-level `if __name__ == "__main__":` blocks being visited.
+        self.main_guards = 0
 
     # -- scopes -------------------------------------------------------------------------
 
@@ -128,6 +131,38 @@ class FileSemantics:
                 return scope.function
         return None
 
+    # -- where the visited code runs (`contexts`) ----------------------------------------
+
+    @property
+    def in_migration(self) -> bool:
+        """Alembic's environment or a migration script (by place, or importing `alembic.context`)."""
+        return self.is_migration_file or self.project.is_migration_module(self.module)
+
+    @property
+    def in_test_code(self) -> bool:
+        """A test file, or a pytest fixture (and what is nested in one)."""
+        if self.is_test_file:
+            return True
+        return any(
+            scope.function is not None
+            and self.project.decorator_names(scope.function) & vocab.PYTEST_FIXTURES
+            for scope in self.function_scopes
+        )
+
+    @property
+    def in_one_shot_code(self) -> bool:
+        """Code of a short process: a module under `scripts/` no application module imports,
+        a script's `if __name__ == "__main__":` block, a CLI command, and the functions only
+        those reach (`ProjectFacts.is_one_shot`)."""
+        if self.project.is_script_module(self.module):
+            return True
+        if self.main_guards and self.at_module_level:
+            return True
+        return any(
+            scope.function is not None and self.project.is_one_shot(scope.function)
+            for scope in self.function_scopes
+        )
+
     # -- values -------------------------------------------------------------------------
 
     def resolve_name(self, name: str) -> Value | None:
@@ -137,6 +172,8 @@ class FileSemantics:
         for depth, scope in enumerate(reversed(closures)):
             if scope.function is None:
                 return None  # a function the fact pass did not see: know nothing
+            if name in scope.function.facts.imports:
+                return Ref(scope.function.facts.imports[name])  # imported in the function
             if name in scope.function.facts.local_names:
                 return Local(name) if depth == 0 else None
         if name in self.module.imports or name in self.module.definitions or name in self.module.bindings:
@@ -187,6 +224,24 @@ class FileSemantics:
         function = self.function
         value = self.value_of(node)
         return self.project.created_session_kind(value, self.module, function.facts if function else None)
+
+    def is_thread_pool_call(self, node: cst.Call) -> bool:
+        """`run_in_threadpool(f, ...)`, `asyncio.to_thread(f, ...)`, `anyio.to_thread.run_sync(f,
+        ...)`, `loop.run_in_executor(None, f, ...)` on an event loop: runs `f` in a worker thread."""
+        if self.qualified_name(node.func) in vocab.THREAD_POOL_HELPERS:
+            return True
+        func = node.func
+        if not isinstance(func, cst.Attribute) or func.attr.value != "run_in_executor":
+            return False
+        loop = self.value_of(func.value)
+        function = self.function
+        if isinstance(loop, Local) and function is not None and loop.name not in function.facts.imports:
+            bound = function.facts.locals.get(loop.name, ())
+            if function.facts.param(loop.name) is not None or len(bound) != 1:
+                return False
+            loop = bound[0]
+        loop = loop.value if isinstance(loop, Awaited) else loop
+        return isinstance(loop, CallOf) and self.project.external_name(loop.func) in vocab.EVENT_LOOP_GETTERS
 
     def module_constant(self, node: cst.BaseExpression) -> Value | None:
         """The value a module-level constant is bound to (through imports), if known."""
@@ -276,6 +331,10 @@ class ScopeEnter(cst.BatchableCSTVisitor):
     def visit_Lambda(self, node: cst.Lambda) -> None:
         self.semantics.enter_lambda(node)
 
+    def visit_If(self, node: cst.If) -> None:
+        if self.semantics.at_module_level and is_main_guard(node):
+            self.semantics.main_guards += 1
+
 
 class ScopeExit(cst.BatchableCSTVisitor):
     """Runs last in the batch: leaves scopes after every rule's `leave_*`."""
@@ -292,3 +351,25 @@ class ScopeExit(cst.BatchableCSTVisitor):
 
     def leave_Lambda(self, original_node: cst.Lambda) -> None:
         self.semantics.leave_lambda()
+
+    def leave_If(self, original_node: cst.If) -> None:
+        if self.semantics.at_module_level and is_main_guard(original_node):
+            self.semantics.main_guards -= 1
+
+
+_MAIN = frozenset({'"__main__"', "'__main__'"})
+
+
+def is_main_guard(node: cst.If) -> bool:
+    """`if __name__ == "__main__":` (plain isinstance checks: `libcst.matchers` is slow to import)."""
+    test = node.test
+    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
+        return False
+    target = test.comparisons[0]
+    return (
+        isinstance(test.left, cst.Name)
+        and test.left.value == "__name__"
+        and isinstance(target.operator, cst.Equal)
+        and isinstance(target.comparator, cst.SimpleString)
+        and target.comparator.value in _MAIN
+    )

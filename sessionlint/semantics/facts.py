@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import field
 from pathlib import PurePath
 
-from sessionlint.semantics.values import Attr, Awaited, CallOf, Ref, SubscriptOf, UnionOf, Value, fact
+from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 _MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
@@ -58,6 +58,17 @@ class FunctionFacts:
     shared_names: frozenset[str] = frozenset()
     # Qualified names of every global the facts above mention (callees included).
     referenced: frozenset[str] = frozenset()
+    # Names bound only by import statements in the body (`from app.db import SessionLocal`
+    # inside a click command): resolved like module imports, within this function.
+    imports: dict[str, str] = field(default_factory=dict)
+    # The return annotation (`-> Session`, `-> AsyncIterator[AsyncSession]`): evidence of
+    # what the function gives where its returned or yielded values say nothing known.
+    returns_annotation: Value | None = None
+    # Names the body closes: `name.close()` (awaited or not) or `with name:`.
+    closed_names: frozenset[str] = frozenset()
+    # Methods: every value assigned to an attribute of the first parameter (`self.session =
+    # session`), by attribute name.
+    self_attributes: dict[str, tuple[Value | None, ...]] = field(default_factory=dict)
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)
@@ -91,6 +102,9 @@ class ModuleFacts:
     # class bodies, outside functions and lambdas; `name()` when what a call of `name`
     # returns is called in turn (`sessionmaker(...)()`).
     toplevel_calls: frozenset[str] = frozenset()
+    # Qualified names of the globals called under a module-level `if __name__ == "__main__":`
+    # (the module run as a script): the roots of one-shot code.
+    main_calls: frozenset[str] = frozenset()
     # Qualified names of globals whose call's result is called in turn, anywhere.
     chained_calls: frozenset[str] = frozenset()
     # Every call, in any scope, of a SQLAlchemy / SQLModel engine constructor or session
@@ -116,6 +130,12 @@ class ModuleFacts:
             return True
         return any(part in _MIGRATION_FOLDERS for part in path.parts[:-1])
 
+    def import_targets(self) -> Iterator[str]:
+        """Every qualified name imported anywhere in the module, functions' imports included."""
+        yield from self.imports.values()
+        for function in self.functions.values():
+            yield from function.imports.values()
+
     def exported_names(self) -> set[str]:
         """Names other modules can import from this one."""
         return set(self.imports) | set(self.bindings) | set(self.definitions)
@@ -138,3 +158,5 @@ def value_refs(values: Iterable[Value | None]) -> Iterator[str]:
             stack += [value.base, *value.items]
         elif isinstance(value, UnionOf):
             stack += value.options
+        elif isinstance(value, ItemOf):
+            stack.append(value.value)

@@ -97,12 +97,22 @@ class SessionLifetime:
         references: References,
         name: str,
         assign: cst.BaseSmallStatement,
+        *,
+        rebound: bool = False,
+        until: cst.BaseSmallStatement | None = None,
     ) -> None:
+        """`rebound`: the name is bound to a new session more than once in the function;
+        this session's references then start at `assign` and end at `until`, the next such
+        binding (if any)."""
         self.semantics = semantics
         self.references = references
         self.name = name
         self.created_at = references.spans[assign][1]
         refs = references.of(name)
+        if rebound:
+            start = references.spans[assign][0]
+            end = references.spans[until][0] if until is not None else references.order + 1
+            refs = [ref for ref in refs if start <= ref.order < end]
         self.refs = [self._refine(ref) for ref in refs]
         # `try` statements whose `finally` closes it, `with db:` statements.
         self.closers: list[cst.CSTNode] = []

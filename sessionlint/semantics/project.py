@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Union
 
+from sessionlint.semantics import contexts
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.semantics.values import (
@@ -19,6 +20,7 @@ from sessionlint.semantics.values import (
     Attr,
     Awaited,
     CallOf,
+    ItemOf,
     Kind,
     Local,
     NoneValue,
@@ -30,6 +32,8 @@ from sessionlint.semantics.values import (
 )
 
 _MAX_DEPTH = 24
+# Stands for a module's body where a question about a function is asked of a module.
+_MODULE_BODY = FunctionFacts("", "", 0, False, False, False, (), (), (), ())
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,11 @@ _CONSTRUCTED_KINDS = {
     **dict.fromkeys(vocab.FASTAPI_ROUTERS, Kind.ROUTER),
     **_SESSION_CLASS_KINDS,
 }
+# Annotations naming a factory class: calling what they annotate makes a session.
+_FACTORY_CLASS_KINDS = {
+    **dict.fromkeys(vocab.SESSIONMAKERS, Kind.SYNC_FACTORY),
+    **dict.fromkeys(vocab.ASYNC_SESSIONMAKERS, Kind.ASYNC_FACTORY),
+}
 _VOCABULARY = frozenset(_CONSTRUCTED_KINDS) | vocab.SESSIONMAKERS | vocab.DEPENDS | vocab.BACKGROUND_TASKS
 
 
@@ -101,6 +110,9 @@ class ProjectFacts:
         self.extra_factories = frozenset(session_factories)
         self.extra_engines = frozenset(engine_constructors)
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
+        # Return annotations count as evidence (`declared_kind`): off while asking what a
+        # function owns, which only the values it really makes can prove.
+        self._declarations = True
         self._in_progress: set[tuple[object, ...]] = set()
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
@@ -247,7 +259,7 @@ class ProjectFacts:
         """What a value is at run time (a session, a factory, an engine, ...)."""
         if value is None:
             return None
-        key = ("value", value, module.module, function.qualname if function else None)
+        key = ("value", value, module.module, function.qualname if function else None, self._declarations)
         return self._memo(key, lambda: self._value_kind(value, module, function))
 
     def _memo(self, key: tuple[object, ...], compute) -> Kind | None:  # type: ignore[no-untyped-def]
@@ -272,7 +284,44 @@ class ProjectFacts:
             return self._call_kind(value, module, function, awaited=False)
         if isinstance(value, Awaited) and isinstance(value.value, CallOf):
             return self._call_kind(value.value, module, function, awaited=True)
+        if isinstance(value, ItemOf):
+            return self._item_kind(value, module)
+        if isinstance(value, Attr) and isinstance(value.base, Local) and function is not None:
+            return self.self_attribute_kind(value.base.name, value.name, module, function)
         return None
+
+    def _item_kind(self, item: ItemOf, module: ModuleFacts) -> Kind | None:
+        """`async for db in get_db():` iterates a project generator: what it yields (a
+        dependency used by hand)."""
+        call = item.value
+        if not isinstance(call, CallOf):
+            return None
+        function = self.function_of(call.func, module)
+        if function is None or not function.facts.is_generator or function.facts.is_async != item.is_async:
+            return None
+        if self.is_context_manager(function):
+            return None  # iterating a context manager is not iterating the generator
+        return self._agreed_kind(function.facts.yields, function, awaited=True)
+
+    def self_attribute_kind(
+        self, name: str, attribute: str, module: ModuleFacts, method: FunctionFacts
+    ) -> Kind | None:
+        """`self.session` in a method: what the class's `__init__` assigns to it (from a
+        typed parameter or a factory), when no other method of the class assigns it too."""
+        first = method.params[0].name if method.is_method and method.params else None
+        if name != first or name in method.locals:
+            return None
+        owner, _, _ = method.qualname.rpartition(".")
+        init = module.functions.get(f"{owner}.__init__")
+        if init is None or not init.self_attributes.get(attribute):
+            return None
+        prefix = f"{owner}."
+        for qualname, other in module.functions.items():
+            if qualname.startswith(prefix) and other is not init and attribute in other.self_attributes:
+                return None  # assigned elsewhere too: which value a use sees is not known
+        kinds = {self.value_kind(value, module, init) for value in init.self_attributes[attribute]}
+        kind = kinds.pop() if len(kinds) == 1 else None
+        return kind if kind is not None and (kind.is_session or kind.is_factory) else None
 
     def _global_kind(self, qualname: str) -> Kind | None:
         target = self.resolve(qualname)
@@ -291,12 +340,18 @@ class ProjectFacts:
         return None
 
     def local_kind(self, name: str, module: ModuleFacts, function: FunctionFacts) -> Kind | None:
-        """The kind of a function-local name: every binding of it must agree."""
+        """The kind of a function-local name: every binding of it must agree. A `None`
+        placeholder (`session = None` before `session = factory()` in a `try`) only makes the
+        name exist: the real bindings decide."""
         kinds: set[Kind | None] = set()
         param = function.param(name)
-        if param is not None:
+        if param is not None and not (_is_placeholder_param(param) and function.locals.get(name)):
             kinds.add(self.param_kind(param, module))
-        kinds.update(self.value_kind(value, module, function) for value in function.locals.get(name, ()))
+        kinds.update(
+            self.value_kind(value, module, function)
+            for value in function.locals.get(name, ())
+            if not isinstance(value, NoneValue)
+        )
         return kinds.pop() if len(kinds) == 1 else None
 
     def _call_kind(
@@ -348,7 +403,7 @@ class ProjectFacts:
             if isinstance(target, External):
                 if target.qualname in vocab.BACKGROUND_TASKS:
                     return Kind.BACKGROUND_TASKS
-                return _SESSION_CLASS_KINDS.get(target.qualname)
+                return _SESSION_CLASS_KINDS.get(target.qualname) or _FACTORY_CLASS_KINDS.get(target.qualname)
             if isinstance(target, Binding) and not target.rest:
                 return self.annotation_kind(target.module.bindings[target.name], target.module)
             return None
@@ -359,7 +414,8 @@ class ProjectFacts:
                 return self.annotation_kind(value.items[0], module)
             if base_name in vocab.UNION:
                 return self._union_kind(value.items, module)
-            return None
+            # `sessionmaker[Session]`, `async_sessionmaker[AsyncSession]`: a factory.
+            return _FACTORY_CLASS_KINDS.get(base_name) if base_name else None
         if isinstance(value, UnionOf):
             return self._union_kind(value.options, module)
         return None
@@ -432,12 +488,13 @@ class ProjectFacts:
     def _index(self, name: str, build: Callable[[], frozenset[FunctionRef]]) -> frozenset[FunctionRef]:
         found = self._indexes.get(name)
         if found is None:
-            # An index over every module is no lookup of the file being checked.
-            lookups, self.lookups = self.lookups, None
+            # An index over every module is no lookup of the file being checked, and the
+            # questions it asks of every function are not that file's answers.
+            lookups, answers, self.lookups, self.answers = self.lookups, self.answers, None, None
             try:
                 found = self._indexes[name] = build()
             finally:
-                self.lookups = lookups
+                self.lookups, self.answers = lookups, answers
         return found
 
     def build_indexes(self) -> None:
@@ -487,6 +544,8 @@ class ProjectFacts:
         facts = dependency.facts
         values = facts.yields if facts.is_generator else facts.returns
         for value in values:
+            if self._is_request_state(value, dependency):
+                continue  # `request.state.db`: opened and closed around the request
             forwarded = facts.param(value.name) if isinstance(value, Local) else None
             if (
                 forwarded is None
@@ -495,6 +554,18 @@ class ProjectFacts:
             ):
                 return None
         return kind if values else None
+
+    def _is_request_state(self, value: Value | None, function: Function) -> bool:
+        """`request.state.<name>` of the function's own `Request` parameter (never rebound):
+        state a middleware sets for the one request."""
+        if not (isinstance(value, Attr) and isinstance(value.base, Attr) and value.base.name == "state"):
+            return False
+        request = value.base.base
+        facts = function.facts
+        if not isinstance(request, Local) or request.name in facts.locals:
+            return False
+        param = facts.param(request.name)
+        return param is not None and self.external_name(param.annotation) in vocab.REQUESTS
 
     def provided_kind(self, function: Function) -> Kind | None:
         """What FastAPI injects when this function is a dependency (yielded, or returned and awaited)."""
@@ -516,12 +587,32 @@ class ProjectFacts:
     def _agreed_kind(
         self, values: tuple[Value | None, ...], function: Function, *, awaited: bool
     ) -> Kind | None:
+        """The one kind every given value has. Where none of them is known, the return
+        annotation tells (`-> Session`, `-> Iterator[Session]`); a known value that
+        contradicts the annotation wins over it."""
         kinds = set()
         for value in values:
             if awaited and isinstance(value, CallOf):
                 value = Awaited(value)
             kinds.add(self.value_kind(value, function.module, function.facts))
+        if kinds <= {None}:
+            return self.declared_kind(function) if self._declarations else None
         return kinds.pop() if len(kinds) == 1 else None
+
+    def declared_kind(self, function: Function) -> Kind | None:
+        """What the return annotation says the function gives: the item type for a generator
+        (`Iterator[Session]`, `AsyncGenerator[AsyncSession, None]`), else the annotation."""
+        facts = function.facts
+        annotation = facts.returns_annotation
+        if facts.is_generator:
+            if not isinstance(annotation, SubscriptOf) or not annotation.items:
+                return None
+            base = self.external_name(annotation.base)
+            if base not in vocab.GENERATOR_TYPES:
+                return None
+            annotation = annotation.items[0]
+        kind = self.annotation_kind(annotation, function.module)
+        return kind if kind is not None and kind.is_session else None
 
     def is_context_manager(self, function: Function) -> bool:
         return any(self._decorator_names(function) & vocab.CONTEXT_MANAGER_DECORATORS)
@@ -539,15 +630,22 @@ class ProjectFacts:
         return function if created is not None and self.provided_kind(function) == created else None
 
     def creates_session(self, function: Function) -> Kind | None:
-        """The kind of session the function's own body creates (a factory call), if any."""
+        """The kind of session the function's own body creates (a factory call), if any.
+
+        Proven by the values only: a helper whose return annotation alone says `Session`
+        may hand on a session someone else owns (`return request.state.db`)."""
         facts = function.facts
-        for values in (*facts.locals.values(), facts.returns, facts.yields):
-            for value in values:
-                if isinstance(value, (CallOf, Awaited)):
-                    kind = self.value_kind(value, function.module, facts)
-                    if kind is not None and kind.is_session:
-                        return kind
-        return None
+        declarations, self._declarations = self._declarations, False
+        try:
+            for values in (*facts.locals.values(), facts.returns, facts.yields):
+                for value in values:
+                    if isinstance(value, (CallOf, Awaited)):
+                        kind = self.value_kind(value, function.module, facts)
+                        if kind is not None and kind.is_session:
+                            return kind
+            return None
+        finally:
+            self._declarations = declarations
 
     def created_session_kind(
         self, value: Value | None, module: ModuleFacts, function: FunctionFacts | None
@@ -595,6 +693,17 @@ class ProjectFacts:
             return None
         kinds = {self.created_session_kind(v, maker.module, facts) for v in facts.returns}
         return kinds.pop() if len(kinds) == 1 else None
+
+    def only_uses_param(self, function: Function, name: str) -> bool:
+        """The function uses its parameter `name` without taking it over: never closes it
+        (`close()`, `with`), hands it on (stores, aliases, passes to code that keeps it),
+        returns or yields it, or rebinds it. A session passed in stays the caller's to close."""
+        facts = function.facts
+        if facts.param(name) is None or facts.is_generator or name in facts.locals:
+            return False
+        if name in facts.closed_names or name in facts.shared_names or name in facts.with_targets:
+            return False
+        return Local(name) not in facts.returns
 
     def is_dependency(self, function: Function) -> bool:
         """Used through `Depends` / `Security` somewhere in the tree."""
@@ -688,6 +797,9 @@ class ProjectFacts:
             "dependency": self.dependency_targets,
             "called": self.called_functions,
             "lifespan": self.lifespan_targets,
+            "script": self.script_modules,
+            "one_shot": self.one_shot_functions,
+            "once": self.once_functions,
         }
         return all(
             ((module, qualname) in members[question]) == answer
@@ -705,7 +817,7 @@ class ProjectFacts:
         queue = [module]
         while queue:
             current = queue.pop()
-            for target in current.imports.values():
+            for target in current.import_targets():
                 parts = target.split(".")
                 for length in range(1, len(parts) + 1):
                     name = ".".join(parts[:length])
@@ -723,6 +835,38 @@ class ProjectFacts:
             if (found.digest if found is not None else None) != digest:
                 return False
         return True
+
+    # -- where code runs (`contexts`) ----------------------------------------------------
+
+    @property
+    def script_modules(self) -> frozenset[FunctionRef]:
+        return self._index("script", lambda: contexts.script_modules(self))
+
+    @property
+    def one_shot_functions(self) -> frozenset[FunctionRef]:
+        return self._index("one_shot", lambda: contexts.one_shot_functions(self))
+
+    @property
+    def once_functions(self) -> frozenset[FunctionRef]:
+        return self._index("once", lambda: contexts.once_functions(self))
+
+    def is_script_module(self, module: ModuleFacts) -> bool:
+        """Under a `scripts/` folder, and imported by no application module."""
+        if not contexts.in_script_folder(module):
+            return False
+        return self._member("script", Function(module, _MODULE_BODY), self.script_modules)
+
+    def is_one_shot(self, function: Function) -> bool:
+        """Runs in a short process: a CLI command, a script, what only they call."""
+        return self._member("one_shot", function, self.one_shot_functions)
+
+    def runs_once(self, function: Function) -> bool:
+        """Runs once per process: lifespan, app factory, `main`, CLI, what only they call."""
+        return self._member("once", function, self.once_functions)
+
+    @staticmethod
+    def is_migration_module(module: ModuleFacts) -> bool:
+        return contexts.is_migration_module(module)
 
     def is_app_factory(self, function: Function) -> bool:
         """A function that builds the FastAPI app (runs once per process)."""
@@ -761,6 +905,12 @@ class ProjectFacts:
     def function_in(self, module: ModuleFacts, qualname: str) -> Function | None:
         facts = module.functions.get(qualname)
         return Function(module, facts) if facts is not None else None
+
+
+def _is_placeholder_param(param: ParamFacts) -> bool:
+    """`db=None`, unannotated: only makes the name exist until the body binds it
+    (`db = db or SessionLocal()`, `if db is None: db = SessionLocal()`)."""
+    return param.annotation is None and isinstance(param.default, NoneValue)
 
 
 def _unambiguous_aliases(

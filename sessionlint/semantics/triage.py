@@ -211,6 +211,11 @@ def _sl002_session_not_closed(module: ModuleTriage) -> bool:
         for function in module.functions
         for name in function.facts.assigned_names
         for value in function.facts.locals.get(name, ())
+    ) or any(
+        # A session made inline as an argument (`purge(SessionLocal())`): a function calling
+        # a session source and a project function.
+        module.any_kind(function.facts.calls, _SESSION_SOURCES) and len(function.facts.calls) > 1
+        for function in module.functions
     )
 
 

@@ -118,7 +118,15 @@ class NoneValue:
     """The `None` constant."""
 
 
-Value = Union[Ref, Local, Attr, CallOf, Awaited, SubscriptOf, UnionOf, Text, NoneValue]
+@fact
+class ItemOf:
+    """An item of iterating `value`: the target of `for x in value` (`async for` when `is_async`)."""
+
+    value: Value
+    is_async: bool
+
+
+Value = Union[Ref, Local, Attr, CallOf, Awaited, SubscriptOf, UnionOf, Text, NoneValue, ItemOf]
 
 TEXT_PREFIX_LENGTH = 32
 

@@ -95,6 +95,18 @@ CACHE_DECORATORS = _paths("functools.cache", "functools.lru_cache")
 CONTEXT_MANAGER_DECORATORS = _paths("contextlib.contextmanager", "contextlib.asynccontextmanager")
 PYTEST_FIXTURES = _paths("pytest.fixture", "pytest_asyncio.fixture")
 PARTIAL = _paths("functools.partial")
+# Run a sync callable in a worker thread: a session handed to them blocks no event loop.
+THREAD_POOL_HELPERS = _paths(
+    "fastapi.concurrency.run_in_threadpool",
+    "starlette.concurrency.run_in_threadpool",
+    "asyncio.to_thread",
+    "asyncio.threads.to_thread",
+    "anyio.to_thread.run_sync",
+)
+# The request object FastAPI / Starlette hand to endpoints and dependencies.
+REQUESTS = _paths("fastapi.Request", "fastapi.requests.Request", "starlette.requests.Request")
+# `loop.run_in_executor(...)` where `loop` is one of these calls' result.
+EVENT_LOOP_GETTERS = _paths("asyncio.get_running_loop", "asyncio.get_event_loop")
 # Handing a session to these transfers the duty to close it.
 OWNERSHIP_TAKERS = _paths("contextlib.closing")
 # `ExitStack` / `AsyncExitStack` methods that take over closing what they are given.
