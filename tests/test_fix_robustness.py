@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,17 @@ def fix(tmp_path: Path, source: str, *options: str, name: str = "app.py") -> tup
     )
 
 
+def run_cli_script(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """`script` (which ends by calling the CLI's `main`) as `run_cli` runs the CLI."""
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        capture_output=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        timeout=120,
+    )
+
+
 def compiles(text: str) -> None:
     compile(text, "app.py", "exec", dont_inherit=True)
 
@@ -56,14 +69,20 @@ def test_sl001_fix_after_a_form_feed_stays_in_the_function(tmp_path: Path) -> No
     source = HEAD + "def get_db():\n\f    return SessionLocal()\n" + ENDPOINT
     code, stdout, stderr, fixed = fix(tmp_path, source)
     assert (code, stderr) == (0, ""), stdout
-    assert fixed == "from collections.abc import Iterator\n" + HEAD + (
-        "def get_db() -> Iterator[Session]:\n"
-        "\f    session = SessionLocal()\n"
-        "    try:\n"
-        "        yield session\n"
-        "    finally:\n"
-        "        session.close()\n"
-    ) + ENDPOINT
+    assert (
+        fixed
+        == "from collections.abc import Iterator\n"
+        + HEAD
+        + (
+            "def get_db() -> Iterator[Session]:\n"
+            "\f    session = SessionLocal()\n"
+            "    try:\n"
+            "        yield session\n"
+            "    finally:\n"
+            "        session.close()\n"
+        )
+        + ENDPOINT
+    )
     compiles(fixed)
 
 
@@ -96,4 +115,150 @@ def test_sl002_fix_around_form_feeds_wraps_the_body_in_place(
     assert (code, stderr) == (0, ""), stdout
     assert "Found 1 problem (1 fixed, 0 remaining)." in stdout
     assert fixed == HEAD + "def archive() -> None:\n" + expected
+    compiles(fixed)
+
+
+# -- 2. a fix is kept only when its result compiles ------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+# The real CLI with one more rule whose fix parses but does not compile (`await` in a plain
+# `def`, which `ast.parse` accepts): what a user meets when a rule's fix has such a bug.
+PLUGGED_CLI = """
+import sys
+
+import libcst as cst
+
+import sessionlint.codes
+import sessionlint.rules
+from sessionlint.rules import Rule
+
+
+class AwaitsInPlainDef(Rule):
+    code = "SL993"
+    name = "awaits-in-plain-def"
+    message = "test finding"
+
+    def visit_Call(self, node):
+        if isinstance(node.func, cst.Name) and node.func.value == "ping":
+            self.report(node, fix=self.make_fix([self.insert_before(node, "await ")]))
+
+
+sessionlint.rules.ALL_RULES = (*sessionlint.rules.ALL_RULES, AwaitsInPlainDef)
+sessionlint.codes.RULE_NAMES["SL993"] = AwaitsInPlainDef.name
+from sessionlint.cli import main
+
+main(prog_name="sessionlint")
+"""
+
+
+def test_fix_that_parses_but_does_not_compile_is_dropped(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    source = (
+        "from sqlalchemy import create_engine\n"
+        'engine = create_engine("postgresql://db/app")\n'
+        "def handler():\n"
+        "    ping()\n"
+    )
+    (project / "app.py").write_text(source)
+    (tmp_path / "plugged.py").write_text(PLUGGED_CLI)
+    result = run_cli_script(
+        tmp_path / "plugged.py", "check", "--fix", "--no-cache", "project/app.py", cwd=tmp_path
+    )
+    stdout = result.stdout.decode()
+    # SL005's fix is kept; SL993's is not: no internal error, not counted as fixed, no `[*]`.
+    assert (result.returncode, result.stderr.decode()) == (1, ""), stdout
+    assert stdout == "project/app.py:4:5: SL993 test finding\nFound 2 problems (1 fixed, 1 remaining).\n"
+    fixed = (project / "app.py").read_text()
+    assert fixed == source.replace('app")', 'app", pool_pre_ping=True)')
+    compiles(fixed)
+
+
+def test_sl004_no_fix_when_a_nested_definition_awaits_in_the_function(tmp_path: Path) -> None:
+    """`await` in a nested def's default, decorator or annotations, a lambda's default or a
+    class's bases runs in the endpoint itself: `def` would not compile."""
+    case = FIXTURES / "SL004" / "flag_await_outside_nested_scope_no_fix.py"
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_bytes(case.read_bytes())
+    result = run_cli("check", "--no-cache", "--format", "json", "project/app.py", cwd=tmp_path)
+    findings = json.loads(result.stdout)
+    assert [(item["code"], item["fix"]) for item in findings] == [("SL004", None)] * 7
+    code, stdout, stderr, fixed = fix(tmp_path, case.read_text(), "--unsafe-fixes")
+    assert (code, stderr, fixed) == (1, "", case.read_text())
+    assert "fixed" not in stdout and "[*]" not in stdout
+
+
+# -- 3. SL009 on a `for` over `stream()` ---------------------------------------------------
+
+
+def test_sl009_plain_for_over_stream_becomes_async_for(tmp_path: Path) -> None:
+    source = (
+        "from sqlalchemy import select\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "\n"
+        "\n"
+        "async def export(db: AsyncSession, q, out) -> None:\n"
+        "    for row in db.stream(q):\n"
+        "        out.write(row)\n"
+        "    async for row in db.execute(q):\n"
+        "        out.write(row)\n"
+    )
+    code, stdout, stderr, fixed = fix(tmp_path, source)
+    assert fixed == source.replace("for row in db.stream", "async for row in await db.stream")
+    # `async for` over `execute()`: no fix (which was meant needs a human), not counted.
+    assert (code, stderr) == (1, "")
+    assert stdout.endswith("Found 2 problems (1 fixed, 1 remaining).\n"), stdout
+    assert "SL009 `db.execute()`" in stdout and "[*]" not in stdout
+    compiles(fixed)
+
+
+# -- 4. SL001's fix writes no name the code already uses ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "prelude",
+    ["    global session\n", "    print(session)\n", "    def later():\n        return session\n\n"],
+    ids=["global", "read-before", "nested-reads"],
+)
+def test_sl001_new_session_variable_takes_a_name_the_function_does_not_use(
+    tmp_path: Path, prelude: str
+) -> None:
+    source = HEAD + "session = None\n\n\ndef get_db():\n" + prelude + "    return SessionLocal()\n" + ENDPOINT
+    code, stdout, stderr, fixed = fix(tmp_path, source)
+    assert (code, stderr) == (0, ""), stdout
+    body = "    db = SessionLocal()\n    try:\n        yield db\n    finally:\n        db.close()\n"
+    assert fixed == "from collections.abc import Iterator\n" + source.replace(
+        "def get_db():", "def get_db() -> Iterator[Session]:"
+    ).replace("    return SessionLocal()\n", body)
+    compiles(fixed)
+
+
+@pytest.mark.parametrize(
+    "binding",
+    ["    Iterator = None\n", "    Session = None\n", "    from typing import Iterator\n"],
+    ids=["iterator-attribute", "session-attribute", "iterator-imported-in-class"],
+)
+def test_sl001_annotation_is_left_alone_where_the_class_shadows_its_names(
+    tmp_path: Path, binding: str
+) -> None:
+    """A method's annotation is evaluated in the class body: `Iterator[Session]` there would
+    not mean the module's names. The body is still fixed; the annotation stays as it was."""
+    source = (
+        HEAD
+        + (
+            "class Database:\n"
+            + binding
+            + "\n    @staticmethod\n    def get_db():\n        return SessionLocal()\n"
+        )
+        + ENDPOINT.replace("Depends(get_db)", "Depends(Database.get_db)")
+    )
+    code, stdout, stderr, fixed = fix(tmp_path, source)
+    assert (code, stderr) == (0, ""), stdout
+    body = (
+        "        session = SessionLocal()\n        try:\n            yield session\n"
+        "        finally:\n            session.close()\n"
+    )
+    assert fixed == source.replace("        return SessionLocal()\n", body)
     compiles(fixed)

@@ -14,6 +14,13 @@ from sessionlint.semantics.context import FileSemantics
 from sessionlint.tokenview import TokenView, effective_indent
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+# Source quoted in a message longer than this is summarised (`func(...)`).
+QUOTE_LIMIT = 60
+
+
+def _one_line(message: str) -> str:
+    """A finding is one line in every output format, whatever a field quoted (see `Rule.quote`)."""
+    return " ".join(message.split()) if _NEWLINE.search(message) else message
 
 
 class FileContext:
@@ -116,6 +123,21 @@ class Rule(cst.BatchableCSTVisitor):
         doc = (cls.__doc__ or "").split("## What it does", 1)[-1].strip()
         return " ".join(doc.split("\n\n", 1)[0].split())
 
+    def quote(self, node: cst.CSTNode) -> str:
+        """`node`'s source for a message: as written when it is one short line, else a
+        one-line summary (`sessionmaker(...)()`, `db.execute(...)`): a finding is one line
+        in every output format, and a quoted comment would swallow the rest of it."""
+        code = self.context.module.code_for_node(node).strip()
+        if len(code) <= QUOTE_LIMIT and "\n" not in code and "\r" not in code and "#" not in code:
+            return code
+        if isinstance(node, cst.Call):
+            return self.quote(node.func) + ("(...)" if node.args else "()")
+        if isinstance(node, cst.Attribute):
+            return f"{self.quote(node.value)}.{node.attr.value}"
+        if isinstance(node, cst.Subscript):
+            return f"{self.quote(node.value)}[...]"
+        return "..."
+
     def report(self, node: cst.CSTNode, fix: Fix | None = None, **fields: object) -> None:
         context = self.context
         code_range = context.position(node)
@@ -126,7 +148,7 @@ class Rule(cst.BatchableCSTVisitor):
             Diagnostic(
                 code=self.code,
                 name=self.name,
-                message=self.message.format(**fields),
+                message=_one_line(self.message.format(**fields)),
                 path=context.path,
                 location=Location(start.line, context.view.column(start.line, start.column) + 1),
                 end_location=Location(end.line, context.view.column(end.line, end.column) + 1),
