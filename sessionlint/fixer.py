@@ -6,6 +6,7 @@ import ast
 import contextlib
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -253,10 +254,11 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
             handle.write(new)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, status.st_mode & 0o7777)
+        # Owner first: `chown` clears the setuid / setgid bits, so the mode goes on after it.
         if hasattr(os, "chown"):
             with contextlib.suppress(OSError):
                 os.chown(temporary, status.st_uid, status.st_gid)
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
         # Checked again just before the swap: the window for an editor's save stays tiny.
         if path.read_bytes() != original:
             raise ConcurrentModification("changed on disk while it was being checked; not fixed")

@@ -262,3 +262,74 @@ def test_sl001_annotation_is_left_alone_where_the_class_shadows_its_names(
     )
     assert fixed == source.replace("        return SessionLocal()\n", body)
     compiles(fixed)
+
+
+# -- 5. SL005 / SL006 when the last argument is parenthesised --------------------------------
+
+
+def test_keyword_goes_after_the_parentheses_around_the_last_argument(tmp_path: Path) -> None:
+    source = (
+        "from sqlalchemy import create_engine\n"
+        "from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine\n"
+        "\n"
+        'engine = create_engine(("postgresql://" "db/app"))\n'
+        'aengine = create_async_engine(("postgresql+asyncpg://db/app") )\n'
+        "SessionLocal = async_sessionmaker((aengine))\n"
+        "Other = async_sessionmaker(bind=((aengine)),)\n"
+    )
+    code, stdout, stderr, fixed = fix(tmp_path, source)
+    assert (code, stderr) == (0, ""), stdout
+    assert stdout == "Found 4 problems (4 fixed, 0 remaining).\n"
+    assert fixed == (
+        "from sqlalchemy import create_engine\n"
+        "from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine\n"
+        "\n"
+        'engine = create_engine(("postgresql://" "db/app"), pool_pre_ping=True)\n'
+        'aengine = create_async_engine(("postgresql+asyncpg://db/app"), pool_pre_ping=True )\n'
+        "SessionLocal = async_sessionmaker((aengine), expire_on_commit=False)\n"
+        "Other = async_sessionmaker(bind=((aengine)), expire_on_commit=False,)\n"
+    )
+    compiles(fixed)
+
+
+# -- 6. the file's mode, setuid / setgid included -------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "chown"), reason="POSIX modes")
+def test_fix_keeps_setuid_and_setgid_bits(tmp_path: Path) -> None:
+    source = 'from sqlalchemy import create_engine\nengine = create_engine("postgresql://db/app")\n'
+    project = tmp_path / "project"
+    project.mkdir()
+    path = project / "app.py"
+    path.write_text(source)
+    mode = stat.S_ISUID | stat.S_ISGID | 0o755
+    os.chmod(path, mode)
+    if stat.S_IMODE(path.stat().st_mode) != mode:
+        pytest.skip("this file system does not keep setuid / setgid bits")
+    result = run_cli("check", "--fix", "--no-cache", "project/app.py", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert path.read_text() == source.replace('app")', 'app", pool_pre_ping=True)')
+    assert stat.S_IMODE(path.stat().st_mode) == mode
+
+
+# -- 18. a message quoting source is one line ------------------------------------------------
+
+
+def test_message_quoting_a_multi_line_expression_with_a_comment_is_one_line(tmp_path: Path) -> None:
+    source = (
+        HEAD
+        + ("def get_db():\n    return sessionmaker(\n        bind=engine,  # the only engine\n    )()\n")
+        + ENDPOINT
+    )
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(source)
+    text = run_cli("check", "--no-cache", "project/app.py", cwd=tmp_path)
+    assert text.stdout.decode().splitlines() == [
+        "project/app.py:11:5: SL001 [*] Dependency `get_db` returns session `sessionmaker(...)()` instead of "
+        "yielding it; it is never closed and the pool runs dry under load",
+        "Found 1 problem (1 fixable with --fix).",
+    ]
+    as_json = run_cli("check", "--no-cache", "--format", "json", "project/app.py", cwd=tmp_path)
+    [finding] = json.loads(as_json.stdout)
+    assert "\n" not in finding["message"] and "`sessionmaker(...)()`" in finding["message"]
