@@ -1,4 +1,4 @@
-"""Applying fixes: non-overlapping edits, re-check to a fixpoint, never write what won't parse."""
+"""Applying fixes: non-overlapping edits, re-check to a fixpoint, never write what won't compile."""
 
 from __future__ import annotations
 
@@ -6,16 +6,18 @@ import ast
 import contextlib
 import os
 import re
+import stat
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sessionlint.diagnostics import Diagnostic, Edit, Fix
-from sessionlint.engine import Engine, FileState, InternalError, LintResult, crash_report
+from sessionlint.engine import Engine, FileState, LintResult, crash_report
 from sessionlint.limits import deep_stack, parsing_as_cpython
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import SourceFile, encode
+from sessionlint.tokenview import tokenizer_view
 
 MAX_PASSES = 10
 
@@ -25,7 +27,7 @@ class FixOutcome:
     state: FileState
     result: LintResult
     fixed: int = 0
-    # Fixes dropped because the fixed file would not parse (reported, never written).
+    # Fixes of the last pass left out because the fixed file would not compile (never written).
     dropped: list[Diagnostic] = field(default_factory=list)
 
     @property
@@ -89,22 +91,68 @@ def choose_fixes(diagnostics: Sequence[Diagnostic], *, unsafe: bool) -> list[Dia
 
 
 @deep_stack
-def parses(text: str, *, needs_ast: bool = False) -> bool:
-    """LibCST parses it, and so does `ast` (required when the original did: a fix must not
-    turn a file this interpreter can compile into one it cannot)."""
+def libcst_parses(text: str) -> bool:
+    """LibCST reads it (through the tokenizer's view, as the rule pass does)."""
     import libcst as cst
 
     try:
-        cst.parse_module(text)
+        cst.parse_module(tokenizer_view(text).text)
     except (cst.ParserSyntaxError, RecursionError):
         return False
+    return True
+
+
+def compiles(text: str, path: str) -> bool:
+    """CPython compiles it to bytecode: beyond parsing, the checks `ast.parse` leaves out
+    (`await` outside an `async def`, `yield` or `return` outside a function, `nonlocal`
+    without a binding, ...). Compiled on its own (`dont_inherit`: sessionlint's own
+    `from __future__` flags do not apply to the user's file), with no warnings shown."""
+    try:
+        with parsing_as_cpython():
+            compile(text, path, "exec", flags=0, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+class Soundness:
+    """Whether a fixed text may replace the original: it encodes in the file's encoding,
+    LibCST parses it, and it compiles. A file that did not compile to begin with (newer
+    syntax than this interpreter's, or an error only the compiler finds) is held to what it
+    passed: LibCST parses it, and `ast` does when it did."""
+
+    def __init__(self, original: str, path: str, encoding: str) -> None:
+        self.path = path
+        self.encoding = encoding
+        self.original = original
+        self._baseline: tuple[bool, bool] | None = None
+
+    def __call__(self, candidate: str) -> bool:
+        try:
+            candidate.encode(self.encoding)
+        except UnicodeEncodeError:
+            return False
+        if not libcst_parses(candidate):
+            return False
+        if compiles(candidate, self.path):
+            return True
+        original_compiles, original_parses = self.baseline
+        return not original_compiles and (not original_parses or _ast_parses(candidate))
+
+    @property
+    def baseline(self) -> tuple[bool, bool]:
+        """Whether the original compiles, and whether `ast` parses it (computed only when a
+        candidate does not compile)."""
+        if self._baseline is None:
+            self._baseline = (compiles(self.original, self.path), _ast_parses(self.original))
+        return self._baseline
+
+
+def _ast_parses(text: str) -> bool:
     try:
         with parsing_as_cpython():
             ast.parse(text)
-    except SyntaxError:
-        # Newer syntax than this interpreter knows is fine when LibCST accepted it.
-        return not needs_ast
-    except (ValueError, RecursionError, MemoryError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
 
@@ -129,18 +177,16 @@ def _fix_file(
     engine: Engine, state: FileState, project: ProjectFacts, *, unsafe: bool
 ) -> tuple[FixOutcome, ProjectFacts]:
     outcome = FixOutcome(state, engine.lint(state, project))
-    needs_ast = state.facts is not None and getattr(state.facts, "complete", True)
+    sound = Soundness(state.source.text or "", state.source.display, state.source.encoding)
     for _ in range(MAX_PASSES):
         chosen = choose_fixes(outcome.result.diagnostics, unsafe=unsafe)
+        # Only the last pass's drops count: they are at the final text's positions.
+        outcome.dropped = []
         if not chosen:
             break
         text = outcome.state.source.text
         assert text is not None
-        # Only the last pass's drops are reported: they are at the final text's positions.
-        outcome.dropped = []
-        new_text, applied = _apply_parsing(
-            text, chosen, outcome.dropped, encoding=outcome.state.source.encoding, needs_ast=needs_ast
-        )
+        new_text, applied = _apply_sound(text, chosen, outcome.dropped, sound)
         if not applied or new_text == text:
             break
         new_state = engine.analyze(_replaced_source(outcome.state.source, new_text))
@@ -149,38 +195,26 @@ def _fix_file(
         outcome.state = new_state
         outcome.fixed += applied
         outcome.result = engine.lint(new_state, project)
-    # A fix that would break the file is a bug of its rule: reported, never written.
-    seen: set[tuple[str, int, int]] = set()
-    for diagnostic in outcome.dropped:
-        key = (diagnostic.code, diagnostic.location.row, diagnostic.location.column)
-        if key not in seen:
-            seen.add(key)
-            outcome.result.internal_errors.append(
-                InternalError(
-                    path=diagnostic.path,
-                    rule=diagnostic.code,
-                    row=diagnostic.location.row,
-                    message="its fix would leave the file unparseable (or not encodable); not applied",
-                    traceback="",
-                )
-            )
+    # A fix that would break the file stays unapplied, and its finding is not shown as
+    # fixable (`[*]`): `--fix` could not fix it.
+    dropped = {_key(diagnostic) for diagnostic in outcome.dropped}
+    outcome.result.diagnostics = [
+        replace(diagnostic, fix=None) if _key(diagnostic) in dropped else diagnostic
+        for diagnostic in outcome.result.diagnostics
+    ]
     return outcome, project
 
 
-def _apply_parsing(
-    text: str, chosen: list[Diagnostic], dropped: list[Diagnostic], *, encoding: str, needs_ast: bool
+def _key(diagnostic: Diagnostic) -> tuple[str, int, int]:
+    return (diagnostic.code, diagnostic.location.row, diagnostic.location.column)
+
+
+def _apply_sound(
+    text: str, chosen: list[Diagnostic], dropped: list[Diagnostic], sound: Callable[[str], bool]
 ) -> tuple[str, int]:
     """All chosen fixes at once when the result is sound; else one at a time on top of those
     kept so far, dropping each that breaks it. Every edit is relative to `text`, so the
     kept ones are always applied together to it (never one fix's output shifted by another's)."""
-
-    def sound(candidate: str) -> bool:
-        try:
-            candidate.encode(encoding)
-        except UnicodeEncodeError:
-            return False
-        return parses(candidate, needs_ast=needs_ast)
-
     edits = [edit for diagnostic in chosen for edit in diagnostic.fix.edits]  # type: ignore[union-attr]
     candidate = apply_edits(text, edits)
     if sound(candidate):
@@ -220,10 +254,11 @@ def write_atomically(path: Path, original: bytes, new: bytes) -> None:
             handle.write(new)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, status.st_mode & 0o7777)
+        # Owner first: `chown` clears the setuid / setgid bits, so the mode goes on after it.
         if hasattr(os, "chown"):
             with contextlib.suppress(OSError):
                 os.chown(temporary, status.st_uid, status.st_gid)
+        os.chmod(temporary, stat.S_IMODE(status.st_mode))
         # Checked again just before the swap: the window for an editor's save stays tiny.
         if path.read_bytes() != original:
             raise ConcurrentModification("changed on disk while it was being checked; not fixed")

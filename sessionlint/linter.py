@@ -18,6 +18,7 @@ from sessionlint.rules._base import FileContext
 from sessionlint.semantics.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import decode, error_diagnostic
+from sessionlint.tokenview import TokenView, tokenizer_view
 from sessionlint.walk import walk
 
 
@@ -33,10 +34,11 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
     text = decode(state.source)
     # The tree is not kept on the state: with every checked file's tree alive until the run
     # ends, memory grows with the project and each garbage collection walks all of them.
-    tree = state.tree
+    view = tokenizer_view(text)
+    tree = state.tree if view.text is text else None
     if tree is None:
         try:
-            tree = cst.parse_module(text)
+            tree = cst.parse_module(view.text)
         except (cst.ParserSyntaxError, RecursionError) as error:
             diagnostic = _syntax_error(state.source.display, error)
             if isinstance(error, cst.ParserSyntaxError) and state.facts.complete:
@@ -47,7 +49,7 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
             result.diagnostics.append(diagnostic)
             return result
     wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
-    contexts = _run_rules(wrapper, state, project, rules, result)
+    contexts = _run_rules(wrapper, state, project, rules, result, view)
     if len(result.internal_errors) == len(rules) and all(
         error.message.startswith("RecursionError") for error in result.internal_errors
     ):
@@ -69,10 +71,11 @@ def _run_rules(
     project: ProjectFacts,
     rules: Sequence[type[Rule]],
     result: LintResult,
+    view: TokenView,
 ) -> list[FileContext]:
     assert state.facts is not None and state.source.text is not None
     semantics = FileSemantics(state.facts, project)
-    context = FileContext(state.source.display, state.source.text, wrapper, semantics)
+    context = FileContext(state.source.display, state.source.text, wrapper, semantics, view)
     enter = ScopeEnter(semantics)
     try:
         walk(wrapper.module, [enter, *(rule(context) for rule in rules), ScopeExit(semantics)])
@@ -82,7 +85,7 @@ def _run_rules(
             result.internal_errors.append(_internal_error(state, rules[0], enter, context, error))
             return []
     # Re-run the rules one by one to find the one that failed and keep the others' results.
-    return [ctx for rule in rules for ctx in _run_rules(wrapper, state, project, [rule], result)]
+    return [ctx for rule in rules for ctx in _run_rules(wrapper, state, project, [rule], result, view)]
 
 
 def _internal_error(

@@ -276,18 +276,16 @@ def _with_rules(monkeypatch: pytest.MonkeyPatch, *rules: type[Rule]) -> None:
         monkeypatch.setitem(sessionlint.codes.RULE_NAMES, rule.code, rule.name)
 
 
-def test_unparseable_fix_dropped_reported_and_never_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unparseable_fix_dropped_and_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _with_rules(monkeypatch, BreaksTheFile)
     source = b'from sqlalchemy import create_engine\nengine = create_engine("postgresql://x"); breakme()\n'
     (tmp_path / "app.py").write_bytes(source)
     report = run_fix(tmp_path, monkeypatch)
-    # SL005's own fix is applied; the broken one is not, and is reported against its rule.
+    # SL005's own fix is applied; the broken one is not: its finding stays, no longer fixable.
     assert (tmp_path / "app.py").read_bytes() == source.replace(b'x")', b'x", pool_pre_ping=True)')
-    assert [(e.rule, e.path, e.row) for e in report.internal_errors] == [("SL991", "app.py", 2)]
-    assert "unparseable" in report.internal_errors[0].message
-    assert [(d.code, d.location.row) for d in report.diagnostics] == [("SL991", 2)]  # still reported
+    assert report.internal_errors == []
+    assert [(d.code, d.location.row, d.fix) for d in report.diagnostics] == [("SL991", 2, None)]
+    assert report.fixed_count == 1
 
 
 def test_unparseable_fix_alone_leaves_the_file_untouched(
@@ -300,7 +298,8 @@ def test_unparseable_fix_alone_leaves_the_file_untouched(
     report = run_fix(tmp_path, monkeypatch)
     assert _identity(tmp_path / "app.py") == before
     assert report.fixed_files == []
-    assert [(e.rule, e.row) for e in report.internal_errors] == [("SL991", 3)]
+    assert report.internal_errors == []
+    assert [(d.code, d.location.row, d.fix) for d in report.diagnostics] == [("SL991", 3, None)]
 
 
 def test_kept_fixes_are_applied_to_the_original_offsets(
@@ -324,7 +323,7 @@ def test_kept_fixes_are_applied_to_the_original_offsets(
         b"second = connect()\n"
         b"third = breakme()\n"
     )
-    assert [(e.rule, e.row) for e in report.internal_errors] == [("SL991", 5)]  # in the file as fixed
+    assert [(d.code, d.location.row) for d in report.diagnostics] == [("SL991", 5)]  # in the file as fixed
 
 
 def test_file_changed_on_disk_between_check_and_write_is_not_overwritten(

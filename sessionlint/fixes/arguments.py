@@ -21,7 +21,7 @@ def add_keyword_argument(context: FileContext, call: cst.Call, keyword: str, val
     The edit is an insertion only: every byte of the original call is kept. With no
     arguments it goes right after `(`; with one argument per line and a trailing comma it
     becomes a new line in the same style (indent, newline sequence); otherwise it follows
-    the last argument's value, before any trailing comma or comment.
+    the last argument (after any parentheses around it), before any trailing comma or comment.
     """
     argument = f"{keyword}={value}"
     if not call.args:
@@ -39,5 +39,7 @@ def add_keyword_argument(context: FileContext, call: cst.Call, keyword: str, val
             indent = context.line_indent(last)
             content = f"{indent}{argument},{newline.group()}"
             return context.edit(newline.end(), newline.end(), content)
-    _, value_end = context.span(last.value)
+    # The argument's own span ends after any parentheses around its value (`(engine)`);
+    # the value's span would end inside them.
+    _, value_end = context.span(last)
     return context.edit(value_end, value_end, f", {argument}")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from sessionlint.tokenview import leading_whitespace
 from sessionlint.walk import visit
 
 if TYPE_CHECKING:
@@ -57,24 +58,29 @@ def indent_text(
 ) -> str:
     """`source[start:end]` (whole lines) moved one level deeper.
 
-    `extra` is inserted after `base` on every line that starts with `base` (and before
-    anything else on the others, which can only be continuation or comment lines), except
-    on blank lines and on lines that begin inside a multi-line string literal of `nodes`.
+    `extra` is inserted after `base` on every line whose indentation starts with `base`
+    (and before anything else on the others, which can only be continuation or comment
+    lines), except on blank lines and on lines that begin inside a multi-line string literal
+    of `nodes`. Indentation is the tokenizer's (`effective_indent`): a form feed and what
+    precedes it on the line stay in front, where they count for nothing.
     """
     source = context.source
     protected = [span for node in nodes for span in _multiline_strings(context, node)]
     pieces = []
     cursor = start
     for begin in _line_starts(source, start, end):
-        pieces.append(source[cursor:begin])
-        cursor = begin
         if any(first < begin < last for first, last in protected):
             continue
         stop = line_end(source, begin)
         if not source[begin:stop].strip():
             continue
-        pieces.append(base + extra if source.startswith(base, begin) else extra)
-        cursor = begin + len(base) if source.startswith(base, begin) else begin
+        lead = leading_whitespace(source[begin:stop])
+        at = begin + lead.rfind("\f") + 1  # where the measured indentation starts
+        if source.startswith(base, at):
+            at += len(base)
+        pieces.append(source[cursor:at])
+        pieces.append(extra)
+        cursor = at
     pieces.append(source[cursor:end])
     return "".join(pieces)
 

@@ -15,6 +15,7 @@ import libcst as cst
 from sessionlint.diagnostics import Edit
 from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start
 from sessionlint.fixes.imports import add_import, imported_name, is_free
+from sessionlint.fixes.scopes import bound_in_any, head
 from sessionlint.fixes.templates import render_dependency_body
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.lifetime import names_in
@@ -58,6 +59,8 @@ class _Rewrite:
         self.returned = returned
         self.kind = kind
         self.is_async = kind.is_async
+        # The classes and functions around the definition: its annotations are evaluated there.
+        self.enclosing = [scope.node for scope in context.semantics.scopes if scope.node is not definition]
 
     def edits(self) -> list[Edit] | None:
         body = self.definition.body
@@ -84,8 +87,10 @@ class _Rewrite:
         return None
 
     def _from_returned_call(self, body: cst.IndentedBlock, call: cst.Call) -> Edit | None:
-        """`return SessionLocal()` -> the whole reference body, with a new session variable."""
-        taken = names_in(call) | self.function.facts.local_names
+        """`return SessionLocal()` -> the whole reference body, with a new session variable:
+        a name the function does not mention anywhere (a `global` one would be overwritten,
+        a free one read before would become unbound, a nested function's would change)."""
+        taken = names_in(self.definition) | self.function.facts.local_names
         name = next((n for n in _SESSION_NAMES if n not in taken), None)
         if name is None:
             return None
@@ -169,7 +174,7 @@ class _Rewrite:
 
     def _annotation_edits(self) -> list[Edit]:
         returns = self.definition.returns
-        inner = self._yielded_type(returns)
+        inner, introduced = self._yielded_type(returns)
         if inner is None:
             return []
         if returns is not None:
@@ -189,23 +194,29 @@ class _Rewrite:
             if not is_free(self.context, iterator):
                 return []
             edits.append(add_import(self.context, "collections.abc", iterator))
+        # The module-level names the annotation now mentions must mean the same where it is
+        # evaluated: a class attribute or an enclosing function's local of that name would win.
+        if bound_in_any(self.enclosing, {head(iterator), *introduced}):
+            return []
         edits.append(self.context.edit(*location, f"{prefix}{iterator}[{inner}]"))
         return edits
 
-    def _yielded_type(self, returns: cst.Annotation | None) -> str | None:
-        """What goes inside `Iterator[...]`: the old annotation, else the session class."""
+    def _yielded_type(self, returns: cst.Annotation | None) -> tuple[str | None, set[str]]:
+        """What goes inside `Iterator[...]` (the old annotation, else the session class), and
+        the names that puts in the annotation which were not there before."""
         semantics = self.semantics
         if returns is not None:
             annotation = returns.annotation
             value = semantics.value_of(annotation)
             if semantics.project.annotation_kind(value, semantics.module) == self.kind:
                 start, end = self.context.span(annotation)
-                return self.context.source[start:end]
+                return self.context.source[start:end], set()
             base = annotation.value if isinstance(annotation, cst.Subscript) else annotation
             if semantics.qualified_name(base) in vocab.GENERATOR_TYPES:
-                return None  # already a generator annotation: the user's choice
+                return None, set()  # already a generator annotation: the user's choice
         classes = vocab.ASYNC_SESSION_CLASSES if self.is_async else vocab.SYNC_SESSION_CLASSES
-        return imported_name(self.context, classes)
+        spelling = imported_name(self.context, classes)
+        return spelling, {head(spelling)} if spelling else set()
 
     def _after_parameters(self) -> int | None:
         """Offset just past the `)` that closes the parameter list."""

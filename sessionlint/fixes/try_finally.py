@@ -10,6 +10,7 @@ import libcst as cst
 from sessionlint.diagnostics import Edit
 from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start, newline_at
 from sessionlint.semantics.lifetime import References, names_in
+from sessionlint.tokenview import split_lines
 from sessionlint.walk import OwnScopeVisitor, visit
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ class _Wrap:
             final = indent_text(context, closing_start, end, base=indent, extra=unit, nodes=[closing])
             # Comments that lead into the close move with it (blank lines around them do not).
             between = indent_text(context, region_end, closing_start, base=indent, extra=unit, nodes=[])
-            final = "".join(line for line in between.splitlines(keepends=True) if line.strip()) + final
+            final = "".join(line for line in split_lines(between) if line.strip()) + final
         else:
             end = region_end
             awaited = "await " if self.is_async else ""

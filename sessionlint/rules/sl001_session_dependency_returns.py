@@ -136,7 +136,7 @@ class SessionDependencyReturns(Rule):
             node,
             fix=self._fix(definition, function, node, kind),
             function=function.facts.name,
-            session=self._spelling(node.value),
+            session=self.quote(node.value),
         )
 
     def _fix(
@@ -153,10 +153,3 @@ class SessionDependencyReturns(Rule):
             else "Yield the session and close it in `finally`"
         )
         return self.make_fix(edits, safe=safe, title=title)
-
-    def _spelling(self, value: cst.BaseExpression) -> str:
-        code = self.context.module.code_for_node(value)
-        if "\n" in code or "\r" in code or len(code) > 60:
-            func = value.func if isinstance(value, cst.Call) else value
-            return self.context.module.code_for_node(func).strip() + "(...)"
-        return code

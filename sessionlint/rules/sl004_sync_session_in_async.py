@@ -115,7 +115,8 @@ class SyncSessionInAsync(Rule):
     Safe when the function is an endpoint (only route decorators, not a websocket route) or
     a dependency used only through `Depends`, nothing in the checked tree calls it directly,
     and its own body has no `await`, `async for`, `async with` or call into `asyncio` /
-    `anyio`: the fix removes the `async` keyword, and FastAPI then runs the function in its
+    `anyio` (also none in what a nested definition evaluates in it: a default value, a
+    decorator, an annotation, a class's bases): the fix removes the `async` keyword, and FastAPI then runs the function in its
     thread pool (an async generator dependency becomes a generator dependency, which FastAPI
     also supports). Otherwise there is no fix: move to `AsyncSession`.
     """

@@ -20,6 +20,8 @@ _COROUTINES = {
     Kind.ASYNC_REGISTRY: vocab.ASYNC_SCOPED_SESSION_COROUTINES,
 }
 _ANY_COROUTINE = frozenset().union(*_COROUTINES.values())
+# Coroutines whose result is iterated with `async for` (an `AsyncResult`), the others' with `for`.
+_ASYNC_ITERABLE_RESULTS = frozenset({"stream", "stream_scalars"})
 
 
 class _Use(enum.Enum):
@@ -42,6 +44,8 @@ class _Candidate:
     # The scope an `ASSIGNED` result lives in, and its name: reported only if never consumed.
     scope: cst.CSTNode | None = None
     name: str | None = None
+    # The `for` statement an `ITERATED` call is the iterable of.
+    loop: cst.For | None = None
 
 
 class AsyncSessionNotAwaited(Rule):
@@ -109,11 +113,14 @@ class AsyncSessionNotAwaited(Rule):
 
     ## Fix safety
     Safe, inside an `async def`: the fix inserts `await` before the call, parenthesised when
-    the result is used with attribute access (`(await session.execute(q)).scalars()`).
-    The code then does what it says. No fix outside `async def` (where `await` is not
-    allowed), inside lambdas and comprehensions, or when an enclosing `await` already
-    applies to the chain (`await session.execute(q).scalars()`: where the `await` belongs
-    needs a human).
+    the result is used with attribute access (`(await session.execute(q)).scalars()`); a
+    plain `for` over `stream()` / `stream_scalars()` becomes `async for` (only that
+    iterates their `AsyncResult`). The code then does what it says. No fix outside
+    `async def` (where `await` is not allowed), inside lambdas and comprehensions, when an
+    enclosing `await` already applies to the chain (`await session.execute(q).scalars()`),
+    or for `async for` over another coroutine's result (`async for row in
+    session.execute(q)`: a plain `Result` is not async-iterable): where the `await` belongs,
+    or which method was meant, needs a human.
     """
 
     code = "SL009"
@@ -126,6 +133,7 @@ class AsyncSessionNotAwaited(Rule):
         super().__init__(context)
         self._uses: dict[cst.CSTNode, _Use] = {}
         self._assigned_names: dict[cst.CSTNode, str] = {}
+        self._loops: dict[cst.CSTNode, cst.For] = {}
         self._awaited: set[cst.CSTNode] = set()
         self._in_awaited_chain: set[cst.CSTNode] = set()
         self._comprehension_depth = 0
@@ -194,6 +202,7 @@ class AsyncSessionNotAwaited(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         self._uses[node.iter] = _Use.ITERATED
+        self._loops[node.iter] = node
 
     def visit_If(self, node: cst.If) -> None:
         self._uses[node.test] = _Use.TESTED
@@ -263,7 +272,9 @@ class AsyncSessionNotAwaited(Rule):
             and not self._comprehension_depth
             and not (use is _Use.BASE and node in self._in_awaited_chain)
         )
-        candidate = _Candidate(node, func.attr.value, fixable, use)
+        candidate = _Candidate(node, func.attr.value, fixable, use, loop=self._loops.get(node))
+        if _plain_result_into_async_for(candidate):
+            candidate.fixable = False
         if use is _Use.ASSIGNED:
             scopes = self.semantics.function_scopes
             candidate.scope = scopes[-1].node if scopes else None
@@ -292,4 +303,22 @@ class AsyncSessionNotAwaited(Rule):
                 self.insert_before(candidate.call, "(await "),
                 self.insert_after(candidate.call, ")"),
             ]
-        return [self.insert_before(candidate.call, "await ")]
+        edits = [self.insert_before(candidate.call, "await ")]
+        if candidate.loop is not None and _streams_into_plain_for(candidate):
+            edits.append(self.insert_before(candidate.loop, "async "))
+        return edits
+
+
+def _streams_into_plain_for(candidate: _Candidate) -> bool:
+    """`for row in session.stream(q)`: an `AsyncResult` is iterated with `async for` only."""
+    loop = candidate.loop
+    return loop is not None and loop.asynchronous is None and candidate.method in _ASYNC_ITERABLE_RESULTS
+
+
+def _plain_result_into_async_for(candidate: _Candidate) -> bool:
+    """`async for row in session.execute(q)`: a plain `Result` is not async-iterable; whether
+    `stream()` or a plain `for` was meant needs a human."""
+    loop = candidate.loop
+    return (
+        loop is not None and loop.asynchronous is not None and candidate.method not in _ASYNC_ITERABLE_RESULTS
+    )

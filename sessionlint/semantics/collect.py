@@ -355,11 +355,14 @@ class _ModuleCollector:
 
 
 def _awaits(nodes: list[ast.AST]) -> bool:
-    """`await`, `async for`, `async with` or an async comprehension among a scope's own nodes."""
+    """`await`, `async for`, `async with` or an async comprehension among a scope's own nodes,
+    including the parts of nested scopes that run in this one."""
     for node in nodes:
         if isinstance(node, _AWAITS):
             return True
         if isinstance(node, _COMPREHENSIONS) and any(g.is_async for g in node.generators):
+            return True
+        if isinstance(node, _SCOPES) and _awaits(_own_nodes(_evaluated_outside(node))):
             return True
     return False
 
@@ -376,6 +379,21 @@ def _own_value(node: ast.Assign) -> ast.expr | None:
     if isinstance(target, ast.Name) and isinstance(first, ast.Name) and first.id == target.id:
         return value.values[-1] if len(value.values) == 2 else None
     return None
+
+
+def _evaluated_outside(scope: ast.AST) -> list[ast.AST]:
+    """What a nested scope's definition evaluates in the enclosing scope: decorators, default
+    values, annotations (without PEP 563), a class's bases and keywords."""
+    if isinstance(scope, ast.ClassDef):
+        return [*scope.decorator_list, *scope.bases, *scope.keywords]
+    assert isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
+    args = scope.args
+    parts: list[ast.AST] = [*args.defaults, *(d for d in args.kw_defaults if d is not None)]
+    if isinstance(scope, ast.Lambda):
+        return parts
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    parts += [arg.annotation for arg in every if arg is not None and arg.annotation is not None]
+    return [*scope.decorator_list, *parts, *([scope.returns] if scope.returns else [])]
 
 
 def _hands_over(call: ast.Call, callee: Value | None) -> bool:
