@@ -204,4 +204,4 @@ def _code_fingerprint() -> str:
 
 def run_key(parts: list[str]) -> str:
     """A digest of everything a whole run's findings depend on."""
-    return digest("\0".join(parts).encode())
+    return digest("\0".join(parts).encode("utf-8", "surrogateescape"))  # paths may not be UTF-8
