@@ -141,14 +141,22 @@ class Configuration:
         they differ (`Settings.per_file`), and `facts_only`, the displays of files excluded
         from the findings that still inform the model (see `files.discover`)."""
         cwd = os.getcwd()
-        by_display: dict[str, Settings] = {}
-        for path, display in files:
-            by_display[display] = self.settings_for_dir(os.path.dirname(os.path.join(cwd, path)))
-        distinct = list({id(settings): settings for settings in by_display.values()}.values())
+        # Looked up per folder (as spelled), not per file: this runs on every warm run.
+        by_folder: dict[str, Settings] = {}
+        of_file = []
+        for path, _ in files:
+            folder = path.rpartition(os.sep)[0]
+            settings = by_folder.get(folder)
+            if settings is None:
+                settings = self.settings_for_dir(os.path.normpath(os.path.join(cwd, folder)))
+                by_folder[folder] = settings
+            of_file.append(settings)
+        distinct = list({id(settings): settings for settings in by_folder.values()}.values())
         hidden = frozenset(facts_only)
         if len(distinct) <= 1:
             settings = distinct[0] if distinct else self.settings_for_dir(str(self.default_root))
             return replace(settings, facts_only=hidden) if hidden else settings
+        by_display = {display: settings for (_, display), settings in zip(files, of_file)}
         return _merged(distinct, by_display, hidden, self.known_codes, self.project_root(distinct))
 
     def project_root(self, used: Sequence[Settings]) -> Path:

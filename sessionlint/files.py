@@ -109,23 +109,35 @@ class _Excludes:
         self.configuration = configuration
         self._by_dir: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, str]] = {}
         self._hidden_dirs: dict[str, bool] = {}
+        # By `id`: the configuration keeps each Settings alive for the whole run.
+        self._by_settings: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None, str]] = {}
+        self.any_hidden = False  # a user pattern in the settings of some folder met so far
 
     def _patterns(self, directory: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, str]:
         found = self._by_dir.get(directory)
         if found is None:
             settings = self.configuration.settings_for_dir(directory)
-            excludes = settings.all_excludes
-            pruned = tuple(p for p in excludes if p in DEFAULT_EXCLUDES)
-            hidden = tuple(p for p in excludes if p not in DEFAULT_EXCLUDES)
-            root = os.path.abspath(settings.root)
-            found = (_exclude_pattern(pruned), _exclude_pattern(hidden) if hidden else None, root)
+            found = self._by_settings.get(id(settings))
+            if found is None:
+                excludes = settings.all_excludes
+                pruned = tuple(p for p in excludes if p in DEFAULT_EXCLUDES)
+                hidden = tuple(p for p in excludes if p not in DEFAULT_EXCLUDES)
+                root = os.path.abspath(settings.root)
+                found = (_exclude_pattern(pruned), _exclude_pattern(hidden) if hidden else None, root)
+                self._by_settings[id(settings)] = found
+                self.any_hidden = self.any_hidden or bool(hidden)
             self._by_dir[directory] = found
         return found
 
     def match(self, name: str, reached: str, absolute: str) -> bool:
         """Whether the walk skips this entry (a default pattern matches it)."""
-        pruned, _, root = self._patterns(os.path.dirname(absolute))
-        return _matches(pruned, name, reached, absolute, root)
+        # Inlined, the folder by slicing: this runs for every entry walked.
+        directory = absolute[: len(absolute) - len(name) - 1] or os.sep
+        pruned, _, root = self._by_dir.get(directory) or self._patterns(directory)
+        if pruned.match(name):
+            return True
+        relative = absolute[len(root) + 1 :] if absolute.startswith(root + os.sep) else reached
+        return pruned.match(relative.replace(os.sep, "/")) is not None
 
     def hides(self, absolute: str, top: str) -> bool:
         """Whether a user pattern excludes this file, or a folder it is in below `top`."""
@@ -212,7 +224,9 @@ def discover(
                 real = real_top + file[len(top) :]
                 if real not in found:
                     found[real] = file
-                    if verdict or excludes.hides(absolute_top + file[len(top) :], absolute_top):
+                    if verdict or (
+                        excludes.any_hidden and excludes.hides(absolute_top + file[len(top) :], absolute_top)
+                    ):
                         hidden.add(file)
         elif path.exists():
             real = os.path.realpath(path)

@@ -384,3 +384,10 @@ def test_a_syntax_error_outside_the_vocabulary_is_documented_and_not_reported(tm
     assert "a syntax error in any other file is not reported" in help_text
     readme = " ".join((Path(__file__).resolve().parent.parent / "README.md").read_text().split())
     assert "a syntax error in a file that names no database library is not reported" in readme
+
+
+def test_a_pyproject_that_does_not_name_the_tool_is_not_read(tmp_path: Path, elsewhere: Path) -> None:
+    project = make_project(tmp_path / "project")
+    (project / "app" / "pyproject.toml").write_text("[tool.other\nbroken = \n")
+    config(project, 'ignore = ["SL002"]\n')
+    assert run("check", "--no-cache", str(project), cwd=elsewhere)[:2] == (0, "All checks passed!\n")
