@@ -163,14 +163,14 @@ def test_a_nested_configuration_wins_below_its_folder(tmp_path: Path, elsewhere:
     (project / "legacy" / "old.py").write_text(ENGINE)
     (project / "new.py").write_text(ENGINE)
     config(project / "legacy", 'ignore = ["SL005"]\n')
-    code, out, _ = run("check", "--no-cache", str(project), cwd=elsewhere)
+    _, out, _ = run("check", "--no-cache", str(project), cwd=elsewhere)
     assert findings(out) == [f"{project}/{TASKS_FINDING}", f"{project}/new.py:3:10: SL005"]
 
 
 def test_config_option_applies_to_every_file(tmp_path: Path, elsewhere: Path) -> None:
     two_projects(tmp_path)
     (elsewhere / "strict.toml").write_text('[tool.sessionlint]\nselect = ["SL002"]\n')
-    code, out, _ = run("check", "--no-cache", "--config", "strict.toml", "../a", "../b", cwd=elsewhere)
+    _, out, _ = run("check", "--no-cache", "--config", "strict.toml", "../a", "../b", cwd=elsewhere)
     assert findings(out) == [f"../a/{TASKS_FINDING}", f"../b/{TASKS_FINDING}"]
 
 
@@ -178,7 +178,7 @@ def test_per_file_ignores_are_relative_to_their_configuration(tmp_path: Path, el
     a, b = two_projects(tmp_path)
     config(a, 'select = ["SL"]\n')
     config(b, '[tool.sessionlint.per-file-ignores]\n"app/tasks.py" = ["SL002"]\n')
-    code, out, _ = run("check", "--no-cache", "../b", "../a", cwd=elsewhere)
+    _, out, _ = run("check", "--no-cache", "../b", "../a", cwd=elsewhere)
     assert findings(out) == [f"../a/{TASKS_FINDING}"]
 
 
@@ -216,7 +216,9 @@ def test_cache_at_the_configuration_folder_from_anywhere(tmp_path: Path, elsewhe
     assert not (project / "app" / ".sessionlint_cache").exists()
 
 
-def test_without_configuration_the_cache_is_at_the_checked_paths_root(tmp_path: Path, elsewhere: Path) -> None:
+def test_without_configuration_the_cache_is_at_the_checked_paths_root(
+    tmp_path: Path, elsewhere: Path
+) -> None:
     project = make_project(tmp_path / "project")
     run("check", "../project/app", cwd=elsewhere)
     assert (project / "app" / ".sessionlint_cache").is_dir()
@@ -282,7 +284,7 @@ def test_an_excluded_file_still_informs_the_others(tmp_path: Path, elsewhere: Pa
     assert len(findings(run("check", "--no-cache", str(project), cwd=elsewhere)[1])) == 2
     config(project, 'extend-exclude = ["app/db.py"]\n')
     for args in ([str(project)], ["--extend-exclude", "db.py", str(project)]):
-        code, out, _ = run("check", "--no-cache", *args, cwd=elsewhere)
+        _, out, _ = run("check", "--no-cache", *args, cwd=elsewhere)
         assert findings(out) == [f"{project}/{TASKS_FINDING}"]
 
 
@@ -291,7 +293,7 @@ def test_a_syntax_error_in_an_excluded_file_is_not_reported(tmp_path: Path, else
     (project / "migrations").mkdir()
     (project / "migrations" / "v1.py").write_text("from sqlalchemy import create_engine\ndef f(:\n")
     config(project, 'extend-exclude = ["migrations"]\n')
-    code, out, _ = run("check", "--no-cache", str(project), cwd=elsewhere)
+    _, out, _ = run("check", "--no-cache", str(project), cwd=elsewhere)
     assert findings(out) == [f"{project}/{TASKS_FINDING}"]
 
 
@@ -307,7 +309,9 @@ def test_force_exclude_applies_excludes_to_named_files(tmp_path: Path, elsewhere
     # A default exclude (a virtualenv) drops the file altogether.
     (project / ".venv").mkdir()
     (project / ".venv" / "x.py").write_text(ENGINE)
-    code, out, _ = run("check", "--no-cache", "--force-exclude", str(project / ".venv" / "x.py"), cwd=elsewhere)
+    code, out, _ = run(
+        "check", "--no-cache", "--force-exclude", str(project / ".venv" / "x.py"), cwd=elsewhere
+    )
     assert (code, out) == (0, "All checks passed!\n")
 
 
@@ -327,7 +331,9 @@ def test_stdin_filename_alone_reads_stdin(tmp_path: Path, elsewhere: Path) -> No
     name = str(project / "app" / "engine.py")
     code, out, _ = run("check", "--no-cache", "--stdin-filename", name, cwd=elsewhere, stdin=ENGINE.encode())
     assert (code, out) == (0, "All checks passed!\n")  # the project's configuration applies
-    code, out, _ = run("check", "--no-cache", "--stdin-filename", "x.py", cwd=elsewhere, stdin=ENGINE.encode())
+    code, out, _ = run(
+        "check", "--no-cache", "--stdin-filename", "x.py", cwd=elsewhere, stdin=ENGINE.encode()
+    )
     assert findings(out) == ["x.py:3:10: SL005"]
 
 
