@@ -89,6 +89,7 @@ class RunReport:
         return (
             ", ".join(f"{phase} {self.phase_seconds[phase]:.3f}s" for phase in ran) + f" (total {total:.3f}s)"
         )
+
     # The run's settings (each file's, see `Configuration.run_settings`).
     settings: Settings | None = None
 
