@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut ne
     from sessionlint.semantics.facts import ModuleFacts
 
 DEFAULT_DIRECTORY = ".sessionlint_cache"
+# The first part of every file name there: `_code_fingerprint()`, 16 hex digits.
+_VERSION_STAMP = re.compile(r"[0-9a-f]{16}")
 _FORMAT = 1
 
 
@@ -165,6 +168,32 @@ class Cache:
             return
         data = pickle.dumps({"format": _FORMAT, "entries": self.entries}, protocol=pickle.HIGHEST_PROTOCOL)
         write_atomically(self.path, data)
+        prune_other_versions(self.path)
+
+
+def prune_other_versions(path: Path) -> None:
+    """Remove the files other versions of the tool (or of its code) left beside `path`: no
+    run of this version reads them, and each version would otherwise add its own."""
+    current = path.name.partition("-")[0]
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        version, dash, _ = name.partition("-")
+        if dash and version != current and _VERSION_STAMP.fullmatch(version) and name.endswith(".pickle"):
+            with contextlib.suppress(OSError):  # removed by a concurrent run, or read-only
+                os.unlink(path.parent / name)
+
+
+def is_cache_directory(directory: Path) -> bool:
+    """Whether a folder holds only what sessionlint writes there (`sessionlint clean`
+    removes nothing else)."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return False
+    return all(name == ".gitignore" or name.endswith((".pickle", ".tmp")) for name in names)
 
 
 def _load(path: Path | None) -> object | None:
@@ -230,4 +259,4 @@ def _code_fingerprint() -> str:
 
 def run_key(parts: list[str]) -> str:
     """A digest of everything a whole run's findings depend on."""
-    return digest("\0".join(parts).encode())
+    return digest("\0".join(parts).encode("utf-8", "surrogateescape"))  # paths may not be UTF-8

@@ -14,7 +14,8 @@ import click
 
 from sessionlint import __version__, streams
 from sessionlint.codes import KNOWN_CODES
-from sessionlint.config import ConfigError, Settings, load_settings, validate_codes, with_overrides
+from sessionlint.config import ConfigError, normalized_codes, validate_codes
+from sessionlint.configuration import Configuration, default_root_of
 from sessionlint.output import FORMATS
 from sessionlint.run import RunOptions, RunReport, check_paths, check_stdin
 
@@ -25,7 +26,7 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a run ended by Ctrl-C
 def _codes(value: str | None, option: str) -> tuple[str, ...] | None:
     if value is None:
         return None
-    codes = tuple(code.strip() for code in value.split(",") if code.strip())
+    codes = tuple(normalized_codes(code for code in value.split(",") if code.strip()))
     validate_codes(codes, f"option `{option}`", KNOWN_CODES)
     return codes
 
@@ -86,7 +87,21 @@ def main() -> None:
     """Find and fix database-session anti-patterns in FastAPI + SQLAlchemy code."""
 
 
-@main.command()
+_CHECK_HELP = """Check PATHS (files or folders; default `.`; `-`, or no path with
+`--stdin-filename`, reads stdin).
+
+Each file is checked with the settings of the nearest pyproject.toml with a
+[tool.sessionlint] table above it (`--config` gives one file for all). The cache lives in
+`.sessionlint_cache/` at that file's folder (else the checked paths' common folder).
+
+Only files that name a database library (SQLAlchemy, SQLModel, the configured names) and
+spell a name the rules are about are parsed, with the files they import from: a syntax
+error in any other file is not reported (it cannot hold a finding, and parsing every file
+would cost every run). A file named on the command line is always parsed.
+"""
+
+
+@main.command(help=_CHECK_HELP)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--fix", is_flag=True, help="Apply safe fixes.")
 @click.option("--unsafe-fixes", is_flag=True, help="With --fix or --diff, also apply unsafe fixes.")
@@ -101,26 +116,41 @@ def main() -> None:
 )
 @click.option("--extend-exclude", multiple=True, help="Glob patterns to skip in addition to the defaults.")
 @click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply the excludes to paths named on the command line too (for pre-commit and editors).",
+)
+@click.option(
     "--config",
     "config_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Configuration file.",
+    help="Configuration file for every checked file (default: each file's nearest pyproject.toml).",
+)
+@click.option(
+    "--show-settings",
+    is_flag=True,
+    help="Print the settings each of PATHS is checked with, and where each came from; check nothing.",
 )
 @click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option(
     "--output-file",
     "-o",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write the report here.",
+    help="Write the report (or the diff) here.",
 )
 @click.option("--statistics", is_flag=True, help="Show counts per rule instead of each finding.")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when problems are found.")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the cache.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Worker processes (default: CPU count).")
-@click.option("--stdin-filename", help="The name of the file read from `-` (stdin).")
+@click.option("--stdin-filename", help="Read stdin, checked as this file (its settings, its exemptions).")
 @click.option("--quiet", "-q", is_flag=True, help="Print findings only, no summary.")
-@click.option("--verbose", "-v", is_flag=True, help="Show the work done, and tracebacks of internal errors.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Show the configuration files used, the work done, and tracebacks of internal errors.",
+)
 def check(
     paths: tuple[Path, ...],
     fix: bool,
@@ -131,7 +161,9 @@ def check(
     ignore: str | None,
     exclude: tuple[str, ...],
     extend_exclude: tuple[str, ...],
+    force_exclude: bool,
     config_file: Path | None,
+    show_settings: bool,
     output_format: str,
     output_file: Path | None,
     statistics: bool,
@@ -143,46 +175,58 @@ def check(
     quiet: bool,
     verbose: bool,
 ) -> None:
-    """Check PATHS (files or folders; default `.`; `-` reads stdin)."""
     click.get_current_context().meta["sessionlint.verbose"] = verbose
     _collect_garbage_rarely()
+    reading_stdin = paths == (Path("-"),) or (not paths and stdin_filename is not None)
     paths = paths or (Path("."),)
-    reading_stdin = paths == (Path("-"),)
     try:
         if config_file is not None and not config_file.is_file():
             raise ConfigError(f"{config_file}: configuration file not found")
-        config_anchor = [Path(stdin_filename)] if reading_stdin and stdin_filename else list(paths)
-        settings = load_settings(
-            [p for p in config_anchor if str(p) != "-"] or [Path(".")], config_file, KNOWN_CODES
+        configuration = Configuration(
+            KNOWN_CODES,
+            config_file=config_file,
+            overrides={
+                "select": _codes(select, "--select"),
+                "extend_select": _codes(extend_select, "--extend-select"),
+                "ignore": _codes(ignore, "--ignore"),
+                "exclude": _patterns(exclude),
+                "extend_exclude": _patterns(extend_exclude),
+            },
+            default_root=Path.cwd() if reading_stdin else default_root_of(paths),
         )
-        settings = with_overrides(
-            settings,
-            select=_codes(select, "--select"),
-            extend_select=_codes(extend_select, "--extend-select"),
-            ignore=_codes(ignore, "--ignore"),
-            exclude=_patterns(exclude),
-            extend_exclude=_patterns(extend_exclude),
+        if show_settings:
+            from sessionlint.output.settings import render_settings
+
+            click.echo("\n".join(render_settings(configuration, path) for path in paths), nl=False)
+            return
+        options = RunOptions(
+            fix=fix,
+            unsafe_fixes=unsafe_fixes,
+            diff=diff,
+            use_cache=not no_cache,
+            cache_dir=cache_dir,
+            jobs=jobs,
+            force_exclude=force_exclude,
         )
+        report_to_stderr = False
+        if reading_stdin:
+            settings = configuration.settings_for(stdin_filename or ".")
+            report, fixed_source = check_stdin(
+                sys.stdin.buffer.read(), stdin_filename or "-", settings, options
+            )
+            report.settings = settings
+            if fix and not diff and fixed_source is not None:
+                # stdout is the fixed file, byte for byte (an editor replaces its buffer with it):
+                # what remains to report goes to stderr.
+                streams.write_bytes(fixed_source)
+                quiet = report_to_stderr = True
+        else:
+            report = check_paths(list(paths), configuration, options)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
-
-    options = RunOptions(
-        fix=fix, unsafe_fixes=unsafe_fixes, diff=diff, use_cache=not no_cache, cache_dir=cache_dir, jobs=jobs
-    )
-    report_to_stderr = False
-    if reading_stdin:
-        report, fixed_source = check_stdin(sys.stdin.buffer.read(), stdin_filename or "-", settings, options)
-        if fix and not diff and fixed_source is not None:
-            # stdout is the fixed file, byte for byte (an editor replaces its buffer with it):
-            # what remains to report goes to stderr.
-            streams.write_bytes(fixed_source)
-            quiet = report_to_stderr = True
-    else:
-        report = check_paths(list(paths), settings, options)
     sys.exit(
         _emit(
             report,
-            settings,
             output_format,
             output_file,
             statistics,
@@ -197,7 +241,6 @@ def check(
 
 def _emit(
     report: RunReport,
-    settings: Settings,
     output_format: str,
     output_file: Path | None,
     statistics: bool,
@@ -211,7 +254,10 @@ def _emit(
     from sessionlint.output import render_report
 
     if options.diff:
-        streams.echo(report.diff_bytes(), nl=False)
+        if output_file is not None:
+            _write_output(output_file, report.diff_bytes())
+        else:
+            streams.echo(report.diff_bytes(), nl=False)
         if not quiet:
             click.echo(
                 f"Would fix {report.fixed_count} problem(s) in {len(report.fixed_files)} file(s).",
@@ -230,13 +276,7 @@ def _emit(
             fixed=report.fixed_count if options.fix else 0,
         )
         if output_file is not None:
-            try:
-                output_file.write_text(text, encoding="utf-8")
-            except OSError as error:
-                click.echo(
-                    f"error: cannot write the report to {output_file}: {error.strerror or error}", err=True
-                )
-                sys.exit(EXIT_ERROR)
+            _write_output(output_file, text.encode("utf-8"))
         else:
             streams.echo(text, nl=False, err=err)
     report.lap("output")
@@ -251,6 +291,11 @@ def _emit(
     for message in report.write_errors:
         click.echo(f"error: {message}", err=True)
     if verbose:
+        if report.settings is not None:
+            from sessionlint.output.settings import configuration_summary
+
+            for line in configuration_summary(report.settings):
+                click.echo(f"sessionlint: {line}", err=True)
         click.echo(f"sessionlint: {report.work_summary()}", err=True)
         click.echo(f"sessionlint: time per phase: {report.phase_summary()}", err=True)
     if report.internal_errors or report.write_errors:
@@ -258,6 +303,48 @@ def _emit(
     if options.diff:
         return EXIT_FINDINGS if report.fixed_files and not exit_zero else EXIT_CLEAN
     return EXIT_FINDINGS if report.diagnostics and not exit_zero else EXIT_CLEAN
+
+
+def _write_output(output_file: Path, data: bytes) -> None:
+    try:
+        output_file.write_bytes(data)
+    except OSError as error:
+        click.echo(f"error: cannot write the report to {output_file}: {error.strerror or error}", err=True)
+        sys.exit(EXIT_ERROR)
+
+
+@main.command("clean")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Configuration file (its folder holds the cache).",
+)
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False), help="Cache folder.")
+def clean_command(paths: tuple[Path, ...], config_file: Path | None, cache_dir: Path | None) -> None:
+    """Remove the cache of the project PATHS belong to (default `.`), and any cache below them."""
+    from sessionlint.clean import caches_of, remove
+    from sessionlint.sources import display_path
+
+    paths = paths or (Path("."),)
+    try:
+        configuration = Configuration(
+            KNOWN_CODES, config_file=config_file, default_root=default_root_of(paths)
+        )
+        folders = caches_of(paths, configuration, cache_dir)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    if not folders:
+        click.echo("No cache to remove.")
+    for folder in folders:
+        count = remove(folder)
+        if count is None:
+            click.echo(
+                f"error: {display_path(folder)} holds files sessionlint did not write: not removed", err=True
+            )
+            sys.exit(EXIT_ERROR)
+        click.echo(f"Removed {display_path(folder)} ({count} files)")
 
 
 @main.command("rules")

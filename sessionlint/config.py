@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -28,6 +28,7 @@ DEFAULT_EXCLUDES = (
     ".sessionlint_cache",
 )
 PARSE_ERROR_CODE = "SL000"
+CONFIG_FILE_NAME = "pyproject.toml"
 
 
 class ConfigError(Exception):
@@ -47,9 +48,21 @@ class Settings:
     engine_constructors: tuple[str, ...] = ()
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
+    # A run over files of several configurations (`configuration.Configuration.run_settings`):
+    # each file's own settings by display path, and a digest of that mapping.
+    per_file: Mapping[str, Settings] | None = field(default=None, compare=False, repr=False)
+    scope: str = ""
+    # Files excluded from the findings that still inform the model (`files.discover`).
+    facts_only: frozenset[str] = frozenset()
 
     def is_selected(self, code: str, path: str | None = None) -> bool:
         """Selected unless a more specific (or equally specific) ignore matches."""
+        if path is not None:
+            if path in self.facts_only:
+                return False
+            own = self.per_file.get(path) if self.per_file is not None else None
+            if own is not None:
+                return own.is_selected(code, path)
         ignores = list(self.ignore)
         if path is not None:
             ignores += self.ignored_codes_for(path)
@@ -75,9 +88,14 @@ class Settings:
         """A digest of everything that changes results (the cache key's settings part),
         the project root included: `per-file-ignores` patterns are relative to it, and
         facts cached for one project must never answer for another's files."""
-        data = {k: v for k, v in asdict(self).items() if k != "config_file"}
+        data = {
+            name: getattr(self, name)
+            for name in (f.name for f in fields(self))
+            if name not in ("root", "config_file", "per_file", "facts_only")
+        }
+        data["facts_only"] = sorted(self.facts_only)
         data["root"] = str(_resolved(self.root))
-        return digest(json.dumps(data, sort_keys=True, default=str).encode(), 8)
+        return digest(json.dumps(data, sort_keys=True, default=str).encode("utf-8", "surrogateescape"), 8)
 
 
 def _best_match(code: str, selectors: Iterable[str]) -> str | None:
@@ -120,17 +138,40 @@ _LIST_KEYS = {
 }
 _CODE_KEYS = ("select", "ignore", "extend-select")
 _KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores")
+# Every key of `[tool.sessionlint]` and the `Settings` field it sets.
+SETTING_FIELDS = {**_LIST_KEYS, "per-file-ignores": "per_file_ignores"}
 
 
 def find_config_file(paths: Sequence[Path]) -> Path | None:
-    """The nearest pyproject.toml with a `[tool.sessionlint]` table, from the paths upwards."""
+    """The nearest pyproject.toml with a `[tool.sessionlint]` table above the first path
+    (a run finds one per folder: `configuration.Configuration`)."""
     start = _resolved(paths[0] if paths else Path.cwd())
     directory = start if start.is_dir() else start.parent
     for candidate_dir in (directory, *directory.parents):
-        candidate = candidate_dir / "pyproject.toml"
-        if candidate.is_file() and "sessionlint" in _tool_table(_read_toml(candidate), candidate):
+        candidate = candidate_dir / CONFIG_FILE_NAME
+        if candidate.is_file() and read_table(candidate) is not None:
             return candidate
     return None
+
+
+def read_table(path: Path, *, required: bool = False) -> dict[str, Any] | None:
+    """The `[tool.sessionlint]` table of a pyproject.toml; None when it has none. A file that
+    does not name the tool is not parsed (most pyproject.toml files of a tree); `required`
+    (for `--config`) parses it anyway, and reports it when it cannot be read."""
+    if not required:
+        try:
+            with path.open("rb") as handle:
+                if b"sessionlint" not in handle.read():
+                    return None
+        except OSError:
+            return None
+    tool = _tool_table(_read_toml(path), path)
+    if "sessionlint" not in tool:
+        return None
+    table = tool["sessionlint"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.sessionlint] must be a table")
+    return table
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -168,10 +209,7 @@ def load_settings(paths: Sequence[Path], config_file: Path | None, known_codes: 
     path = config_file or find_config_file(paths)
     if path is None:
         return Settings()
-    document = _read_toml(path)
-    table = _tool_table(document, path).get("sessionlint", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.sessionlint] must be a table")
+    table = read_table(path, required=True) or {}
     return settings_from_table(
         table,
         source=str(path),
@@ -200,6 +238,7 @@ def settings_from_table(
             continue
         items = _string_list(value, key, source)
         if key in _CODE_KEYS:
+            items = normalized_codes(items)
             validate_codes(items, f"{source}: `{key}`", known_codes)
         values[_LIST_KEYS[key]] = tuple(items)
     return Settings(**values)
@@ -220,10 +259,15 @@ def _per_file_ignores(
         raise ConfigError(f"{source}: `per-file-ignores` must be a table of glob = [codes]")
     entries = []
     for pattern, codes in value.items():
-        items = _string_list(codes, f"per-file-ignores.{pattern}", source)
+        items = normalized_codes(_string_list(codes, f"per-file-ignores.{pattern}", source))
         validate_codes(items, f"{source}: `per-file-ignores.{pattern}`", known_codes)
         entries.append((pattern, tuple(items)))
     return tuple(entries)
+
+
+def normalized_codes(selectors: Iterable[str]) -> list[str]:
+    """Codes and prefixes as written in any case (`sl002`, `Sl`): rule codes are upper case."""
+    return [selector.strip().upper() for selector in selectors]
 
 
 def validate_codes(selectors: Iterable[str], where: str, known_codes: frozenset[str]) -> None:

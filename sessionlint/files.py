@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fnmatch import translate as fnmatch_translate
 from pathlib import Path
+from typing import NamedTuple
 
-from sessionlint.config import Settings
+from sessionlint.config import DEFAULT_EXCLUDES, Settings
+from sessionlint.configuration import Configuration
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -94,18 +96,88 @@ def _glob_to_regex(pattern: str) -> str:
 
 
 class _Excludes:
-    """An exclude pattern matches the file or folder name, or its path below the root."""
+    """Exclude patterns, each folder's from the settings that apply there. A pattern matches
+    a file or folder name, or its path below the settings' root.
 
-    def __init__(self, settings: Settings) -> None:
-        self.pattern = _exclude_pattern(settings.all_excludes)
-        self.root = os.path.abspath(settings.root)
+    The default patterns (version control, virtualenvs, build and cache folders: never the
+    project's code) prune the walk. The user's (`exclude`, `extend-exclude`) keep a file out
+    of the findings only: its facts still resolve the imports of the files that are checked
+    (a factory in an excluded `app/db.py` is still a factory for `app/main.py`).
+    """
+
+    def __init__(self, configuration: Configuration) -> None:
+        self.configuration = configuration
+        self._by_dir: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, str]] = {}
+        self._hidden_dirs: dict[str, bool] = {}
+        # By `id`: the configuration keeps each Settings alive for the whole run.
+        self._by_settings: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None, str]] = {}
+        self.any_hidden = False  # a user pattern in the settings of some folder met so far
+
+    def _patterns(self, directory: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, str]:
+        found = self._by_dir.get(directory)
+        if found is None:
+            settings = self.configuration.settings_for_dir(directory)
+            found = self._by_settings.get(id(settings))
+            if found is None:
+                excludes = settings.all_excludes
+                pruned = tuple(p for p in excludes if p in DEFAULT_EXCLUDES)
+                hidden = tuple(p for p in excludes if p not in DEFAULT_EXCLUDES)
+                root = os.path.abspath(settings.root)
+                found = (_exclude_pattern(pruned), _exclude_pattern(hidden) if hidden else None, root)
+                self._by_settings[id(settings)] = found
+                self.any_hidden = self.any_hidden or bool(hidden)
+            self._by_dir[directory] = found
+        return found
 
     def match(self, name: str, reached: str, absolute: str) -> bool:
-        if self.pattern.match(name):
+        """Whether the walk skips this entry (a default pattern matches it)."""
+        # Inlined, the folder by slicing: this runs for every entry walked.
+        directory = absolute[: len(absolute) - len(name) - 1] or os.sep
+        pruned, _, root = self._by_dir.get(directory) or self._patterns(directory)
+        if pruned.match(name):
             return True
-        under_root = absolute.startswith(self.root + os.sep)
-        relative = absolute[len(self.root) + 1 :] if under_root else reached
-        return self.pattern.match(relative.replace(os.sep, "/")) is not None
+        relative = absolute[len(root) + 1 :] if absolute.startswith(root + os.sep) else reached
+        return pruned.match(relative.replace(os.sep, "/")) is not None
+
+    def hides(self, absolute: str, top: str) -> bool:
+        """Whether a user pattern excludes this file, or a folder it is in below `top`."""
+        return self._hidden_here(absolute) or self._hidden_dir(os.path.dirname(absolute), top)
+
+    def _hidden_here(self, absolute: str) -> bool:
+        _, hidden, root = self._patterns(os.path.dirname(absolute))
+        return hidden is not None and _matches(hidden, os.path.basename(absolute), absolute, absolute, root)
+
+    def _hidden_dir(self, directory: str, top: str) -> bool:
+        if not directory.startswith(top + os.sep):
+            return False
+        known = self._hidden_dirs.get(directory)
+        if known is None:
+            known = self._hidden_here(directory) or self._hidden_dir(os.path.dirname(directory), top)
+            self._hidden_dirs[directory] = known
+        return known
+
+    def named(self, path: Path) -> str:
+        """A path named on the command line under `--force-exclude`: "pruned" when a default
+        pattern matches it or a folder it is in (below its settings' root), "hidden" for a
+        user pattern, "" when none does."""
+        absolute = os.path.abspath(path)
+        root = self._patterns(os.path.dirname(absolute))[2]
+        top = root if absolute.startswith(root + os.sep) else os.path.dirname(absolute)
+        current = absolute
+        while current.startswith(top + os.sep):
+            pruned, _, pattern_root = self._patterns(os.path.dirname(current))
+            if _matches(pruned, os.path.basename(current), current, current, pattern_root):
+                return "pruned"
+            current = os.path.dirname(current)
+        return "hidden" if self.hides(absolute, top) else ""
+
+
+def _matches(pattern: re.Pattern[str], name: str, reached: str, absolute: str, root: str) -> bool:
+    if pattern.match(name):
+        return True
+    under_root = absolute.startswith(root + os.sep)
+    relative = absolute[len(root) + 1 :] if under_root else reached
+    return pattern.match(relative.replace(os.sep, "/")) is not None
 
 
 @functools.lru_cache(maxsize=16)
@@ -115,9 +187,18 @@ def _exclude_pattern(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(fnmatch_translate(p.rstrip("/")) for p in patterns))
 
 
-def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list[FileError]]:
+class Discovered(NamedTuple):
+    files: list[str]  # sorted, as reached (relative to the working folder where named so)
+    errors: list[FileError]
+    facts_only: set[str]  # of `files`: excluded from the findings, read for facts
+
+
+def discover(
+    paths: Sequence[Path], settings: Settings | Configuration, *, force_exclude: bool = False
+) -> Discovered:
     """Python files under `paths`, sorted, as paths relative to the working folder where
-    they were named so. Files named explicitly are always checked.
+    they were named so. Files named explicitly are always checked, unless `force_exclude`
+    (pre-commit names every file it passes: the excludes then still apply).
 
     Symbolic links met while walking a folder are not followed: one inside the tree leads
     to files the walk reaches anyway, one outside leads out of what was asked for (and a
@@ -127,17 +208,35 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list
     # Module names follow `__init__.py` files found on disk: not those of an earlier run in
     # this process (a library user's, a test's).
     _is_package_dir.cache_clear()
+    configuration = settings if isinstance(settings, Configuration) else Configuration.of(settings)
     found: dict[str, str] = {}  # real path -> the path as reached
+    hidden: set[str] = set()
     errors: list[FileError] = []
-    excludes = _Excludes(settings)
+    excludes = _Excludes(configuration)
     for path in paths:
+        verdict = excludes.named(path) if force_exclude and path.exists() else ""
+        if verdict == "pruned":
+            continue
         if path.is_dir():
             top = os.path.normpath(path)
             # No link below `top` is followed: the real path of a file found there is the
             # real path of `top` joined with the rest of its path.
             real_top = os.path.realpath(top)
+            absolute_top = os.path.abspath(top)
             for file in _walk(top, excludes, errors):
-                found.setdefault(real_top + file[len(top) :], file)
+                real = real_top + file[len(top) :]
+                if real not in found:
+                    found[real] = file
+                    if verdict or (
+                        excludes.any_hidden and excludes.hides(absolute_top + file[len(top) :], absolute_top)
+                    ):
+                        hidden.add(file)
+        elif path.exists():
+            real = os.path.realpath(path)
+            if real not in found:
+                found[real] = os.fspath(path)
+                if verdict:
+                    hidden.add(os.fspath(path))
         else:
             try:
                 os.stat(path)
@@ -148,7 +247,8 @@ def discover(paths: Sequence[Path], settings: Settings) -> tuple[list[str], list
     # Normalized as `Path` would show them (`./app.py` is `app.py`), in that order: paths,
     # not `Path`s, since a run with nothing changed needs no more.
     ordered = sorted(os.path.normpath(reached) for reached in found.values())
-    return ordered, errors
+    facts_only = {os.path.normpath(reached) for reached in hidden}
+    return Discovered(ordered, errors, facts_only)
 
 
 def _walk(top: str, excludes: _Excludes, errors: list[FileError]) -> list[str]:
@@ -235,7 +335,7 @@ class ProjectWalk:
 
     def __init__(self, settings: Settings) -> None:
         self.root = os.path.abspath(settings.root)
-        self.excludes = _Excludes(settings)
+        self.excludes = _Excludes(Configuration.of(settings))
         self._ignores: dict[str, list[GitIgnore]] = {
             self.root: [ignore for ignore in _ancestor_gitignores(self.root) if ignore is not None]
         }

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from sessionlint.cache import Cache, run_key
-from sessionlint.config import Settings
+from sessionlint.configuration import Configuration
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.files import PYTHON_SUFFIXES, discover, package_layout
 from sessionlint.sources import (
@@ -29,16 +29,31 @@ from sessionlint.sources import (
 
 
 class RunInputs:
-    """The files of one run (`paths` under `settings`), read lazily for the cache's sake."""
+    """The files of one run (`paths`, each under its own settings), read lazily for the
+    cache's sake. `settings` are the run's (see `Configuration.run_settings`)."""
 
-    def __init__(self, paths: Sequence[Path], settings: Settings, cache: Cache) -> None:
-        self.paths, self.settings, self.cache = paths, settings, cache
-        self.files, self.walk_errors, self.explicit = find_files(paths, settings)
+    def __init__(
+        self, paths: Sequence[Path], configuration: Configuration, *, force_exclude: bool = False
+    ) -> None:
+        self.paths = paths
+        self.files, self.walk_errors, self.explicit, facts_only = find_files(
+            paths, configuration, force_exclude=force_exclude
+        )
+        self.settings = configuration.run_settings(
+            [(file.path, file.display) for file in self.files], facts_only
+        )
+        self.cache = Cache.disabled()
         self.sources: list[SourceFile] = []
         self.errors: list[Diagnostic] = list(self.walk_errors)
         self.key = ""
         self._read_at_ns = 0
         self._packages: list[str] | None = None
+        self._stamps: dict[str, FileStamp] | None = None
+        self._stamp_shape = ""
+
+    def use_cache(self, cache: Cache) -> None:
+        """Answer from (and remember into) this cache."""
+        self.cache = cache
         self._stamps = _stamps(self.files, self.explicit) if cache.path and not self.walk_errors else None
         self._stamp_shape = run_key([*self._identity(), *self._stamps]) if self._stamps is not None else ""
 
@@ -109,14 +124,17 @@ class FoundFile(NamedTuple):
 
 
 def find_files(
-    paths: Sequence[Path], settings: Settings
-) -> tuple[list[FoundFile], list[Diagnostic], set[str]]:
-    """The files to check, what could not be walked (SL000), and the files named explicitly."""
-    files, walk_errors = discover(paths, settings)
+    paths: Sequence[Path], configuration: Configuration, *, force_exclude: bool = False
+) -> tuple[list[FoundFile], list[Diagnostic], set[str], set[str]]:
+    """The files to check, what could not be walked (SL000), the files named explicitly,
+    and those read for facts only (excluded from the findings), by display path."""
+    files, walk_errors, hidden = discover(paths, configuration, force_exclude=force_exclude)
     errors = [error_diagnostic(error.path, error.reason) for error in walk_errors]
-    explicit = {display_path(path) for path in paths if not path.is_dir()}
     cwd = os.getcwd()
-    return [FoundFile(file, display_path(file, cwd)) for file in files], errors, explicit
+    found = [FoundFile(file, display_path(file, cwd)) for file in files]
+    facts_only = {file.display for file in found if file.path in hidden} if hidden else set()
+    explicit = {display_path(path, cwd) for path in paths if not path.is_dir()} - facts_only
+    return found, errors, explicit, facts_only
 
 
 def _not_python(file: FoundFile, explicit: set[str]) -> bool:

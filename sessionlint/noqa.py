@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import tokenize
 from collections.abc import Iterable
 
 from sessionlint.diagnostics import Diagnostic
@@ -17,7 +19,7 @@ def suppressions(source: str) -> dict[int, frozenset[str] | None]:
     result: dict[int, frozenset[str] | None] = {}
     if "noqa" not in source.lower():
         return result
-    for number, line in enumerate(_LINES.split(source), start=1):
+    for number, line in _comments(source):
         match = _NOQA.search(line)
         if match is None:
             continue
@@ -35,3 +37,17 @@ def without_suppressed(diagnostics: Iterable[Diagnostic], source: str) -> list[D
             continue
         kept.append(diagnostic)
     return kept
+
+
+def _comments(source: str) -> Iterable[tuple[int, str]]:
+    """Each comment with its line: a `# noqa` inside a string literal is no comment. Lines
+    as a whole when the source does not tokenize (then nothing was parsed to report on)."""
+    comments = []
+    try:
+        # Universal newlines: a lone `\r` ends a line here as it does for the diagnostics.
+        for token in tokenize.generate_tokens(io.StringIO(source, newline=None).readline):
+            if token.type == tokenize.COMMENT:
+                comments.append((token.start[0], token.string))
+    except (tokenize.TokenError, SyntaxError):
+        return list(enumerate(_LINES.split(source), start=1))
+    return comments

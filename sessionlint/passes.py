@@ -52,7 +52,12 @@ def run_passes(
     report.lap("project index")
     triage = Triage(project)
     codes = engine.selected_codes
-    to_check = [state for state in states if options.exhaustive or assign_rules(state, triage, codes)]
+    to_check = [
+        state
+        for state in states
+        if state.source.display not in settings.facts_only  # excluded: facts only, no findings
+        and (options.exhaustive or assign_rules(state, triage, codes))
+    ]
     report.lap("triage")
     report.files_analyzed = len(states)
     report.files_checked = len(to_check)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sessionlint.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
+    from sessionlint.config import Settings
     from sessionlint.engine import InternalError
 
 
@@ -40,6 +41,8 @@ class RunOptions:
     jobs: int | None = None
     # Parse and check every file, skipping the pre-filter and the triage (tests prove both sound).
     exhaustive: bool = False
+    # Apply the excludes to the paths named too (pre-commit names every file it passes).
+    force_exclude: bool = False
 
 
 @dataclass
@@ -86,6 +89,9 @@ class RunReport:
         return (
             ", ".join(f"{phase} {self.phase_seconds[phase]:.3f}s" for phase in ran) + f" (total {total:.3f}s)"
         )
+
+    # The run's settings (each file's, see `Configuration.run_settings`).
+    settings: Settings | None = None
 
     def work_summary(self) -> str:
         if self.reused_last_run:

@@ -8,6 +8,7 @@ from pathlib import Path
 from sessionlint.cache import DEFAULT_DIRECTORY as DEFAULT_CACHE_DIRECTORY
 from sessionlint.cache import Cache
 from sessionlint.config import Settings
+from sessionlint.configuration import Configuration
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.inputs import RunInputs
 from sessionlint.report import FixedFile, RunOptions, RunReport
@@ -23,18 +24,29 @@ __all__ = [
 ]
 
 
-def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions | None = None) -> RunReport:
+def check_paths(
+    paths: Sequence[Path], settings: Settings | Configuration, options: RunOptions | None = None
+) -> RunReport:
+    """Check (or fix) the files under `paths`, each under its own settings: those of a
+    `Configuration`, or one `Settings` for all."""
     options = options or RunOptions()
     report = RunReport()
+    configuration = settings if isinstance(settings, Configuration) else Configuration.of(settings)
+    inputs = RunInputs(paths, configuration, force_exclude=options.force_exclude)
+    settings = inputs.settings
+    report.settings = settings
+    report.lap("discover")
+    # One cache per project: at the root of the configuration that applies (see
+    # `Configuration.project_root`), wherever the command runs from.
     cache = (
         Cache.load(options.cache_dir or settings.root / DEFAULT_CACHE_DIRECTORY, settings)
         if options.use_cache
         else Cache.disabled()
     )
-    report.lap("cache")
     checking = not (options.fix or options.diff)
-    inputs = RunInputs(paths, settings, cache if checking else Cache.disabled())
-    report.lap("discover")
+    if checking:
+        inputs.use_cache(cache)
+    report.lap("cache")
     previous = inputs.findings_of_a_recent_run() if checking else None
     report.lap("read")
     if previous is not None:
@@ -54,7 +66,7 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
 
         if recheck(paths, sources, explicit, settings, cache, shape, report):
             report.lap("incremental")
-            report.diagnostics.sort(key=Diagnostic.sort_key)
+            _keep_selected(report, settings)
             inputs.remember(report.diagnostics)
             report.lap("cache")
             return report
@@ -64,12 +76,19 @@ def check_paths(paths: Sequence[Path], settings: Settings, options: RunOptions |
     self_contained = run_passes(
         paths, sources, explicit, settings, options, cache, report, None if options.exhaustive else shape
     )
-    report.diagnostics.sort(key=Diagnostic.sort_key)
+    _keep_selected(report, settings)
     # Findings that used other files' cached facts depend on more than this run's inputs.
     if checking and not report.internal_errors and self_contained:
         inputs.remember(report.diagnostics)
     report.lap("cache")
     return report
+
+
+def _keep_selected(report: RunReport, settings: Settings) -> None:
+    """The findings each file's settings select (an SL000 of a file excluded from the
+    findings, one of a file whose configuration ignores it), in order."""
+    report.diagnostics = [d for d in report.diagnostics if settings.is_selected(d.code, d.path)]
+    report.diagnostics.sort(key=Diagnostic.sort_key)
 
 
 def check_stdin(

@@ -147,13 +147,15 @@ def printable(name: str) -> str:
     return name
 
 
-def display_path(path: Path, cwd: str | None = None) -> str:
-    """Relative to the working directory when under it, as users typed it otherwise."""
+def display_path(path: str | os.PathLike[str], cwd: str | None = None) -> str:
+    """Relative to the working directory when under it, as users typed it otherwise
+    (`../other/app/db.py`, `/abs/app/db.py`). A `str` or a `Path`: the walk hands over
+    strings, the command line `Path`s."""
     text = os.fspath(path)
     if not os.path.isabs(text) and ".." not in text:
         return printable(text.replace(os.sep, "/"))  # already relative to the working folder
-    absolute = os.path.abspath(path)
+    absolute = os.path.abspath(text)
     cwd = cwd or os.getcwd()
-    if absolute.startswith(cwd + os.sep):
-        return printable(absolute[len(cwd) + 1 :].replace(os.sep, "/"))
-    return printable(path.as_posix())
+    if absolute.startswith(cwd.rstrip(os.sep) + os.sep):
+        return printable(absolute[len(cwd.rstrip(os.sep)) + 1 :].replace(os.sep, "/"))
+    return printable(os.path.normpath(text).replace(os.sep, "/"))

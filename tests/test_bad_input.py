@@ -521,7 +521,8 @@ def test_folder_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 CONFIG_CASES = [
     ("not-toml", b"[tool.sessionlint\nselect = ['SL']\n", "not valid TOML"),
     ("not-utf8-toml", b"[tool.sessionlint]\nselect = ['SL']\n# \xff\xfe\n", "not valid TOML"),
-    ("tool-not-a-table", b"tool = 5\n", "`tool` must be a table"),
+    # A pyproject.toml that does not name the tool is not read at all (most in a monorepo).
+    ("tool-not-a-table", b"# sessionlint\ntool = 5\n", "`tool` must be a table"),
     ("section-not-a-table", b"[tool]\nsessionlint = 3\n", "[tool.sessionlint] must be a table"),
     ("select-a-string", b"[tool.sessionlint]\nselect = 'SL005'\n", "`select` must be a list of strings"),
     ("exclude-a-number", b"[tool.sessionlint]\nexclude = 3\n", "`exclude` must be a list of strings"),

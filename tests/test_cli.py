@@ -143,6 +143,7 @@ def test_statistics(project: Path) -> None:
     assert out.splitlines() == [
         "    1\tSL003\t[ ] engine-in-function",
         "    1\tSL005\t[*] engine-without-pre-ping",
+        "Found 2 problems (1 fixable with --fix).",
     ]
 
 

@@ -17,6 +17,19 @@ def render_report(
 ) -> str:
     """The report in the chosen format."""
     diagnostics = report.diagnostics
+    if statistics:
+        from sessionlint.output import text
+
+        if output_format == "json":
+            from sessionlint.output import json
+
+            return json.render_statistics(text.counts(diagnostics))
+        # A table per rule, then the summary line of a run (ruff's shape).
+        table = text.statistics(diagnostics)
+        lines = [table] if table else []
+        if not quiet:
+            lines.append(text.summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes))
+        return "\n".join(lines) + ("\n" if lines else "")
     if output_format == "json":
         from sessionlint.output import json
 
@@ -31,9 +44,6 @@ def render_report(
         return importlib.import_module(f"sessionlint.output.{output_format}").render(diagnostics)
     from sessionlint.output import text
 
-    if statistics:
-        table = text.statistics(diagnostics)
-        return table + "\n" if table else ""
     return text.render(
         diagnostics, color=color, show_summary=not quiet, fixed=fixed, unsafe_fixes=unsafe_fixes
     )

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sessionlint.diagnostics import Diagnostic, Fix, Location
+
+if TYPE_CHECKING:
+    from sessionlint.output.text import RuleCount
 
 
 def _location(location: Location) -> dict[str, int]:
@@ -45,3 +48,9 @@ def as_dict(diagnostic: Diagnostic) -> dict[str, Any]:
 
 def render(diagnostics: Sequence[Diagnostic]) -> str:
     return json.dumps([as_dict(d) for d in diagnostics], indent=2) + "\n"
+
+
+def render_statistics(rows: Sequence[RuleCount]) -> str:
+    """`--statistics --format json`: one object per rule (ruff's shape)."""
+    items = [{"code": row.code, "name": row.name, "count": row.count, "fixable": row.fixable} for row in rows]
+    return json.dumps(items, indent=2) + "\n"

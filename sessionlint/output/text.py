@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import click
 
@@ -51,14 +52,26 @@ def summary(diagnostics: Sequence[Diagnostic], *, fixed: int = 0, unsafe_fixes: 
     return text
 
 
-def statistics(diagnostics: Sequence[Diagnostic]) -> str:
-    counts = Counter((d.code, d.name) for d in diagnostics)
+class RuleCount(NamedTuple):
+    code: str
+    name: str
+    count: int
+    fixable: bool  # some of its findings have a safe fix
+
+
+def counts(diagnostics: Sequence[Diagnostic]) -> list[RuleCount]:
+    """Findings per rule, most frequent first."""
+    per_rule = Counter((d.code, d.name) for d in diagnostics)
     fixable = Counter(d.code for d in diagnostics if _has_fix(d, Applicability.SAFE))
-    lines = []
-    for (code, name), count in sorted(counts.items(), key=lambda item: (-item[1], item[0])):
-        marker = "[*]" if fixable[code] else "[ ]"
-        lines.append(f"{count:>5}\t{code}\t{marker} {name}")
-    return "\n".join(lines)
+    ordered = sorted(per_rule.items(), key=lambda item: (-item[1], item[0]))
+    return [RuleCount(code, name, count, fixable[code] > 0) for (code, name), count in ordered]
+
+
+def statistics(diagnostics: Sequence[Diagnostic]) -> str:
+    return "\n".join(
+        f"{row.count:>5}\t{row.code}\t{'[*]' if row.fixable else '[ ]'} {row.name}"
+        for row in counts(diagnostics)
+    )
 
 
 def render(
