@@ -23,13 +23,14 @@ import sessionlint
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.hashing import blake2b, digest
+from sessionlint.roots import ModuleIdentity
 from sessionlint.sources import FileStamp, SourceFile
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
     from sessionlint.semantics.facts import ModuleFacts
 
 DEFAULT_DIRECTORY = ".sessionlint_cache"
-_FORMAT = 1
+_FORMAT = 2  # 2: module identities are (root, name)
 
 
 @dataclass
@@ -53,7 +54,7 @@ RACY_NS = 2_000_000_000
 @dataclass
 class CacheEntry:
     digest: str
-    identity: tuple[str, bool, tuple[str, ...]]
+    identity: ModuleIdentity
     facts: ModuleFacts | None
     error: Diagnostic | None
     findings: CachedFindings | None = None
@@ -147,7 +148,8 @@ class Cache:
         }
         self.write_sidecar("stamps", (shape, book, key))
 
-    def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
+    def get(self, key: str, digest: str, identity: ModuleIdentity) -> CacheEntry | None:
+        """The entry of a file with these bytes, read as this module (facts name their module)."""
         entry = self.entries.get(key)
         if entry is None or entry.digest != digest or entry.identity != identity:
             return None

@@ -45,6 +45,8 @@ class Settings:
     dependency_names: tuple[str, ...] = DEFAULT_DEPENDENCY_NAMES
     session_factories: tuple[str, ...] = ()
     engine_constructors: tuple[str, ...] = ()
+    # Source roots (globs relative to `root`), as ruff's `src`: see `roots`.
+    src: tuple[str, ...] = ()
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
 
@@ -106,6 +108,7 @@ _LIST_KEYS = {
     "dependency-names": "dependency_names",
     "session-factories": "session_factories",
     "engine-constructors": "engine_constructors",
+    "src": "src",
 }
 _CODE_KEYS = ("select", "ignore", "extend-select")
 _KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores")
@@ -187,6 +190,8 @@ def settings_from_table(
         items = _string_list(value, key, source)
         if key in _CODE_KEYS:
             validate_codes(items, f"{source}: `{key}`", known_codes)
+        if key == "src" and not all(item.strip() for item in items):
+            raise ConfigError(f"{source}: `src` entries must be folder paths or globs, got {value!r}")
         values[_LIST_KEYS[key]] = tuple(items)
     return Settings(**values)
 
