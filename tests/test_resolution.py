@@ -245,3 +245,15 @@ def test_configured_src_roots_name_modules_below_them(tmp_path: Path) -> None:
     unconfigured, modules = build(tmp_path / "again", files)
     nightly = modules["services/billing/jobs/nightly.py"]
     assert not isinstance(unconfigured.resolve("lib.db.get_db", nightly.root), Function)
+
+
+def test_the_triage_follows_an_alias_chain_to_its_end(tmp_path: Path) -> None:
+    # `get_db = alias11`, `alias11 = alias10`, ... down to a function creating a session: a
+    # chain cut short (and memoized) would hide the trigger from the fact pass and triage.
+    chain = "".join(f"alias{index} = alias{index - 1}\n" for index in range(1, 13))
+    files = {"app/__init__.py": "", "app/db.py": DB + "\n\nalias0 = get_db\n" + chain + "get_db2 = alias12\n"}
+    project, modules = build(tmp_path, files)
+    db = modules["app/db.py"]
+    triage = Triage(project)
+    assert triage.is_trigger("app.db.get_db2", db.root)
+    assert triage.is_trigger("app.db.alias6", db.root)  # memoized on the way: complete too
