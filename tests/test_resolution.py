@@ -257,3 +257,24 @@ def test_the_triage_follows_an_alias_chain_to_its_end(tmp_path: Path) -> None:
     triage = Triage(project)
     assert triage.is_trigger("app.db.get_db2", db.root)
     assert triage.is_trigger("app.db.alias6", db.root)  # memoized on the way: complete too
+
+
+def test_a_memoized_resolution_still_records_the_modules_it_read(tmp_path: Path) -> None:
+    # The cache re-checks a file when a module its findings read changes: a name resolved
+    # for one file and reused for the next must count as read by both.
+    files = {
+        "app/__init__.py": "",
+        "app/db.py": DB,
+        "app/deps.py": "from app.db import get_db\n",
+        "app/main.py": "from app.deps import get_db\n",
+    }
+    project, modules = build(tmp_path, files)
+    root = modules["app/main.py"].root
+    recorded = []
+    for _ in range(2):
+        project.record_answers()
+        assert isinstance(project.resolve("app.deps.get_db", root), Function)
+        recorded.append(project.recorded_lookups())
+    assert recorded[0] == recorded[1]
+    assert (root, "app.db") in recorded[1] and recorded[1][(root, "app.db")] == modules["app/db.py"].digest
+    assert project.lookups_still_hold(recorded[1])

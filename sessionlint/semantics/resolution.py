@@ -67,6 +67,7 @@ class _SeveralModules:
 
 Found = Union[str, _SeveralModules, None]
 Lookup = tuple[str, str]  # (root searched from, module name)
+_NO_LOOKUPS: frozenset[Lookup] = frozenset()
 
 
 class ModuleIndex:
@@ -147,7 +148,7 @@ class Resolver:
             try:
                 target = self._resolve(qualname, root)
             finally:
-                deps, self._deps = frozenset(self._deps), outer
+                deps, self._deps = frozenset(self._deps) or _NO_LOOKUPS, outer
                 self._active.discard(key)
             entry = self._memo[key] = (target, deps)
         self._note(entry[1])
@@ -155,7 +156,7 @@ class Resolver:
 
     def find(self, name: str, root: str) -> ModuleFacts | None:
         """The module `name` names from `root` (None when none, or when ambiguous)."""
-        self._note(frozenset([(root, name)]))
+        self._note_one((root, name))
         found = self.index.find(name, root)
         return self.modules[found] if isinstance(found, str) else None
 
@@ -176,13 +177,19 @@ class Resolver:
                 if lookup not in self.lookups:
                     self.lookups[lookup] = self.token(lookup)
 
+    def _note_one(self, lookup: Lookup) -> None:
+        if self._deps is not None:
+            self._deps.add(lookup)
+        if self.lookups is not None and lookup not in self.lookups:
+            self.lookups[lookup] = self.token(lookup)
+
     def _resolve(self, qualname: str, root: str) -> Target | Ambiguous:
         parts = qualname.split(".")
         if len(parts) > _MAX_PARTS:
             return None
         for split in range(len(parts), 0, -1):
             name = ".".join(parts[:split])
-            self._note(frozenset([(root, name)]))
+            self._note_one((root, name))
             found = self.index.find(name, root)
             if found is None:
                 continue
