@@ -19,6 +19,7 @@ step per name, not one per path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Union
@@ -84,6 +85,11 @@ class ModuleIndex:
                 self.by_name.setdefault(name, set()).add(key)
                 self.tops.setdefault(root, set()).add(name.partition(".")[0])
             search.setdefault(identity.root, {}).update(dict.fromkeys(identity.roots))
+        # A script in `scripts/` beside a package `app/` imports it from the folder holding
+        # both (run as `python -m scripts.seed` there): the root of another module's package
+        # above a module's own roots is searched too, after them.
+        for root, roots in search.items():
+            roots.update(dict.fromkeys(_ancestors_among(root, search)))
         self.search_roots = {root: tuple(roots) for root, roots in search.items()}
 
     def find(self, name: str, root: str) -> Found:
@@ -101,6 +107,17 @@ class ModuleIndex:
         if not keys:
             return None
         return next(iter(keys)) if len(keys) == 1 else _SeveralModules(tuple(sorted(keys)))
+
+
+def _ancestors_among(folder: str, roots: Mapping[str, object]) -> list[str]:
+    """The folders above `folder` (deepest first) that are among `roots`."""
+    found = []
+    current = os.path.dirname(folder)
+    while current and current != folder:
+        if current in roots:
+            found.append(current)
+        folder, current = current, os.path.dirname(current)
+    return found
 
 
 def _library_tops() -> frozenset[str]:
