@@ -26,6 +26,7 @@ from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.hashing import blake2b, digest
 from sessionlint.limits import max_tokens
+from sessionlint.roots import ModuleIdentity
 from sessionlint.sources import FileStamp, SourceFile
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
@@ -34,7 +35,7 @@ if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut ne
 DEFAULT_DIRECTORY = ".sessionlint_cache"
 # The first part of every file name there: `_code_fingerprint()`, 16 hex digits.
 _VERSION_STAMP = re.compile(r"[0-9a-f]{16}")
-_FORMAT = 1
+_FORMAT = 2  # 2: module identities are (root, name)
 
 
 @dataclass
@@ -58,7 +59,7 @@ RACY_NS = 2_000_000_000
 @dataclass
 class CacheEntry:
     digest: str
-    identity: tuple[str, bool, tuple[str, ...]]
+    identity: ModuleIdentity
     facts: ModuleFacts | None
     error: Diagnostic | None
     findings: CachedFindings | None = None
@@ -152,7 +153,8 @@ class Cache:
         }
         self.write_sidecar("stamps", (shape, book, key))
 
-    def get(self, key: str, digest: str, identity: tuple[str, bool, tuple[str, ...]]) -> CacheEntry | None:
+    def get(self, key: str, digest: str, identity: ModuleIdentity) -> CacheEntry | None:
+        """The entry of a file with these bytes, read as this module (facts name their module)."""
         entry = self.entries.get(key)
         if entry is None or entry.digest != digest or entry.identity != identity:
             return None

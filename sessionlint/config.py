@@ -46,6 +46,8 @@ class Settings:
     dependency_names: tuple[str, ...] = DEFAULT_DEPENDENCY_NAMES
     session_factories: tuple[str, ...] = ()
     engine_constructors: tuple[str, ...] = ()
+    # Source roots (globs relative to `root`), as ruff's `src`: see `roots`.
+    src: tuple[str, ...] = ()
     root: Path = field(default_factory=Path.cwd, compare=False)
     config_file: Path | None = field(default=None, compare=False)
     # A run over files of several configurations (`configuration.Configuration.run_settings`):
@@ -135,6 +137,7 @@ _LIST_KEYS = {
     "dependency-names": "dependency_names",
     "session-factories": "session_factories",
     "engine-constructors": "engine_constructors",
+    "src": "src",
 }
 _CODE_KEYS = ("select", "ignore", "extend-select")
 _KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores")
@@ -240,6 +243,8 @@ def settings_from_table(
         if key in _CODE_KEYS:
             items = normalized_codes(items)
             validate_codes(items, f"{source}: `{key}`", known_codes)
+        if key == "src" and not all(item.strip() for item in items):
+            raise ConfigError(f"{source}: `src` entries must be folder paths or globs, got {value!r}")
         values[_LIST_KEYS[key]] = tuple(items)
     return Settings(**values)
 

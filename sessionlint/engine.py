@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from sessionlint.codes import RULE_NAMES
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.files import module_identity
 from sessionlint.limits import (
     MAX_FLAT_CHAIN,
     MAX_TOKEN_NESTING,
@@ -27,6 +26,7 @@ from sessionlint.limits import (
     token_nesting_bound,
     too_many_tokens,
 )
+from sessionlint.roots import ModuleIdentity, SourceRoots, configured_roots
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import collect, import_bindings
 from sessionlint.semantics.facts import ModuleFacts
@@ -83,7 +83,7 @@ class Engine:
 
     def __init__(self, settings: Settings, roots: Sequence[Path] = ()) -> None:
         self.settings = settings
-        self.roots = list(roots)
+        self.roots = SourceRoots(roots, configured_roots(settings.src, settings.root))
         self._rules: list[type[Rule]] | None = None
         extra_names = (*settings.session_factories, *settings.engine_constructors)
         extra_roots = {name.partition(".")[0] for name in extra_names}
@@ -137,7 +137,8 @@ class Engine:
                 f"file is too large to check: more than {limit} tokens (the limit is set by {MAX_TOKENS_VARIABLE})",
             )
             return state
-        name, is_package, aliases = self.identity(source)
+        identity = self.identity(source)
+        name, is_package = identity.name, identity.is_package
         try:
             with parsing_as_cpython():
                 tree = ast.parse(text, filename=source.display)
@@ -147,7 +148,7 @@ class Engine:
                 # overflow the C stack where CPython stopped).
                 state.error = _syntax_error(source.display, error)
                 return state
-            return self._analyze_with_libcst(state, text, error, name, is_package, aliases)
+            return self._analyze_with_libcst(state, text, error, identity)
         if flat_chains_too_long(source.data, tree):
             state.error = error_diagnostic(
                 source.display, f"{TOO_DEEP} (more than {MAX_FLAT_CHAIN} `and` / `or` in a row)"
@@ -159,54 +160,34 @@ class Engine:
                 path=source.display,
                 module=name,
                 is_package=is_package,
-                aliases=aliases,
+                aliases=identity.others,
                 shallow=shallow,
             )
         except RecursionError:
             state.error = error_diagnostic(source.display, TOO_DEEP)
             return state
         state.facts.digest = source.digest
+        state.facts.root = identity.root
         return state
 
-    def identity(self, source: SourceFile) -> tuple[str, bool, tuple[str, ...]]:
-        """The module name a file is imported as (see `files.module_identity`)."""
-        if source.identity is not None:
-            return source.identity
-        source.identity = self._identity(source)
+    def identity(self, source: SourceFile) -> ModuleIdentity:
+        """How a file is imported: its source root and dotted name (see `roots`)."""
+        if source.identity is None:
+            source.identity = self._identity(source)
         return source.identity
 
-    def assign_identities(self, sources: Sequence[SourceFile]) -> None:
-        """Give every file a unique module name.
-
-        Two files can claim the same dotted name (`tutorial001.py` in many folders, two
-        example projects with an `app.main`). Each then takes its path below the checked
-        root as its name, and the shared name stays an alias, which is ambiguous and so
-        resolves to neither: a file's own names must never resolve into another file.
-        """
-        claimed: dict[str, int] = {}
-        for source in sources:
-            name = self.identity(source)[0]
-            claimed[name] = claimed.get(name, 0) + 1
-        for source in sources:
-            name, is_package, aliases = self.identity(source)
-            if claimed[name] > 1 and aliases:
-                unique = max(aliases, key=len)
-                source.identity = (unique, is_package, (name, *(a for a in aliases if a != unique)))
-
-    def _identity(self, source: SourceFile) -> tuple[str, bool, tuple[str, ...]]:
+    def _identity(self, source: SourceFile) -> ModuleIdentity:
         if source.path is None:
             stem = Path(source.display).stem
-            return ("" if stem == "__init__" else stem), stem == "__init__", ()
-        return module_identity(source.path, self.roots)
+            return ModuleIdentity("", "" if stem == "__init__" else stem, stem == "__init__")
+        return self.roots.identity(source.path)
 
     def _analyze_with_libcst(
         self,
         state: FileState,
         text: str,
         error: Exception,
-        name: str,
-        is_package: bool,
-        aliases: tuple[str, ...],
+        identity: ModuleIdentity,
     ) -> FileState:
         """`ast` only knows this interpreter's grammar: newer syntax may still parse with LibCST."""
         import libcst as cst
@@ -230,10 +211,11 @@ class Engine:
         # Only the imports are known for such a file: rules then answer "unknown" elsewhere.
         state.facts = ModuleFacts(
             path=state.source.display,
-            module=name,
-            is_package=is_package,
-            aliases=aliases,
-            imports=_cst_imports(state.tree, name, is_package),
+            module=identity.name,
+            is_package=identity.is_package,
+            root=identity.root,
+            aliases=identity.others,
+            imports=_cst_imports(state.tree, identity.name, identity.is_package),
             digest=state.source.digest,
             complete=False,
         )
@@ -246,7 +228,7 @@ class Engine:
         self,
         modules: Iterable[ModuleFacts] | Mapping[str, ModuleFacts],
         *,
-        aliases: Mapping[str, tuple[str, ...]] | None = None,
+        identities: Mapping[str, ModuleIdentity] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
     ) -> ProjectFacts:
         """The project index over these modules, with the settings' names (see `ProjectFacts`)."""
@@ -255,7 +237,7 @@ class Engine:
             dependency_names=self.settings.dependency_names,
             session_factories=self.settings.session_factories,
             engine_constructors=self.settings.engine_constructors,
-            aliases=aliases,
+            identities=identities,
             indexes=indexes,
         )
 

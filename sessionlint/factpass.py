@@ -75,7 +75,7 @@ def fact_pass(
         for module in facts:
             names = names_worth_following(module, triage)
             if names:
-                for name in (module.module, *module.aliases):
+                for name in (module.module, *module.alias_names):
                     followed.add(name, names)
         wanted_modules = {
             prefix for f in facts for target in f.import_targets() for prefix in _prefixes(target)
@@ -172,7 +172,8 @@ def names_pattern(names: frozenset[str]) -> re.Pattern[bytes] | None:
 def import_targets(engine: Engine, source: SourceFile) -> list[str]:
     """The absolute module names a file's import statements name (read from the bytes)."""
     if source.import_targets is None:
-        name, is_package, _ = engine.identity(source)
+        identity = engine.identity(source)
+        name, is_package = identity.name, identity.is_package
         targets = []
         for dots, module, plain in _IMPORT.findall(source.data):
             if plain:
@@ -228,8 +229,8 @@ def cache_key(source: SourceFile) -> str:
 
 
 def _module_names(engine: Engine, source: SourceFile) -> set[str]:
-    name, _, aliases = engine.identity(source)
-    return {name, *aliases}
+    identity = engine.identity(source)
+    return {identity.name, *identity.aliases}
 
 
 def _prefixes(dotted: str) -> list[str]:

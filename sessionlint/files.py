@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from sessionlint.config import DEFAULT_EXCLUDES, Settings
 from sessionlint.configuration import Configuration
+from sessionlint.roots import forget_disk
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 
@@ -207,7 +208,7 @@ def discover(
     """
     # Module names follow `__init__.py` files found on disk: not those of an earlier run in
     # this process (a library user's, a test's).
-    _is_package_dir.cache_clear()
+    forget_disk()
     configuration = settings if isinstance(settings, Configuration) else Configuration.of(settings)
     found: dict[str, str] = {}  # real path -> the path as reached
     hidden: set[str] = set()
@@ -378,7 +379,7 @@ def _git_ignored(absolute: str, is_dir: bool, ignores: list[GitIgnore]) -> bool:
 
 def package_layout(files: Sequence[str]) -> list[str]:
     """The folders holding an `__init__.py` that name these files' modules (see
-    `module_identity`), for the cache's keys: one added or removed beside files named on the
+    `roots.SourceRoots.identity`), for the cache's keys: one added or removed beside files named on the
     command line, or above a walked folder, is in no file list, yet renames modules.
 
     A warm run computes this over every file: folders are taken as the files spell them
@@ -400,53 +401,3 @@ def package_layout(files: Sequence[str]) -> list[str]:
                 parent = os.path.abspath(os.path.join(directory, os.pardir))
             directory = parent
     return sorted(directory for directory, is_package in packages.items() if is_package)
-
-
-def module_identity(path: Path, roots: Sequence[Path]) -> tuple[str, bool, tuple[str, ...]]:
-    """(dotted module name, is a package `__init__`, other names it may be imported as).
-
-    The name follows the chain of `__init__.py` files upwards, so a package whose root is
-    not the checked folder is still named as it is imported. The dotted forms of the file's
-    path below the checked root (all its suffixes) are aliases: layouts without
-    `__init__.py` import modules by those.
-    """
-    absolute = path.absolute()
-    is_package = absolute.stem == "__init__"
-    parts = [] if is_package else [absolute.stem]
-    directory = absolute.parent
-    while _is_package_dir(directory):
-        parts.insert(0, directory.name)
-        directory = directory.parent
-    name = ".".join(parts)
-    relative_parts = _relative_parts(absolute, roots)
-    aliases = tuple(
-        alias
-        for alias in (".".join(relative_parts[i:]) for i in range(len(relative_parts)))
-        if alias and alias != name
-    )
-    return name, is_package, aliases
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_package_dir(directory: Path) -> bool:
-    return directory.parent != directory and (directory / "__init__.py").exists()
-
-
-def _relative_parts(path: Path, roots: Sequence[Path]) -> list[str]:
-    for root in roots:
-        root_dir = root.absolute() if root.is_dir() else root.absolute().parent
-        try:
-            relative = path.relative_to(root_dir)
-        except ValueError:
-            continue
-        parts = [_identifier(part) for part in relative.with_suffix("").parts]
-        if parts and parts[-1] == "__init__":
-            parts.pop()
-        return parts
-    return []
-
-
-def _identifier(part: str) -> str:
-    """A folder name as a dotted-name segment (`fastapi-0.115` -> `fastapi_0_115`)."""
-    cleaned = "".join(char if char.isalnum() or char == "_" else "_" for char in part)
-    return f"_{cleaned}" if cleaned[:1].isdigit() else cleaned

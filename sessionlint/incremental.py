@@ -31,11 +31,12 @@ from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import Engine, FileState
 from sessionlint.factpass import FollowedNames, reach_signature
 from sessionlint.report import RunReport
+from sessionlint.roots import ModuleIdentity
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import FunctionRef, ProjectFacts
 from sessionlint.sources import SourceFile
 
-_FORMAT = 1
+_FORMAT = 2  # 2: module identities are (root, name)
 # Past this many changed files a full run (parallel, cached per file) is as quick.
 MAX_CHANGED = 32
 
@@ -46,7 +47,7 @@ _NOT_READ, _SHALLOW, _FULL = "not read", "shallow", "full"
 class FileRecord:
     digest: str
     signature: str
-    identity: tuple[str, bool, tuple[str, ...]]
+    identity: ModuleIdentity
     reading: str  # _NOT_READ, _SHALLOW or _FULL
     facts: bytes | None  # the pickled ModuleFacts (None: not read, or the file had an SL000)
     checked: bool  # the triage sent it to the rules (or it has an SL000 to report)
@@ -205,22 +206,22 @@ def _same_reach(
 
 def _stored_project(engine: Engine, snapshot: Snapshot, states: list[FileState]) -> ProjectFacts | None:
     """The last run's project, with the changed files' (equal) facts in place of theirs;
-    None when two files share a module name (which one the full run kept depends on the
-    order it read them in)."""
+    None when two files are the same module (`x.py` and `x.pyi`: which one the full run
+    kept depends on the order it read them in)."""
     blobs: dict[str, bytes] = {}
-    aliases: dict[str, tuple[str, ...]] = {}
+    identities: dict[str, ModuleIdentity] = {}
     for record in snapshot.records.values():
         if record.facts is not None:
-            name, _, own_aliases = record.identity
-            if name in blobs:
+            key = record.identity.key
+            if key in blobs:
                 return None
-            blobs[name] = record.facts
-            aliases[name] = own_aliases
+            blobs[key] = record.facts
+            identities[key] = record.identity
     modules = StoredModules(blobs)
     for state in states:
         if state.facts is not None:
             modules.replace(state.facts)
-    return engine.project(modules, aliases=aliases, indexes=snapshot.indexes)
+    return engine.project(modules, identities=identities, indexes=snapshot.indexes)
 
 
 def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, list[Diagnostic]]) -> Snapshot:
@@ -236,7 +237,7 @@ def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, lis
 
 
 class StoredModules(Mapping[str, ModuleFacts]):
-    """Module facts by name, kept pickled and unpickled on first use: a file's check looks
+    """Module facts by key (see `roots.module_key`), kept pickled and unpickled on first use: a file's check looks
     up a handful of the project's modules."""
 
     def __init__(self, blobs: dict[str, bytes]) -> None:
@@ -244,7 +245,7 @@ class StoredModules(Mapping[str, ModuleFacts]):
         self._loaded: dict[str, ModuleFacts] = {}
 
     def replace(self, facts: ModuleFacts) -> None:
-        self._loaded[facts.module] = facts
+        self._loaded[facts.key] = facts
 
     def __getitem__(self, name: str) -> ModuleFacts:
         facts = self._loaded.get(name)

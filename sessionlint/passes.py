@@ -40,7 +40,6 @@ def run_passes(
     may reuse them. With a `shape` (see `incremental`), such a check leaves a snapshot
     for later incremental runs."""
     engine = Engine(settings, roots=paths)
-    engine.assign_identities(sources)
     followed = None
     if options.exhaustive:
         states = analyze_all(engine, list(sources), cache, options.jobs)

@@ -12,6 +12,7 @@ from pathlib import Path
 from sessionlint import hashing
 from sessionlint.config import PARSE_ERROR_CODE
 from sessionlint.diagnostics import Diagnostic, Location
+from sessionlint.roots import ModuleIdentity
 
 
 @dataclass
@@ -23,7 +24,7 @@ class SourceFile:
     data: bytes
     encoding: str = "utf-8"
     text: str | None = None
-    identity: tuple[str, bool, tuple[str, ...]] | None = None
+    identity: ModuleIdentity | None = None
     # Absolute module names its import statements name (see `factpass.import_targets`).
     import_targets: list[str] | None = None
     # What the file system said of the bytes read (None: not read from a file).

@@ -60,6 +60,10 @@ DIFFERS: dict[str, str] = {
         "`get_db` is in `dependency-names` and another module calls it directly, which makes it "
         "that caller's session, not a dependency: alone, the file does not see the caller and reports it"
     ),
+    "SL001/flag_monorepo_same_package_name": (
+        "billing's `get_db` is in `dependency-names` and billing's own job calls it directly: "
+        "alone, the file does not see the caller and reports it"
+    ),
     "SL002/flag_crossfile_factory": _FACTORY,
     "SL002/flag_crossfile_helper_reached_late": _FACTORY + " (through a helper and a re-export)",
     "SL003/flag_crossfile_reexported_constructor": _CONSTRUCTOR,

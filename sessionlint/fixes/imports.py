@@ -27,7 +27,7 @@ def imported_name(context: FileContext, qualnames: frozenset[str]) -> str | None
         qualname = semantics.module.imports.get(local)
         if qualname is None:
             continue
-        target = semantics.project.resolve(qualname)
+        target = semantics.project.resolve(qualname, semantics.module.root)
         resolved = target.qualname if isinstance(target, External) else qualname
         if resolved in qualnames:
             return local

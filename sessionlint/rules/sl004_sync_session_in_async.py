@@ -263,7 +263,7 @@ class SyncSessionInAsync(Rule):
         if project.is_endpoint(function):
             # Another decorator (a cache, a retry) may rely on the function being a coroutine.
             return all(
-                project.is_route_decorator(decorator, _THREAD_POOL_ROUTE_METHODS)
+                project.is_route_decorator(decorator, _THREAD_POOL_ROUTE_METHODS, function.module.root)
                 for decorator in facts.decorators
             )
         return project.is_dependency(function) and not facts.decorators

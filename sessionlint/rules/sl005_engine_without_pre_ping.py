@@ -82,10 +82,12 @@ class EngineWithoutPrePing(Rule):
         call = semantics.value_of(node)
         assert isinstance(call, CallOf)
         # The constructor itself: a project function returning an engine takes other arguments.
-        constructor = semantics.project.external_name(call.func)
+        constructor = semantics.qualified_name(node.func)
         if constructor is None or not semantics.is_engine_constructor_call(node):
             return
-        if constructor in vocab.CONFIG_ENGINE_CONSTRUCTORS or semantics.project.opts_out_of_pre_ping(call):
+        if constructor in vocab.CONFIG_ENGINE_CONSTRUCTORS or semantics.project.opts_out_of_pre_ping(
+            call, semantics.module.root
+        ):
             return
         edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
         self.report(node, fix=self.make_fix([edit]))

@@ -29,7 +29,7 @@ class BlockingCalls:
     def chain(self, function: Function, depth: int = 0) -> tuple[Function, ...] | None:
         """The calls from `function` down to one that opens a sync session and uses it
         (`function` first), or None."""
-        key = (function.module.module, function.facts.qualname)
+        key = (function.module.key, function.facts.qualname)
         if key in self._chains:
             return self._chains[key]
         self._chains[key] = None  # a cycle of calls finds nothing through itself

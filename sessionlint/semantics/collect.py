@@ -70,6 +70,19 @@ def import_bindings(
             yield alias.asname or alias.name, f"{source}.{alias.name}" if source else alias.name
 
 
+def star_import_source(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> str | None:
+    """The module a `from ... import *` statement takes every public name of."""
+    if not isinstance(node, ast.ImportFrom) or not any(alias.name == "*" for alias in node.names):
+        return None
+    source = node.module or ""
+    if node.level:
+        base = relative_import_base(module, is_package, node.level)
+        if base is None:
+            return None
+        source = f"{base}.{source}" if base and source else base or source
+    return source or None
+
+
 def value_of(node: ast.expr | None, resolve: NameResolver) -> Value | None:
     """The symbolic value of an expression; None when it says nothing the rules use."""
     if node is None:
@@ -183,6 +196,7 @@ class _ModuleCollector:
         self.is_package = is_package
         self.shallow = shallow
         self.imports: dict[str, str] = {}
+        self.star_imports: list[str] = []
         self.bindings: dict[str, Value | None] = {}
         self.definitions: set[str] = set()
         self.functions: dict[str, FunctionFacts] = {}
@@ -207,6 +221,9 @@ class _ModuleCollector:
         for node in nodes:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 self.imports.update(import_bindings(node, self.module, self.is_package))
+                source = star_import_source(node, self.module, self.is_package)
+                if source is not None:
+                    self.star_imports.append(source)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 self.definitions.add(node.name)
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
@@ -623,7 +640,7 @@ def collect(
     path: str,
     module: str,
     is_package: bool,
-    aliases: tuple[str, ...] = (),
+    aliases: tuple[tuple[str, str], ...] = (),
     shallow: bool = False,
 ) -> ModuleFacts:
     """Condense a parsed module into its facts (`shallow`: module-level names only)."""
@@ -639,6 +656,7 @@ def collect(
         is_package=is_package,
         aliases=aliases,
         imports=collector.imports,
+        star_imports=tuple(collector.star_imports),
         bindings=collector.bindings,
         definitions=_frozen(collector.definitions),
         functions=collector.functions,

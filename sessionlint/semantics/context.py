@@ -194,7 +194,9 @@ class FileSemantics:
     def qualified_name(self, node: cst.BaseExpression | None) -> str | None:
         """The external qualified name an expression refers to (`sqlalchemy.pool.NullPool`)."""
         value = self.value_of(node)
-        return self.project.external_name(value.func if isinstance(value, CallOf) else value)
+        return self.project.external_name(
+            value.func if isinstance(value, CallOf) else value, self.module.root
+        )
 
     def is_engine_constructor_call(self, node: cst.Call) -> bool:
         return self.kind_of(node) == Kind.ENGINE
@@ -245,7 +247,7 @@ class FileSemantics:
 
     def module_constant(self, node: cst.BaseExpression) -> Value | None:
         """The value a module-level constant is bound to (through imports), if known."""
-        return self.project.constant_value(self.value_of(node))
+        return self.project.constant_value(self.value_of(node), self.module.root)
 
 
 def expression_value(node: cst.BaseExpression | None, resolve) -> Value | None:  # type: ignore[no-untyped-def]

@@ -51,19 +51,19 @@ def is_command(project: ProjectFacts, function: Function) -> bool:
 def script_modules(project: ProjectFacts) -> frozenset[FunctionRef]:
     """Modules under a `scripts/` folder that no application module imports (as
     `(module, "")`): run as scripts, never part of the service."""
-    candidates = {name for name, module in project.modules.items() if in_script_folder(module)}
+    candidates = {module.key for module in project.modules.values() if in_script_folder(module)}
     if not candidates:
         return frozenset()
     imported: set[str] = set()
     for module in project.modules.values():
-        if module.module in candidates or module.is_test_file:
+        if module.key in candidates or module.is_test_file:
             continue
         for target in module.import_targets():
             parts = target.split(".")
             for length in range(1, len(parts) + 1):
-                found = project.module_named(".".join(parts[:length]))
-                if found is not None and found.module in candidates:
-                    imported.add(found.module)
+                found = project.module_named(".".join(parts[:length]), module.root)
+                if found is not None and found.key in candidates:
+                    imported.add(found.key)
     return frozenset((name, "") for name in candidates - imported)
 
 
@@ -84,18 +84,18 @@ class _CallGraph:
         self.functions: dict[FunctionRef, Function] = {}
         for module in project.modules.values():
             for qualname, facts in module.functions.items():
-                ref = (module.module, qualname)
+                ref = (module.key, qualname)
                 self.functions[ref] = project.function_in(module, qualname)  # type: ignore[assignment]
                 self._add(facts.calls, ref, module)
             self._add(module.main_calls, _MAIN_BLOCK, module)
-            body = _SCRIPT_BODY if module.module in self.scripts else _MODULE_BODY
+            body = _SCRIPT_BODY if module.key in self.scripts else _MODULE_BODY
             self._add(module.toplevel_calls - module.main_calls, body, module)
 
     def _add(self, qualnames: Iterable[str], caller: FunctionRef, module: ModuleFacts) -> None:
         for qualname in qualnames:
             target = self.project.function_of(Ref(qualname), module)
             if target is not None:
-                callee = (target.module.module, target.facts.qualname)
+                callee = (target.module.key, target.facts.qualname)
                 self.callers.setdefault(callee, set()).add(caller)
 
     def closure(self, roots: set[FunctionRef], excluded: set[FunctionRef]) -> frozenset[FunctionRef]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import field
 from pathlib import PurePath
 
+from sessionlint.roots import module_key
 from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
@@ -85,9 +86,13 @@ class ModuleFacts:
     digest: str = ""
     # False when only LibCST could parse the file (newer syntax): only imports are known.
     complete: bool = True
-    # Other dotted names this module may be imported as (layouts without `__init__.py`).
-    aliases: tuple[str, ...] = ()
+    # The source root `module` is named under (see `roots`), and the (root, dotted name)
+    # pairs it may also be imported as (namespace packages, outer project roots).
+    root: str = ""
+    aliases: tuple[tuple[str, str], ...] = ()
     imports: dict[str, str] = field(default_factory=dict)
+    # Modules whose public names `from module import *` brings in, in source order.
+    star_imports: tuple[str, ...] = ()
     # Module-level (and class-level, as `Class.attr`) assignments; the last one wins.
     bindings: dict[str, Value | None] = field(default_factory=dict)
     definitions: frozenset[str] = frozenset()
@@ -116,6 +121,15 @@ class ModuleFacts:
     # Only module-level names were collected, no function: a module read for what other
     # modules import from it, which names nothing the rules are about itself.
     shallow: bool = False
+
+    @property
+    def key(self) -> str:
+        """The module's key in the project index: (root, name), see `roots.module_key`."""
+        return module_key(self.root, self.module)
+
+    @property
+    def alias_names(self) -> tuple[str, ...]:
+        return tuple(name for _, name in self.aliases)
 
     @property
     def is_test_file(self) -> bool:

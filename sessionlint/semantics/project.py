@@ -9,12 +9,21 @@ endpoint. Unknown answers are None / False: the rules never guess.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Union
 
+from sessionlint.roots import ModuleIdentity
 from sessionlint.semantics import contexts
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
+from sessionlint.semantics.resolution import (
+    Ambiguous,
+    Binding,
+    External,
+    Function,
+    Lookup,
+    ModuleIndex,
+    Resolver,
+    Target,
+)
 from sessionlint.semantics.values import (
     SESSION_FROM_FACTORY,
     Attr,
@@ -36,27 +45,9 @@ _MAX_DEPTH = 24
 _MODULE_BODY = FunctionFacts("", "", 0, False, False, False, (), (), (), ())
 
 
-@dataclass(frozen=True)
-class External:
-    qualname: str
+__all__ = ["Binding", "External", "Function", "FunctionRef", "ProjectFacts", "Target"]
 
-
-@dataclass(frozen=True)
-class Binding:
-    module: ModuleFacts
-    name: str
-    rest: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Function:
-    module: ModuleFacts
-    facts: FunctionFacts
-    rest: tuple[str, ...] = ()
-
-
-Target = Union[External, Binding, Function, None]
-FunctionRef = tuple[str, str]  # (module name, function qualname)
+FunctionRef = tuple[str, str]  # (module key, function qualname): see `ModuleFacts.key`
 
 _SESSION_CLASS_KINDS = {
     **dict.fromkeys(vocab.SYNC_SESSION_CLASSES, Kind.SYNC_SESSION),
@@ -89,26 +80,29 @@ class ProjectFacts:
         dependency_names: Iterable[str] = vocab.DEFAULT_DEPENDENCY_NAMES,
         session_factories: Iterable[str] = (),
         engine_constructors: Iterable[str] = (),
-        aliases: Mapping[str, tuple[str, ...]] | None = None,
+        identities: Mapping[str, ModuleIdentity] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
     ) -> None:
-        """`modules`: their facts, or a mapping from module name to facts with `aliases`
-        (module name -> its aliases) beside it, so that facts kept elsewhere (an incremental
+        """`modules`: their facts, or a mapping from module key (`ModuleFacts.key`) to facts
+        with their `identities` beside it, so that facts kept elsewhere (an incremental
         run's stored ones) are only loaded when looked up. `indexes`: whole-project indexes
         already known for exactly these modules (see `known_indexes`)."""
         if isinstance(modules, Mapping):
             self.modules = modules
-            alias_lists = aliases or {}
+            known = dict(identities or {})
         else:
             self.modules = {}
-            alias_lists = {}
+            known = {}
             for facts in modules:
-                self.modules.setdefault(facts.module, facts)
-                alias_lists[facts.module] = alias_lists.get(facts.module, ()) + facts.aliases
-        self.aliases = _unambiguous_aliases(alias_lists, self.modules)
+                if self.modules.setdefault(facts.key, facts) is facts:
+                    identity = ModuleIdentity(facts.root, facts.module, facts.is_package, facts.aliases)
+                    known[facts.key] = identity
         self.dependency_names = frozenset(dependency_names)
         self.extra_factories = frozenset(session_factories)
         self.extra_engines = frozenset(engine_constructors)
+        self.resolver = Resolver(
+            self.modules, ModuleIndex(known.items()), _VOCABULARY | self.extra_factories | self.extra_engines
+        )
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
         # Return annotations count as evidence (`declared_kind`): off while asking what a
         # function owns, which only the values it really makes can prove.
@@ -116,7 +110,16 @@ class ProjectFacts:
         self._in_progress: set[tuple[object, ...]] = set()
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
-        self.lookups: dict[str, str | None] | None = None
+
+    @property
+    def lookups(self) -> dict[Lookup, str | None] | None:
+        """While a file's check is recorded: every module lookup its resolutions made, with
+        what it found (see `Resolver.token`)."""
+        return self.resolver.lookups
+
+    @lookups.setter
+    def lookups(self, value: dict[Lookup, str | None] | None) -> None:
+        self.resolver.lookups = value
 
     def with_module(self, facts: ModuleFacts) -> ProjectFacts:
         """The same project with one module's facts replaced (after a fix rewrote it)."""
@@ -130,88 +133,51 @@ class ProjectFacts:
 
     # -- resolution ---------------------------------------------------------------------
 
-    def module_named(self, name: str) -> ModuleFacts | None:
-        found = self.modules.get(name)
-        if found is None and name in self.aliases:
-            found = self.modules.get(self.aliases[name])
-        if self.lookups is not None:
-            self.lookups[name] = found.digest if found is not None else None
-        return found
+    def module_named(self, name: str, root: str = "") -> ModuleFacts | None:
+        """The module `name` is, imported from a module under source root `root` (None when
+        no module read has it, or several could be it)."""
+        return self.resolver.find(name, root)
 
-    def resolve(self, qualname: str, depth: int = 0) -> Target:
-        """What a qualified name refers to, following imports and re-exports."""
-        if qualname in _VOCABULARY or qualname in self.extra_factories or qualname in self.extra_engines:
-            return External(qualname)
-        if depth > _MAX_DEPTH:
-            return None
-        parts = qualname.split(".")
-        for split in range(len(parts), 0, -1):
-            module = self.module_named(".".join(parts[:split]))
-            if module is not None:
-                target = self._resolve_in(module, tuple(parts[split:]), depth)
-                package = self._package_rebinding(".".join(parts[:split]))
-                if target is None and package is not None:
-                    # `from .session import session` in `pkg/__init__.py`: the attribute
-                    # `pkg.session` is that object, not the submodule it came from.
-                    return self._resolve_in(package, tuple(parts[split - 1 :]), depth + 1)
-                return target
-        return External(qualname)
+    def resolve(self, qualname: str, root: str = "") -> Target:
+        """What a qualified name, written in a module under `root`, refers to: imports and
+        re-exports followed (see `resolution`). An ambiguous name refers to nothing."""
+        target = self.resolver.resolve(qualname, root)
+        return None if isinstance(target, Ambiguous) else target
 
-    def _package_rebinding(self, module_name: str) -> ModuleFacts | None:
-        """The package whose `__init__` binds the name of its submodule `module_name`."""
-        package_name, _, name = module_name.rpartition(".")
-        package = self.module_named(package_name) if package_name else None
-        if package is None or not package.is_package:
-            return None
-        if name in package.imports:
-            return package if package.imports[name] != module_name else None
-        return package if name in package.bindings or name in package.functions else None
+    def possible_targets(self, qualname: str, root: str = "") -> tuple[Target, ...]:
+        """Everything a name may refer to: its target, or each one of an ambiguous name."""
+        target = self.resolver.resolve(qualname, root)
+        return target.targets if isinstance(target, Ambiguous) else (target,)
 
-    def _resolve_in(self, module: ModuleFacts, rest: tuple[str, ...], depth: int) -> Target:
-        if not rest:
-            return None
-        name = rest[0]
-        if len(rest) >= 2 and f"{name}.{rest[1]}" in module.bindings:
-            return Binding(module, f"{name}.{rest[1]}", rest[2:])
-        if name in module.imports:
-            return self.resolve(".".join((module.imports[name], *rest[1:])), depth + 1)
-        if name in module.bindings:
-            return Binding(module, name, rest[1:])
-        for length in range(len(rest), 0, -1):
-            function = module.functions.get(".".join(rest[:length]))
-            if function is not None:
-                return Function(module, function, rest[length:])
-        return None
-
-    def external_name(self, value: Value | None) -> str | None:
+    def external_name(self, value: Value | None, root: str = "") -> str | None:
         """The qualified name of the library object a value names (`sqlalchemy.pool.NullPool`)."""
         if isinstance(value, Ref):
-            target = self.resolve(value.qualname)
+            target = self.resolve(value.qualname, root)
             if isinstance(target, External):
                 return target.qualname
         return None
 
-    def constant_value(self, value: Value | None) -> Value | None:
+    def constant_value(self, value: Value | None, root: str = "") -> Value | None:
         """What a module-level constant is bound to (through imports); other values as they are."""
         if isinstance(value, Ref):
-            target = self.resolve(value.qualname)
+            target = self.resolve(value.qualname, root)
             if isinstance(target, Binding) and not target.rest:
                 return target.module.bindings.get(target.name)
         return value
 
     # -- what a call's arguments decide -------------------------------------------------
 
-    def opts_out_of_pre_ping(self, call: CallOf) -> bool:
+    def opts_out_of_pre_ping(self, call: CallOf, root: str = "") -> bool:
         """An engine constructor call that needs no `pool_pre_ping=True` (SL005): it decides
         itself (`pool_pre_ping=` of any value, `**kwargs`), pools nothing that goes stale
         (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
         or through a module-level constant)."""
         if call.may_set("pool_pre_ping"):
             return True
-        if self.external_name(call.keyword("poolclass")) in vocab.NON_POOLING_POOLS:
+        if self.external_name(call.keyword("poolclass"), root) in vocab.NON_POOLING_POOLS:
             return True
         url = call.keyword("url") if call.has_keyword("url") else (call.args[0] if call.args else None)
-        text = self.constant_value(url)
+        text = self.constant_value(url, root)
         return isinstance(text, Text) and text.prefix.startswith("sqlite")
 
     def holds_no_pool_connection(
@@ -228,7 +194,8 @@ class ProjectFacts:
         if call.has_keyword("bind") or call.args:
             bind = call.keyword("bind") if call.has_keyword("bind") else call.args[0]
             return self.value_kind(bind, module, function) != Kind.ENGINE
-        return self.external_name(call.func) in _SESSION_CLASS_KINDS and not call.has_keyword("binds")
+        session_class = self.external_name(call.func, module.root)
+        return session_class in _SESSION_CLASS_KINDS and not call.has_keyword("binds")
 
     def creates_pooled_session(self, function: Function, value: Value | None) -> bool:
         """`value`, assigned in `function`, is a new session that can keep a pool connection
@@ -241,7 +208,7 @@ class ProjectFacts:
     def function_of(self, value: Value | None, module: ModuleFacts) -> Function | None:
         """The project function a value names (`get_db`, `deps.get_db`), if any."""
         if isinstance(value, Ref):
-            target = self.resolve(value.qualname)
+            target = self.resolve(value.qualname, module.root)
             if isinstance(target, Function) and not target.rest:
                 return target
             if isinstance(target, Binding) and not target.rest:
@@ -259,7 +226,7 @@ class ProjectFacts:
         """What a value is at run time (a session, a factory, an engine, ...)."""
         if value is None:
             return None
-        key = ("value", value, module.module, function.qualname if function else None, self._declarations)
+        key = ("value", value, module.key, function.qualname if function else None, self._declarations)
         return self._memo(key, lambda: self._value_kind(value, module, function))
 
     def _memo(self, key: tuple[object, ...], compute) -> Kind | None:  # type: ignore[no-untyped-def]
@@ -277,7 +244,7 @@ class ProjectFacts:
 
     def _value_kind(self, value: Value, module: ModuleFacts, function: FunctionFacts | None) -> Kind | None:
         if isinstance(value, Ref):
-            return self._global_kind(value.qualname)
+            return self._global_kind(value.qualname, module.root)
         if isinstance(value, Local):
             return self.local_kind(value.name, module, function) if function else None
         if isinstance(value, CallOf):
@@ -323,8 +290,8 @@ class ProjectFacts:
         kind = kinds.pop() if len(kinds) == 1 else None
         return kind if kind is not None and (kind.is_session or kind.is_factory) else None
 
-    def _global_kind(self, qualname: str) -> Kind | None:
-        target = self.resolve(qualname)
+    def _global_kind(self, qualname: str, root: str) -> Kind | None:
+        target = self.resolve(qualname, root)
         if isinstance(target, External):
             if target.qualname in _SESSION_CLASS_KINDS:
                 return (
@@ -359,7 +326,7 @@ class ProjectFacts:
     ) -> Kind | None:
         func = call.func
         if isinstance(func, Ref):
-            target = self.resolve(func.qualname)
+            target = self.resolve(func.qualname, module.root)
             if isinstance(target, External):
                 return self._constructed_kind(target.qualname, call, module, function)
             if isinstance(target, Function) and not target.rest:
@@ -395,11 +362,11 @@ class ProjectFacts:
         """The kind of object an annotation declares (`Session`, `Annotated[AsyncSession, ...]`, an alias)."""
         if value is None:
             return None
-        return self._memo(("annotation", value, module.module), lambda: self._annotation_kind(value, module))
+        return self._memo(("annotation", value, module.key), lambda: self._annotation_kind(value, module))
 
     def _annotation_kind(self, value: Value, module: ModuleFacts) -> Kind | None:
         if isinstance(value, Ref):
-            target = self.resolve(value.qualname)
+            target = self.resolve(value.qualname, module.root)
             if isinstance(target, External):
                 if target.qualname in vocab.BACKGROUND_TASKS:
                     return Kind.BACKGROUND_TASKS
@@ -408,7 +375,7 @@ class ProjectFacts:
                 return self.annotation_kind(target.module.bindings[target.name], target.module)
             return None
         if isinstance(value, SubscriptOf) and isinstance(value.base, Ref) and value.items:
-            base = self.resolve(value.base.qualname)
+            base = self.resolve(value.base.qualname, module.root)
             base_name = base.qualname if isinstance(base, External) else None
             if base_name in vocab.ANNOTATED or base_name in vocab.OPTIONAL:
                 return self.annotation_kind(value.items[0], module)
@@ -439,10 +406,10 @@ class ProjectFacts:
     def _dependency_in(self, value: Value | None, module: ModuleFacts, depth: int) -> Function | None:
         if value is None or depth > _MAX_DEPTH:
             return None
-        if isinstance(value, CallOf) and self.is_depends_call(value):
+        if isinstance(value, CallOf) and self.is_depends_call(value, module.root):
             return self.function_of(self.depends_target(value), module)
         if isinstance(value, SubscriptOf) and isinstance(value.base, Ref):
-            base = self.resolve(value.base.qualname)
+            base = self.resolve(value.base.qualname, module.root)
             if isinstance(base, External) and base.qualname in vocab.ANNOTATED:
                 for item in value.items[1:]:
                     found = self._dependency_in(item, module, depth + 1)
@@ -450,15 +417,15 @@ class ProjectFacts:
                         return found
             return None
         if isinstance(value, Ref):
-            target = self.resolve(value.qualname)
+            target = self.resolve(value.qualname, module.root)
             if isinstance(target, Binding) and not target.rest:
                 return self._dependency_in(target.module.bindings[target.name], target.module, depth + 1)
         return None
 
-    def is_depends_call(self, call: CallOf) -> bool:
+    def is_depends_call(self, call: CallOf, root: str = "") -> bool:
         if not isinstance(call.func, Ref):
             return False
-        target = self.resolve(call.func.qualname)
+        target = self.resolve(call.func.qualname, root)
         return isinstance(target, External) and target.qualname in vocab.DEPENDS
 
     @staticmethod
@@ -469,10 +436,10 @@ class ProjectFacts:
         targets = set()
         for module in self.modules.values():
             for call in module.dependency_calls:
-                if isinstance(call, CallOf) and self.is_depends_call(call):
+                if isinstance(call, CallOf) and self.is_depends_call(call, module.root):
                     function = self.function_of(self.depends_target(call), module)
                     if function is not None:
-                        targets.add((function.module.module, function.facts.qualname))
+                        targets.add((function.module.key, function.facts.qualname))
         return frozenset(targets)
 
     # Whole-project indexes, built on first use: the fact pass builds a project after each
@@ -484,6 +451,10 @@ class ProjectFacts:
     @property
     def called_functions(self) -> frozenset[FunctionRef]:
         return self._index("called", self._collect_called_functions)
+
+    @property
+    def uncertain_callers(self) -> frozenset[FunctionRef]:
+        return self._index("uncertain", self._collect_uncertain_callers)
 
     def _index(self, name: str, build: Callable[[], frozenset[FunctionRef]]) -> frozenset[FunctionRef]:
         found = self._indexes.get(name)
@@ -500,19 +471,30 @@ class ProjectFacts:
     def build_indexes(self) -> None:
         """Build the whole-project indexes now (before forking workers, which would each
         build their own)."""
-        _ = self.dependency_targets, self.called_functions, self.lifespan_targets
+        _ = self.dependency_targets, self.called_functions, self.uncertain_callers, self.lifespan_targets
 
     def known_indexes(self) -> dict[str, frozenset[FunctionRef]]:
         """The whole-project indexes built so far (an incremental run reuses them)."""
         return dict(self._indexes)
 
     def _collect_called_functions(self) -> frozenset[FunctionRef]:
+        return self._called(lambda targets: len(targets) == 1)
+
+    def _collect_uncertain_callers(self) -> frozenset[FunctionRef]:
+        """Functions a call of an ambiguous name may be calling."""
+        return self._called(lambda targets: len(targets) > 1)
+
+    def _called(self, wanted: Callable[[tuple[Target, ...]], bool]) -> frozenset[FunctionRef]:
         called = set()
         for module in self.modules.values():
             for qualname in module.calls:
-                target = self.resolve(qualname)
-                if isinstance(target, Function) and not target.rest:
-                    called.add((target.module.module, target.facts.qualname))
+                targets = self.possible_targets(qualname, module.root)
+                if wanted(targets):
+                    called.update(
+                        (target.module.key, target.facts.qualname)
+                        for target in targets
+                        if isinstance(target, Function) and not target.rest
+                    )
         return frozenset(called)
 
     # -- functions ----------------------------------------------------------------------
@@ -660,7 +642,7 @@ class ProjectFacts:
         """
         if value is None:
             return None
-        key = ("created", value, module.module, function.qualname if function else None)
+        key = ("created", value, module.key, function.qualname if function else None)
         return self._memo(key, lambda: self._created_session_kind(value, module, function))
 
     def _created_session_kind(
@@ -710,7 +692,19 @@ class ProjectFacts:
         return self._member("dependency", function, self.dependency_targets)
 
     def is_called_directly(self, function: Function) -> bool:
-        return self._member("called", function, self.called_functions)
+        """Called directly somewhere, or perhaps: see `callers_known`. Every "nothing calls it
+        directly" decision (a dependency by name alone, a fix that makes it a generator)
+        asks this, so an unknown answer never reads as "no caller"."""
+        called = self._member("called", function, self.called_functions)
+        return called or not self.callers_known(function)
+
+    def callers_known(self, function: Function) -> bool:
+        """Every call of this function in the checked modules is known: no call of an
+        ambiguous name (`app.db.get_db` where two source roots have an `app.db`) may be one.
+
+        False means "unknown": a rule must then neither conclude that nothing calls the
+        function (no finding resting on that) nor offer a fix that is safe only if so."""
+        return not self._member("uncertain", function, self.uncertain_callers)
 
     def is_session_dependency(self, function: Function) -> bool:
         """A function that creates a session and that FastAPI calls as a dependency."""
@@ -729,20 +723,20 @@ class ProjectFacts:
 
     def is_endpoint(self, function: Function) -> bool:
         return any(
-            self._is_route_decorator(d, {Kind.APP, Kind.ROUTER}, vocab.ROUTE_METHODS)
+            self._is_route_decorator(d, {Kind.APP, Kind.ROUTER}, vocab.ROUTE_METHODS, function.module.root)
             for d in function.facts.decorators
         )
 
     def is_route_decorator(
-        self, decorator: Value | None, methods: frozenset[str] = vocab.ROUTE_METHODS
+        self, decorator: Value | None, methods: frozenset[str] = vocab.ROUTE_METHODS, root: str = ""
     ) -> bool:
         """`@app.get(...)`, `@router.post(...)`: a FastAPI route decorator of one of `methods`."""
-        return self._is_route_decorator(decorator, {Kind.APP, Kind.ROUTER}, methods)
+        return self._is_route_decorator(decorator, {Kind.APP, Kind.ROUTER}, methods, root)
 
     def is_startup_hook(self, function: Function) -> bool:
         """A lifespan function or an `on_event` handler: runs once per process."""
         if any(
-            self._is_route_decorator(d, {Kind.APP, Kind.ROUTER}, vocab.STARTUP_HOOKS)
+            self._is_route_decorator(d, {Kind.APP, Kind.ROUTER}, vocab.STARTUP_HOOKS, function.module.root)
             for d in function.facts.decorators
         ):
             return True
@@ -760,13 +754,13 @@ class ProjectFacts:
                 if isinstance(call, CallOf) and self.value_kind(call, module) in (Kind.APP, Kind.ROUTER):
                     lifespan = self.function_of(call.keyword("lifespan"), module)
                     if lifespan is not None:
-                        targets.add((lifespan.module.module, lifespan.facts.qualname))
+                        targets.add((lifespan.module.key, lifespan.facts.qualname))
         return frozenset(targets)
 
     # -- what a file's result depended on (the cache's validity check) --------------------
 
     def _member(self, question: str, function: Function, members: frozenset[FunctionRef]) -> bool:
-        key = (function.module.module, function.facts.qualname)
+        key = (function.module.key, function.facts.qualname)
         answer = key in members
         if self.answers is not None:
             self.answers[(question, *key)] = answer
@@ -796,6 +790,7 @@ class ProjectFacts:
         members = {
             "dependency": self.dependency_targets,
             "called": self.called_functions,
+            "uncertain": self.uncertain_callers,
             "lifespan": self.lifespan_targets,
             "script": self.script_modules,
             "one_shot": self.one_shot_functions,
@@ -806,35 +801,8 @@ class ProjectFacts:
             for (question, module, qualname), answer in answers.items()
         )
 
-    def module_lookups(self, module: ModuleFacts) -> dict[str, str | None]:
-        """Every module name resolution from `module` can reach, with the digest it finds.
-
-        Resolution only follows imports, so the facts a file's findings can depend on are
-        those of the modules in this closure (and the absence of the names that found none).
-        """
-        own = self.module_named(module.module)
-        lookups: dict[str, str | None] = {module.module: own.digest if own is not None else None}
-        queue = [module]
-        while queue:
-            current = queue.pop()
-            for target in current.import_targets():
-                parts = target.split(".")
-                for length in range(1, len(parts) + 1):
-                    name = ".".join(parts[:length])
-                    if name in lookups:
-                        continue
-                    found = self.module_named(name)
-                    lookups[name] = found.digest if found is not None else None
-                    if found is not None:
-                        queue.append(found)
-        return lookups
-
-    def lookups_still_hold(self, lookups: dict[str, str | None]) -> bool:
-        for name, digest in lookups.items():
-            found = self.module_named(name)
-            if (found.digest if found is not None else None) != digest:
-                return False
-        return True
+    def lookups_still_hold(self, lookups: dict[Lookup, str | None]) -> bool:
+        return all(self.resolver.token(lookup) == token for lookup, token in lookups.items())
 
     # -- where code runs (`contexts`) ----------------------------------------------------
 
@@ -871,7 +839,7 @@ class ProjectFacts:
     def is_app_factory(self, function: Function) -> bool:
         """A function that builds the FastAPI app (runs once per process)."""
         for qualname in function.facts.calls:
-            target = self.resolve(qualname)
+            target = self.resolve(qualname, function.module.root)
             if isinstance(target, External) and target.qualname in vocab.FASTAPI_APPS:
                 return True
         return False
@@ -886,20 +854,20 @@ class ProjectFacts:
             if isinstance(decorator, CallOf):
                 decorator = decorator.func
             if isinstance(decorator, Ref):
-                target = self.resolve(decorator.qualname)
+                target = self.resolve(decorator.qualname, function.module.root)
                 if isinstance(target, External):
                     names.add(target.qualname)
         return names
 
     def _is_route_decorator(
-        self, decorator: Value | None, owners: set[Kind], methods: frozenset[str]
+        self, decorator: Value | None, owners: set[Kind], methods: frozenset[str], root: str
     ) -> bool:
         if not isinstance(decorator, CallOf):
             return False
         func = decorator.func
         if isinstance(func, Ref):
             owner_name, _, method = func.qualname.rpartition(".")
-            return method in methods and self._global_kind(owner_name) in owners
+            return method in methods and self._global_kind(owner_name, root) in owners
         return False
 
     def function_in(self, module: ModuleFacts, qualname: str) -> Function | None:
@@ -911,19 +879,3 @@ def _is_placeholder_param(param: ParamFacts) -> bool:
     """`db=None`, unannotated: only makes the name exist until the body binds it
     (`db = db or SessionLocal()`, `if db is None: db = SessionLocal()`)."""
     return param.annotation is None and isinstance(param.default, NoneValue)
-
-
-def _unambiguous_aliases(
-    alias_lists: Mapping[str, tuple[str, ...]], modules: Mapping[str, ModuleFacts]
-) -> dict[str, str]:
-    """Alias -> module name. An alias that names two modules is ambiguous: it resolves to
-    neither; nor does one that is some module's own name."""
-    owners: dict[str, set[str]] = {}
-    for module, aliases in alias_lists.items():
-        for alias in aliases:
-            owners.setdefault(alias, set()).add(module)
-    return {
-        alias: next(iter(names))
-        for alias, names in owners.items()
-        if len(names) == 1 and alias not in modules
-    }

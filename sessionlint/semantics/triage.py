@@ -53,7 +53,6 @@ _EXTERNAL_KINDS: dict[str, frozenset[Kind]] = {
 _SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
 _POOLED_ENGINE_CONSTRUCTORS = vocab.ENGINE_CONSTRUCTORS - vocab.CONFIG_ENGINE_CONSTRUCTORS
 _EXPIRING_FACTORIES = vocab.ASYNC_SESSIONMAKERS | vocab.ASYNC_SESSION_CLASSES | vocab.SESSIONMAKERS
-_MAX_ALIAS_DEPTH = 8
 
 
 def names_worth_following(facts: ModuleFacts, triage: Triage) -> set[str]:
@@ -63,15 +62,16 @@ def names_worth_following(facts: ModuleFacts, triage: Triage) -> set[str]:
     builds an engine: a lifespan), or an import of such a thing under a new name.
     """
     names = set()
+    root = facts.root
     for name, value in facts.bindings.items():
-        if "." not in name and any(triage.is_trigger(ref) for ref in value_refs([value])):
+        if "." not in name and any(triage.is_trigger(ref, root) for ref in value_refs([value])):
             names.add(name)
     for qualname, function in facts.functions.items():
         if "." in qualname or "#" in qualname:
             continue
-        if any(triage.is_trigger(ref) for ref in function.referenced):
+        if any(triage.is_trigger(ref, root) for ref in function.referenced):
             names.add(function.name)
-    names.update(local for local, target in facts.imports.items() if triage.is_trigger(target))
+    names.update(local for local, target in facts.imports.items() if triage.is_trigger(target, root))
     return names
 
 
@@ -80,27 +80,34 @@ class Triage:
 
     def __init__(self, project: ProjectFacts) -> None:
         self.project = project
-        self._kinds: dict[str, frozenset[Kind]] = {}
+        self._kinds: dict[tuple[str, str], frozenset[Kind]] = {}
 
     def candidate_codes(self, facts: ModuleFacts, codes: Collection[str]) -> frozenset[str]:
         """The codes among `codes` whose rule could report something in this module."""
         module = ModuleTriage(facts, self)
         return frozenset(code for code in codes if CANDIDATE_TESTS.get(code, _references_trigger)(module))
 
-    def is_trigger(self, qualname: str) -> bool:
-        return bool(self.kinds(qualname) & _TRIGGER_KINDS)
+    def is_trigger(self, qualname: str, root: str) -> bool:
+        return bool(self.kinds(qualname, root) & _TRIGGER_KINDS)
 
-    def kinds(self, qualname: str, depth: int = 0) -> frozenset[Kind]:
-        """Every kind a global could be, be called to give, or declare as an annotation."""
-        found = self._kinds.get(qualname)
+    def kinds(self, qualname: str, root: str) -> frozenset[Kind]:
+        """Every kind a global (written under source root `root`) could be, be called to
+        give, or declare as an annotation.
+
+        Memoized per name, and an alias met again while its own kinds are computed gives
+        nothing (a cycle of aliases names nothing else): every alias is followed once, to
+        its end, however long the chain. A depth limit would be unsound here: a chain cut
+        short, then memoized, would make the triage skip a file the rules would flag."""
+        key = (root, qualname)
+        found = self._kinds.get(key)
         if found is None:
-            self._kinds[qualname] = frozenset()  # a cycle of aliases gives nothing
-            found = self._kinds[qualname] = self._compute_kinds(qualname, depth)
+            self._kinds[key] = frozenset()
+            found = self._kinds[key] = self._compute_kinds(qualname, root)
         return found
 
-    def _compute_kinds(self, qualname: str, depth: int) -> frozenset[Kind]:
+    def _compute_kinds(self, qualname: str, root: str) -> frozenset[Kind]:
         project = self.project
-        target = project.resolve(qualname)
+        target = project.resolve(qualname, root)
         if isinstance(target, External):
             name = target.qualname
             if name in project.extra_engines:
@@ -112,8 +119,8 @@ class Triage:
         if isinstance(target, Binding):
             value = target.module.bindings.get(target.name)
             kinds |= {project.value_kind(value, target.module), project.annotation_kind(value, target.module)}
-            if isinstance(value, Ref) and depth < _MAX_ALIAS_DEPTH:  # `get_db = make_session` aliases
-                kinds |= self.kinds(value.qualname, depth + 1)
+            if isinstance(value, Ref):  # `get_db = make_session` aliases
+                kinds |= self.kinds(value.qualname, target.module.root)
         elif isinstance(target, Function):
             kinds |= {
                 project.provided_kind(target),
@@ -135,7 +142,7 @@ class ModuleTriage:
         self.functions = [Function(facts, function) for function in facts.functions.values()]
 
     def any_kind(self, names: Iterable[str], kinds: frozenset[Kind]) -> bool:
-        return any(self.triage.kinds(name) & kinds for name in names)
+        return any(self.triage.kinds(name, self.facts.root) & kinds for name in names)
 
     def references(self, kinds: frozenset[Kind]) -> bool:
         return self.any_kind(self.facts.referenced, kinds)
@@ -144,7 +151,7 @@ class ModuleTriage:
         """What calling a global gives (awaited or not), whatever the call's arguments."""
         project, call = self.project, CallOf(Ref(name))
         kinds = {project.value_kind(call, self.facts), project.value_kind(Awaited(call), self.facts)}
-        target = project.resolve(name)
+        target = project.resolve(name, self.facts.root)
         if isinstance(target, External) and target.qualname in vocab.SESSIONMAKERS:
             kinds.add(Kind.ASYNC_FACTORY)  # `sessionmaker(class_=AsyncSession)`
         return frozenset(kind for kind in kinds if kind is not None)
@@ -155,12 +162,12 @@ class ModuleTriage:
         if isinstance(value, Awaited):
             value = value.value
         if isinstance(value, CallOf) and isinstance(value.func, Ref):
-            return bool(self.triage.kinds(value.func.qualname) & _SESSION_SOURCES)
+            return bool(self.triage.kinds(value.func.qualname, self.facts.root) & _SESSION_SOURCES)
         return isinstance(value, (CallOf, Local))  # a local alias, a chained call: ask
 
     def binding_kind(self, name: str) -> Kind | None:
         """The kind of the module-level object a name (or an attribute of it) belongs to."""
-        target = self.project.resolve(name)
+        target = self.project.resolve(name, self.facts.root)
         if isinstance(target, Binding):
             return self.project.value_kind(target.module.bindings.get(target.name), target.module)
         return None
@@ -176,7 +183,7 @@ class ModuleTriage:
         """A call of one of `constructors` under a name the fact pass could not know (a re-export
         through the project, a configured name), whose arguments are therefore not recorded."""
         for name in self.facts.calls - vocab.CONSTRUCTORS:
-            target = self.project.resolve(name)
+            target = self.project.resolve(name, self.facts.root)
             if isinstance(target, External) and (
                 target.qualname in constructors or target.qualname in self.project.extra_engines
             ):
@@ -241,7 +248,9 @@ def _sl005_engine_without_pre_ping(module: ModuleTriage) -> bool:
         return False
     for call in module.facts.constructor_calls:
         name = call.func.qualname if isinstance(call.func, Ref) else None
-        if name in _POOLED_ENGINE_CONSTRUCTORS and not module.project.opts_out_of_pre_ping(call):
+        if name in _POOLED_ENGINE_CONSTRUCTORS and not module.project.opts_out_of_pre_ping(
+            call, module.facts.root
+        ):
             return True
     return module.unlisted_calls_of(_POOLED_ENGINE_CONSTRUCTORS)
 
