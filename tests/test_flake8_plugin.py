@@ -49,6 +49,11 @@ _PROVIDED = (
     "alone, the file cannot tell what kind of session it provides"
 )
 
+_SCRIPT_IMPORTED = (
+    "the module under `scripts/` is imported by an application module: alone, it looks like a "
+    "one-shot script, where the rule does not apply"
+)
+
 # Case id -> why flake8's single-file view differs from the inline expectations.
 DIFFERS: dict[str, str] = {
     "SL001/flag_crossfile_annotated_alias": _DEPENDENCY + " (through an alias in a third module)",
@@ -90,6 +95,13 @@ DIFFERS: dict[str, str] = {
     ),
     "SL009/flag_crossfile_reexported_factory": _FACTORY,
     "SL009/flag_crossfile_renamed_dependency": _PROVIDED,
+    "SL002/flag_crossfile_function_local_import": _FACTORY + " (imported inside the function)",
+    "SL003/flag_scripts_folder_imported": _SCRIPT_IMPORTED,
+    "SL004/flag_crossfile_blocking_call": (
+        "the function that opens the sync session is in another module: alone, the endpoint's "
+        "call of it is a call of an unknown function"
+    ),
+    "SL005/flag_scripts_folder_imported": _SCRIPT_IMPORTED,
     "SL013/flag_crossfile_script": (
         "the session generator is defined in another module: alone, the script does not know "
         "that `provide_session()` creates and yields a session"

@@ -211,7 +211,10 @@ def test_facts_kept_from_a_run_where_the_module_had_another_name(tmp_path: Path)
 
 def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
     """Checking `lib` caches its facts; a cached run over `app` then knows its factory (as
-    checking one file knows the project's), which an incremental run could not."""
+    checking one file knows the project's), which an incremental run could not. Both are
+    folders of one project (its configuration marks the root): facts cached for another
+    project never count (see test_cache)."""
+    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
     for folder, name, text in (("lib", "db.py", PROVIDER), ("app", "work.py", ENDPOINT)):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "__init__.py").write_text("")
