@@ -228,8 +228,9 @@ class Engine:
         )
         return state
 
-    def build_project(self, states: Iterable[FileState]) -> ProjectFacts:
-        return self.project(state.facts for state in states if state.facts is not None)
+    def build_project(self, states: Iterable[FileState], *, complete: bool = False) -> ProjectFacts:
+        """`complete`: the states are every module of the project (see `sessionlint.scope`)."""
+        return self.project((state.facts for state in states if state.facts is not None), complete=complete)
 
     def project(
         self,
@@ -237,6 +238,7 @@ class Engine:
         *,
         aliases: Mapping[str, tuple[str, ...]] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
+        complete: bool = False,
     ) -> ProjectFacts:
         """The project index over these modules, with the settings' names (see `ProjectFacts`)."""
         return ProjectFacts(
@@ -246,6 +248,7 @@ class Engine:
             engine_constructors=self.settings.engine_constructors,
             aliases=aliases,
             indexes=indexes,
+            complete=complete,
         )
 
     # -- rule pass ----------------------------------------------------------------------

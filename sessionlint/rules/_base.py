@@ -13,6 +13,8 @@ from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAva
 from sessionlint.semantics.context import FileSemantics
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+# Why a fix that needs "nothing else in the project does X" is unsafe in a partial run.
+UNSEEN_CALLERS = "unsafe: this run did not see every module of the project, which may use it otherwise"
 
 
 class FileContext:

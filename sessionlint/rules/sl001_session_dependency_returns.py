@@ -6,7 +6,7 @@ import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
 from sessionlint.fixes.dependency import generator_dependency
-from sessionlint.rules._base import Rule
+from sessionlint.rules._base import UNSEEN_CALLERS, Rule
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
 
@@ -142,14 +142,20 @@ class SessionDependencyReturns(Rule):
         edits = generator_dependency(self.context, definition, function, returned, kind)
         if edits is None:
             return None
-        # Safe when FastAPI is the only caller: a direct caller would now get a generator.
-        safe = not self.semantics.project.is_called_directly(function)
         title = (
             "Yield the session from `async with`"
             if kind.is_async
             else "Yield the session and close it in `finally`"
         )
-        return self.make_fix(edits, safe=safe, title=title)
+        # Safe when FastAPI is the only caller: a direct caller would now get a generator.
+        project = self.semantics.project
+        if project.is_called_directly(function):
+            return self.make_fix(
+                edits, safe=False, title=f"{title} (unsafe: `{function.facts.name}` is called directly)"
+            )
+        if not project.knows_every_use(function):
+            return self.make_fix(edits, safe=False, title=f"{title} ({UNSEEN_CALLERS})")
+        return self.make_fix(edits, title=title)
 
     def _spelling(self, value: cst.BaseExpression) -> str:
         code = self.context.module.code_for_node(value)

@@ -10,7 +10,7 @@ from sessionlint.rules._base import Rule
 from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind
+from sessionlint.semantics.values import Kind, Local
 from sessionlint.walk import visit
 
 Creation = tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
@@ -153,7 +153,9 @@ class SessionNotClosed(Rule):
                 found = close_in_finally(
                     self.context, node, statement, name, is_async=kind.is_async, references=references
                 )
-                fix = self.make_fix([found[0]], safe=found[1]) if found is not None else None
+                if found is not None:
+                    safe = found[1] and not _hands_out_derived(function, name)
+                    fix = self.make_fix([found[0]], safe=safe)
             failure = (
                 f"an exception reaches the `yield` of `{function.facts.name}`"
                 if function.facts.is_generator
@@ -199,3 +201,14 @@ class SessionNotClosed(Rule):
         return first_yield is not None and any(
             ref.order > first_yield for ref in references.of(name) if ref.how in closing
         )
+
+
+def _hands_out_derived(function: Function, name: str) -> bool:
+    """A value computed from the session leaves the function (returned, yielded, stored
+    outside it, captured by a closure), through any local: closing the session first
+    breaks it (a lazy result can no longer be read, loaded objects are detached).
+    Yielding the session itself (a dependency) does not count."""
+    facts = function.facts
+    bare_yields = {value.name for value in facts.yields if isinstance(value, Local)}
+    leaving = facts.leaving | (bare_yields - {name})
+    return name in facts.leaving or bool(facts.derived_from(name) & leaving)

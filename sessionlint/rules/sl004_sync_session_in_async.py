@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
-from sessionlint.rules._base import FileContext, Rule
+from sessionlint.rules._base import UNSEEN_CALLERS, FileContext, Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
@@ -171,7 +171,11 @@ class SyncSessionInAsync(Rule):
         # `async` and the whitespace up to `def` (which may hold a line continuation).
         end += len(asynchronous.whitespace_after.value)
         edit = self.context.edit(start, end, "")
-        return self.make_fix([edit], title=f"Make `{function.facts.name}` a plain `def`")
+        title = f"Make `{function.facts.name}` a plain `def`"
+        # A caller this run did not see may await it: unsafe then.
+        if not self.semantics.project.knows_every_use(function):
+            return self.make_fix([edit], safe=False, title=f"{title} ({UNSEEN_CALLERS})")
+        return self.make_fix([edit], title=title)
 
     def _runs_in_thread_pool_when_sync(self, function: Function) -> bool:
         """FastAPI alone calls it, and nothing in its body needs the event loop."""

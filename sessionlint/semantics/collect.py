@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Callable, Optional, cast
 
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
@@ -473,6 +474,7 @@ class _FunctionWalker:
             ]
         ]
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
+        flows, leaving = dataflow(self.nodes, self.local_names, {arg.arg for arg in _all_args(args)})
         mentioned: list[Value | None] = [*decorators, *returns, *yields]
         mentioned += [part for param in params for part in (param.annotation, param.default)]
         mentioned += [value for values in local_values.values() for value in values]
@@ -496,6 +498,8 @@ class _FunctionWalker:
             assigned_names=_frozen(assigned),
             shared_names=_frozen(shared),
             referenced=_frozen(set(calls).union(value_refs(mentioned))),
+            flows=flows,
+            leaving=_frozen(leaving),
         )
 
 

@@ -58,6 +58,22 @@ class FunctionFacts:
     shared_names: frozenset[str] = frozenset()
     # Qualified names of every global the facts above mention (callees included).
     referenced: frozenset[str] = frozenset()
+    # Dataflow, over-approximated: each local name -> the locals its assigned values (or
+    # what is stored into it: `rows.append(row)`, `out[k] = row`) are computed from.
+    flows: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Locals whose values leave the function: named in a `return`, a `yield` (but for a
+    # bare `yield name`, see `yields`), stored on a parameter's or a global's attribute or
+    # item, kept by one (`self.items.append(row)`), or used in a nested function or lambda.
+    leaving: frozenset[str] = frozenset()
+
+    def derived_from(self, name: str) -> set[str]:
+        """The locals whose values may be computed from `name` (through any local)."""
+        found: set[str] = set()
+        frontier = {name}
+        while frontier:
+            frontier = {local for local, sources in self.flows.items() if sources & frontier} - found
+            found |= frontier
+        return found
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)

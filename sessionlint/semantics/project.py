@@ -82,11 +82,14 @@ class ProjectFacts:
         engine_constructors: Iterable[str] = (),
         aliases: Mapping[str, tuple[str, ...]] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
+        complete: bool = False,
     ) -> None:
         """`modules`: their facts, or a mapping from module name to facts with `aliases`
         (module name -> its aliases) beside it, so that facts kept elsewhere (an incremental
         run's stored ones) are only loaded when looked up. `indexes`: whole-project indexes
-        already known for exactly these modules (see `known_indexes`)."""
+        already known for exactly these modules (see `known_indexes`). `complete`: these are
+        every module of the project (see `sessionlint.scope`); only then can an absence (no
+        direct call anywhere) be known."""
         if isinstance(modules, Mapping):
             self.modules = modules
             alias_lists = aliases or {}
@@ -105,6 +108,7 @@ class ProjectFacts:
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
         self.lookups: dict[str, str | None] | None = None
+        self.complete = complete
 
     def with_module(self, facts: ModuleFacts) -> ProjectFacts:
         """The same project with one module's facts replaced (after a fix rewrote it)."""
@@ -114,6 +118,7 @@ class ProjectFacts:
             dependency_names=self.dependency_names,
             session_factories=self.extra_factories,
             engine_constructors=self.extra_engines,
+            complete=self.complete,
         )
 
     # -- resolution ---------------------------------------------------------------------
@@ -603,6 +608,16 @@ class ProjectFacts:
     def is_called_directly(self, function: Function) -> bool:
         return self._member("called", function, self.called_functions)
 
+    def knows_every_use(self, function: Function) -> bool:
+        """Every use of the function in the project is known: the run knows every module,
+        and the function is one whose uses are tracked (a module-level function; calls
+        through `self` or of a nested function are not). Only then does "nothing calls it
+        directly" mean something."""
+        if self.answers is not None:
+            self.answers[("complete", "", "")] = self.complete
+        facts = function.facts
+        return self.complete and facts.qualname == facts.name
+
     def is_session_dependency(self, function: Function) -> bool:
         """A function that creates a session and that FastAPI calls as a dependency."""
         if self.creates_session(function) is None:
@@ -690,7 +705,7 @@ class ProjectFacts:
             "lifespan": self.lifespan_targets,
         }
         return all(
-            ((module, qualname) in members[question]) == answer
+            (self.complete if question == "complete" else (module, qualname) in members[question]) == answer
             for (question, module, qualname), answer in answers.items()
         )
 
