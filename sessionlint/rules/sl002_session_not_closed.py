@@ -10,7 +10,7 @@ from sessionlint.rules._base import Rule
 from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind, Local
+from sessionlint.semantics.values import Kind
 from sessionlint.walk import visit
 
 Creation = tuple[cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
@@ -154,8 +154,11 @@ class SessionNotClosed(Rule):
                     self.context, node, statement, name, is_async=kind.is_async, references=references
                 )
                 if found is not None:
-                    safe = found[1] and not _hands_out_derived(function, name)
-                    fix = self.make_fix([found[0]], safe=safe)
+                    edit, safe = found
+                    end = edit.end_location  # just past the last wrapped line's break
+                    rows = edit.location.row, end.row - (end.column == 1)
+                    safe = safe and not _hands_out_derived(function, name, *rows)
+                    fix = self.make_fix([edit], safe=safe)
             failure = (
                 f"an exception reaches the `yield` of `{function.facts.name}`"
                 if function.facts.is_generator
@@ -203,12 +206,15 @@ class SessionNotClosed(Rule):
         )
 
 
-def _hands_out_derived(function: Function, name: str) -> bool:
+def _hands_out_derived(function: Function, name: str, first: int, last: int) -> bool:
     """A value computed from the session leaves the function (returned, yielded, stored
-    outside it, captured by a closure), through any local: closing the session first
-    breaks it (a lazy result can no longer be read, loaded objects are detached).
-    Yielding the session itself (a dependency) does not count."""
+    outside it, captured by a closure), through any local, on lines `first`..`last` (the
+    statements the fix wraps; after them the original closed the session already):
+    closing it first breaks that value (a lazy result can no longer be read, loaded
+    objects are detached). Yielding the session itself (a dependency) does not count."""
     facts = function.facts
-    bare_yields = {value.name for value in facts.yields if isinstance(value, Local)}
-    leaving = facts.leaving | (bare_yields - {name})
-    return name in facts.leaving or bool(facts.derived_from(name) & leaving)
+    derived = facts.derived_from(name)
+    return any(
+        first <= line <= last and (local in derived or (local == name and not bare))
+        for local, line, bare in facts.leaving
+    )

@@ -19,14 +19,21 @@ _KEEPING_METHODS = vocab.CONTAINER_STORE_METHODS | vocab.EXIT_STACK_METHODS
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
+Leave = tuple[str, int, bool]  # a local, the line where its value leaves, whether by a bare `yield name`
+
+
 def dataflow(
     nodes: Iterable[ast.AST], local_names: set[str], params: set[str]
-) -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+) -> tuple[dict[str, frozenset[str]], frozenset[Leave]]:
     """`nodes`: a function's own nodes (nested scopes not entered); `params`: its parameters
     (objects it was given: what is stored on them outlives the call)."""
     owned = local_names - params
     flows: dict[str, set[str]] = {}
-    leaving: set[str] = set()
+    leaving: set[Leave] = set()
+    line = 0
+
+    def leave(sources: set[str], bare: bool = False) -> None:
+        leaving.update((name, line, bare) for name in sources)
 
     def names(node: ast.AST | None) -> set[str]:
         if node is None:
@@ -44,9 +51,10 @@ def dataflow(
         if root is not None and root in owned:
             flows.setdefault(root, set()).update(sources)  # `out[k] = row`: into a local
         else:
-            leaving.update(sources)  # `self.row = row`, `CACHE[k] = row`
+            leave(sources)  # `self.row = row`, `CACHE[k] = row`
 
     for node in nodes:
+        line = getattr(node, "lineno", line)
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -57,12 +65,10 @@ def dataflow(
             for item in node.items:
                 if item.optional_vars is not None:
                     store(item.optional_vars, names(item.context_expr))
-        elif isinstance(node, ast.Return):
-            leaving |= names(node.value)
-        elif isinstance(node, ast.Yield) and not isinstance(node.value, ast.Name):
-            leaving |= names(node.value)  # a bare `yield name` is in `yields`
-        elif isinstance(node, ast.YieldFrom):
-            leaving |= names(node.value)
+        elif isinstance(node, (ast.Return, ast.YieldFrom)):
+            leave(names(node.value))
+        elif isinstance(node, ast.Yield):
+            leave(names(node.value), bare=isinstance(node.value, ast.Name))
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
             if node.func.attr in _KEEPING_METHODS:
@@ -74,7 +80,7 @@ def dataflow(
                     if isinstance(argument, ast.Name) and argument.id in local_names:
                         flows.setdefault(argument.id, set()).add(receiver)
         elif isinstance(node, _NESTED):
-            leaving |= names(node)  # a closure may run after the function returned
+            leave(names(node))  # a closure may run after the function returned
     return {name: frozenset(sources) for name, sources in flows.items()}, frozenset(leaving)
 
 

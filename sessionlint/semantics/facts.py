@@ -61,10 +61,10 @@ class FunctionFacts:
     # Dataflow, over-approximated: each local name -> the locals its assigned values (or
     # what is stored into it: `rows.append(row)`, `out[k] = row`) are computed from.
     flows: dict[str, frozenset[str]] = field(default_factory=dict)
-    # Locals whose values leave the function: named in a `return`, a `yield` (but for a
-    # bare `yield name`, see `yields`), stored on a parameter's or a global's attribute or
+    # Where locals' values leave the function, as (local, line, by a bare `yield name`):
+    # named in a `return` or `yield`, stored on a parameter's or a global's attribute or
     # item, kept by one (`self.items.append(row)`), or used in a nested function or lambda.
-    leaving: frozenset[str] = frozenset()
+    leaving: frozenset[tuple[str, int, bool]] = frozenset()
 
     def derived_from(self, name: str) -> set[str]:
         """The locals whose values may be computed from `name` (through any local)."""
