@@ -14,7 +14,10 @@ from sessionlint.semantics.context import FileSemantics
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # Why a fix that needs "nothing else in the project does X" is unsafe in a partial run.
-UNSEEN_CALLERS = "unsafe: this run did not see every module of the project, which may use it otherwise"
+UNSEEN_CALLERS = (
+    "unsafe: not every use of it in the project is known to this run "
+    "(a module it did not see, or a module name two files share)"
+)
 
 
 class FileContext:

@@ -98,9 +98,17 @@ class SessionDependencyReturns(Rule):
     was the session type, else the session class when the module imports it; otherwise
     the annotation is left as it was), adding the `collections.abc` import once.
 
-    It is safe when every use of the function in the checked tree goes through `Depends`:
+    It is safe when every use of the function in the project goes through `Depends`:
     FastAPI drives generator dependencies itself. It is unsafe when something calls the
-    function directly, because that caller would now get a generator instead of a session.
+    function directly, because that caller would now get a generator instead of a session,
+    and unsafe whenever the run cannot know that nothing does: when it did not see every
+    module of the project (the Python files under the folder of the configuration file,
+    else under the common folder of the checked paths, with the same excludes; a module
+    counts as seen when this run read it or the cache holds its facts for its current
+    content), as with stdin, a single file named on the command line or the files
+    pre-commit passes; when the function's module shares a name with another file (two
+    services' `app.db`); and for methods and nested functions, whose calls are not
+    tracked. The fix's title then says why.
     No fix is offered when the function has other `return`s or a `yield`, when the session
     is created by an `await`, when the `return` is not the last statement, or when a sync
     function creates an async session (or the other way round).

@@ -114,10 +114,18 @@ class SessionNotClosed(Rule):
     added in) `finally:` (`await db.close()` for an `AsyncSession`). The same statements
     run in the same order; the error paths now close the session too.
 
-    Unsafe when a wrapped `return` or `yield` hands out a value computed from the session
-    (`return db.execute(...)`, `return load(db)`): the session is then closed before the
-    caller uses that value, so a lazy result can no longer be read and loaded objects are
-    detached. Yielding the session itself (a dependency) stays safe. No fix is offered when
+    Unsafe when a value computed from the session leaves the function from the wrapped
+    statements, through any local variable: returned or yielded (`return db.execute(...)`,
+    `result = db.scalars(q)` then `return result`, `return load(db)`, an object passed to
+    `db.add()` or `db.refresh()`), stored on a parameter's or a global's attribute or item
+    (`self.rows = rows`, `cache[key] = user`, `self.items.append(row)`), or used by a
+    nested function or lambda. The session is then closed before that value is used, so a
+    lazy `Result` / `ScalarResult` or query can no longer be read and loaded objects are
+    detached (their lazy attributes raise). A value computed from the session counts even
+    when it is plain data (`return {"id": user.id}`): the run does not tell them apart.
+    Values handed out after an existing trailing `db.close()` do not count: the original
+    had closed the session there already. Yielding the session itself (a dependency)
+    stays safe. No fix is offered when
     the session is not created at the top level of the function body, when a `try` or
     `with` already closes it somewhere, or when an `AsyncSession` is created in a plain
     `def` (where `await` is not available).

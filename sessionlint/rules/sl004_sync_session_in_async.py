@@ -91,7 +91,10 @@ class SyncSessionInAsync(Rule):
     and its own body has no `await`, `async for`, `async with` or call into `asyncio` /
     `anyio`: the fix removes the `async` keyword, and FastAPI then runs the function in its
     thread pool (an async generator dependency becomes a generator dependency, which FastAPI
-    also supports). Otherwise there is no fix: move to `AsyncSession`.
+    also supports). A direct caller that awaits the function would break, so the fix is
+    unsafe when the run cannot know there is none: when it did not see every module of the
+    project (see SL001's "Fix safety"), or the function's module shares its name with
+    another file. Otherwise there is no fix: move to `AsyncSession`.
     """
 
     code = "SL004"

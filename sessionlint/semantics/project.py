@@ -610,13 +610,17 @@ class ProjectFacts:
 
     def knows_every_use(self, function: Function) -> bool:
         """Every use of the function in the project is known: the run knows every module,
-        and the function is one whose uses are tracked (a module-level function; calls
-        through `self` or of a nested function are not). Only then does "nothing calls it
-        directly" mean something."""
+        every name its module is imported as leads to it alone, and the function is one
+        whose uses are tracked (a module-level function; calls through `self` or of a
+        nested function are not). Only then does "nothing calls it directly" mean
+        something."""
         if self.answers is not None:
             self.answers[("complete", "", "")] = self.complete
-        facts = function.facts
-        return self.complete and facts.qualname == facts.name
+        facts, module = function.facts, function.module
+        # A name the module shares with another (two services' `app.db`) resolves to
+        # neither: a call through it is a call nobody sees.
+        unambiguous = all(self.aliases.get(alias) == module.module for alias in module.aliases)
+        return self.complete and facts.qualname == facts.name and unambiguous
 
     def is_session_dependency(self, function: Function) -> bool:
         """A function that creates a session and that FastAPI calls as a dependency."""
