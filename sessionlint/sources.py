@@ -156,4 +156,4 @@ def display_path(path: Path, cwd: str | None = None) -> str:
     cwd = cwd or os.getcwd()
     if absolute.startswith(cwd + os.sep):
         return printable(absolute[len(cwd) + 1 :].replace(os.sep, "/"))
-    return printable(path.as_posix())
+    return printable(Path(path).as_posix())
