@@ -78,11 +78,6 @@ class EngineInFunction(Rule):
 
     Dependencies and endpoints are flagged even when they return the engine: FastAPI calls
     them on every request. Nested functions are exempt when an enclosing function is.
-
-    ## Fix safety
-    No fix is offered: moving the engine to module level changes when it is created and
-    with which settings (a URL read at call time, a test that patches it), which only the
-    author can decide.
     """
 
     code = "SL003"

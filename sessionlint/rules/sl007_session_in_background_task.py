@@ -87,10 +87,6 @@ class SessionInBackgroundTask(Rule):
       known;
     - `add_task` on an object not known to be `fastapi.BackgroundTasks` /
       `starlette.background.BackgroundTasks` (a parameter annotation tells).
-
-    ## Fix safety
-    No fix is offered: the task must open its own session (`with SessionLocal() as db:`
-    inside it), which changes the task's signature and every place that schedules it.
     """
 
     code = "SL007"

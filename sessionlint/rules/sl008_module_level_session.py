@@ -102,10 +102,6 @@ class ModuleLevelSession(Rule):
       script);
     - sessions created inside functions and lambdas (they run per call; closing them is
       SL002's business).
-
-    ## Fix safety
-    No fix is offered: replacing a module-level session with a per-request dependency
-    changes every function that uses it.
     """
 
     code = "SL008"
