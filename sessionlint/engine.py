@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -228,7 +228,9 @@ class Engine:
         )
         return state
 
-    def build_project(self, states: Iterable[FileState], *, complete: bool = False) -> ProjectFacts:
+    def build_project(
+        self, states: Iterable[FileState], *, complete: bool | Callable[[], bool] = False
+    ) -> ProjectFacts:
         """`complete`: the states are every module of the project (see `sessionlint.scope`)."""
         return self.project((state.facts for state in states if state.facts is not None), complete=complete)
 
@@ -238,7 +240,7 @@ class Engine:
         *,
         aliases: Mapping[str, tuple[str, ...]] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
-        complete: bool = False,
+        complete: bool | Callable[[], bool] = False,
     ) -> ProjectFacts:
         """The project index over these modules, with the settings' names (see `ProjectFacts`)."""
         return ProjectFacts(

@@ -86,9 +86,12 @@ def check_stdin(
     source = SourceFile(None, filename, data)
     state = engine.analyze(source)
     report.lap("facts")
-    # The buffer alone is the whole project only when no other module sits beside it.
     named = Path(filename)
-    alone = filename != "-" and not files_outside([named], settings, [str(named.absolute())])
+
+    def alone() -> bool:
+        """The buffer alone is the whole project only when no other module sits beside it."""
+        return filename != "-" and not files_outside([named], settings, [str(named.absolute())])
+
     project = engine.build_project([state], complete=alone)
     report.lap("project index")
     if options.fix or options.diff:

@@ -31,6 +31,8 @@ def project_root(paths: Sequence[Path], settings: Settings) -> Path:
 def files_outside(paths: Sequence[Path], settings: Settings, read: Collection[str]) -> set[str]:
     """The project's Python files (absolute paths) this run did not read (`read`: the
     absolute paths it did)."""
+    if names_root(paths, settings):
+        return set()  # the run walked the whole project itself, with the same excludes
     found, _ = discover([project_root(paths, settings)], settings)
     return {os.path.abspath(file) for file in found} - {os.path.abspath(path) for path in read}
 

@@ -82,14 +82,14 @@ class ProjectFacts:
         engine_constructors: Iterable[str] = (),
         aliases: Mapping[str, tuple[str, ...]] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
-        complete: bool = False,
+        complete: bool | Callable[[], bool] = False,
     ) -> None:
         """`modules`: their facts, or a mapping from module name to facts with `aliases`
         (module name -> its aliases) beside it, so that facts kept elsewhere (an incremental
         run's stored ones) are only loaded when looked up. `indexes`: whole-project indexes
         already known for exactly these modules (see `known_indexes`). `complete`: these are
         every module of the project (see `sessionlint.scope`); only then can an absence (no
-        direct call anywhere) be known."""
+        direct call anywhere) be known; a callable is asked on first use only."""
         if isinstance(modules, Mapping):
             self.modules = modules
             alias_lists = aliases or {}
@@ -108,7 +108,14 @@ class ProjectFacts:
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
         self.lookups: dict[str, str | None] | None = None
-        self.complete = complete
+        self._complete = complete
+
+    @property
+    def complete(self) -> bool:
+        """Every module of the project is known to this run (see `__init__`)."""
+        if not isinstance(self._complete, bool):
+            self._complete = bool(self._complete())
+        return self._complete
 
     def with_module(self, facts: ModuleFacts) -> ProjectFacts:
         """The same project with one module's facts replaced (after a fix rewrote it)."""
