@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -221,8 +221,11 @@ class Engine:
         )
         return state
 
-    def build_project(self, states: Iterable[FileState]) -> ProjectFacts:
-        return self.project(state.facts for state in states if state.facts is not None)
+    def build_project(
+        self, states: Iterable[FileState], *, complete: bool | Callable[[], bool] = False
+    ) -> ProjectFacts:
+        """`complete`: the states are every module of the project (see `sessionlint.scope`)."""
+        return self.project((state.facts for state in states if state.facts is not None), complete=complete)
 
     def project(
         self,
@@ -230,6 +233,7 @@ class Engine:
         *,
         identities: Mapping[str, ModuleIdentity] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
+        complete: bool | Callable[[], bool] = False,
     ) -> ProjectFacts:
         """The project index over these modules, with the settings' names (see `ProjectFacts`)."""
         return ProjectFacts(
@@ -239,6 +243,7 @@ class Engine:
             engine_constructors=self.settings.engine_constructors,
             identities=identities,
             indexes=indexes,
+            complete=complete,
         )
 
     # -- rule pass ----------------------------------------------------------------------

@@ -32,6 +32,7 @@ from sessionlint.engine import Engine, FileState
 from sessionlint.factpass import FollowedNames, reach_signature
 from sessionlint.report import RunReport
 from sessionlint.roots import ModuleIdentity
+from sessionlint.scope import files_outside, names_root
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import FunctionRef, ProjectFacts
 from sessionlint.sources import SourceFile
@@ -151,7 +152,10 @@ def recheck(
         if state is None:
             return False
         states.append(state)
-    project = _stored_project(engine, snapshot, states)
+    unknown = files_outside(paths, settings, [str(s.path.absolute()) for s in sources if s.path is not None])
+    if not unknown and not names_root(paths, settings):
+        return False  # knowing the whole project then rests on files outside these inputs
+    project = _stored_project(engine, snapshot, states, complete=not unknown)
     if project is None:
         return False
     findings = {display: record.findings for display, record in records.items()}
@@ -204,7 +208,9 @@ def _same_reach(
     return state
 
 
-def _stored_project(engine: Engine, snapshot: Snapshot, states: list[FileState]) -> ProjectFacts | None:
+def _stored_project(
+    engine: Engine, snapshot: Snapshot, states: list[FileState], *, complete: bool
+) -> ProjectFacts | None:
     """The last run's project, with the changed files' (equal) facts in place of theirs;
     None when two files are the same module (`x.py` and `x.pyi`: which one the full run
     kept depends on the order it read them in)."""
@@ -221,7 +227,7 @@ def _stored_project(engine: Engine, snapshot: Snapshot, states: list[FileState])
     for state in states:
         if state.facts is not None:
             modules.replace(state.facts)
-    return engine.project(modules, identities=identities, indexes=snapshot.indexes)
+    return engine.project(modules, identities=identities, indexes=snapshot.indexes, complete=complete)
 
 
 def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, list[Diagnostic]]) -> Snapshot:

@@ -20,6 +20,7 @@ from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
 from sessionlint.incremental import discard_snapshot, save_snapshot
 from sessionlint.parallel import parallel_map, return_freed_memory
 from sessionlint.report import FixedFile, RunOptions, RunReport
+from sessionlint.scope import files_outside, names_root
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.semantics.triage import Triage
 from sessionlint.sources import SourceFile, decode
@@ -47,7 +48,9 @@ def run_passes(
         states, followed = fact_pass(engine, sources, explicit, cache, options.jobs)
     report.lap("facts")
     neighbours = _cached_neighbours(cache, engine, sources, paths)
-    project = engine.build_project([*states, *neighbours])
+    # Modules of the project this run did not read, and whose facts the cache does not hold.
+    unknown = files_outside(paths, settings, _read_paths(sources)) - set(_read_paths(neighbours))
+    project = engine.build_project([*states, *neighbours], complete=not unknown)
     report.lap("project index")
     triage = Triage(project)
     codes = engine.selected_codes
@@ -67,7 +70,7 @@ def run_passes(
         discard_snapshot(cache)  # the next check measures the fixed files against a new one
         cache.save()
         report.lap("cache")
-        return not neighbours
+        return _self_contained(paths, settings, neighbours, unknown)
     # What the fact pass read of every file is taken for the snapshot now: then the bytes of
     # the files the rules will not read are let go, before the rule pass forks its workers.
     snapshot_wanted = shape is not None and followed is not None and not neighbours
@@ -92,7 +95,21 @@ def run_passes(
         discard_snapshot(cache)
     cache.save()
     report.lap("cache")
-    return not neighbours
+    return _self_contained(paths, settings, neighbours, unknown)
+
+
+def _self_contained(
+    paths: Sequence[Path], settings: Settings, neighbours: list[FileState], unknown: set[str]
+) -> bool:
+    """No other file's cached facts were used, and knowing the whole project (which makes
+    some fixes safe) cannot end with a file added outside the paths named."""
+    return not neighbours and (bool(unknown) or names_root(paths, settings))
+
+
+def _read_paths(items: Sequence[SourceFile] | Sequence[FileState]) -> list[str]:
+    """The absolute paths of files read from disk."""
+    sources = [item.source if isinstance(item, FileState) else item for item in items]
+    return [str(source.path.absolute()) for source in sources if source.path is not None]
 
 
 def _release_unread(sources: Sequence[SourceFile], to_check: Sequence[FileState]) -> None:

@@ -12,6 +12,7 @@ from sessionlint.configuration import Configuration
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.inputs import RunInputs
 from sessionlint.report import FixedFile, RunOptions, RunReport
+from sessionlint.scope import files_outside
 from sessionlint.sources import SourceFile
 
 __all__ = [
@@ -104,7 +105,13 @@ def check_stdin(
     source = SourceFile(None, filename, data)
     state = engine.analyze(source)
     report.lap("facts")
-    project = engine.build_project([state])
+    named = Path(filename)
+
+    def alone() -> bool:
+        """The buffer alone is the whole project only when no other module sits beside it."""
+        return filename != "-" and not files_outside([named], settings, [str(named.absolute())])
+
+    project = engine.build_project([state], complete=alone)
     report.lap("project index")
     if options.fix or options.diff:
         fix_one(engine, state, project, options, report)

@@ -14,6 +14,9 @@ Every fixture with a fix, rewritten with the whitespace the tokenizer treats spe
 line endings), is fixed exactly as the fixture is: the same findings fixed, the same left,
 and the result compiles.
 
+For modules whose import blocks isort accepts, SL001's fix adds its import where isort puts
+it (checked with the real `ruff check --select I`), and a second fix changes nothing.
+
 Programs from hypothesmith (random valid Python, made to mention SQLAlchemy so they are
 parsed) never make the linter fail.
 
@@ -24,6 +27,9 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import hypothesmith
@@ -284,3 +290,63 @@ def test_fixtures_in_odd_whitespace_fix_as_they_do_and_compile(case: tuple[Path,
     assert (left, count) == (plain_left, plain_fixed)
     _parses(fixed)
     assert _fix_all(fixed)[0] == fixed
+
+
+# -- SL001's added import, in import blocks isort accepts --------------------------------------
+
+STDLIB_PLAIN = ["import logging", "import os", "import sys"]
+STDLIB_FROM = [
+    "from collections.abc import Callable",
+    "from contextlib import contextmanager",
+    "from typing import Any",
+    "from abc import ABC",
+]
+DEPENDENCY = (
+    "\n\nengine = create_engine('postgresql://x', pool_pre_ping=True)\nSessionLocal = sessionmaker(engine)\n"
+    "app = FastAPI()\n\n\ndef get_db():\n    db = SessionLocal()\n    return db\n\n\n"
+    "@app.get('/')\ndef index(db: Session = Depends(get_db)):\n    return []\n"
+)
+THIRD_PARTY_BLOCK = (
+    "from fastapi import Depends, FastAPI\nfrom sqlalchemy import create_engine\n"
+    "from sqlalchemy.orm import Session, sessionmaker"
+)
+
+
+@st.composite
+def import_block(draw: st.DrawFn) -> str:
+    """A module whose imports isort (ruff's `I` rules, default settings) accepts as they are."""
+    plain = sorted(draw(st.sets(st.sampled_from(STDLIB_PLAIN))))
+    froms = sorted(draw(st.sets(st.sampled_from(STDLIB_FROM))), key=lambda line: line.split()[1])
+    stdlib = "\n".join([*plain, *froms])
+    header = draw(st.sampled_from(["", '"""Doc."""\n\n', "from __future__ import annotations\n\n"]))
+    return header + (stdlib + "\n\n" if stdlib else "") + THIRD_PARTY_BLOCK + DEPENDENCY
+
+
+def _ruff_isort_accepts(data: bytes) -> bool:
+    command = [
+        sys.executable,
+        "-m",
+        "ruff",
+        "check",
+        "--isolated",
+        "--select",
+        "I",
+        "--stdin-filename",
+        "app.py",
+        "-",
+    ]
+    return subprocess.run(command, input=data, capture_output=True).returncode == 0
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(import_block())
+def test_an_added_import_keeps_isort_order_and_the_fix_is_idempotent(source: str) -> None:
+    data = source.encode()
+    assert _ruff_isort_accepts(data)
+    with tempfile.TemporaryDirectory() as folder:  # a project of this file alone: the fix is safe
+        name = str(Path(folder) / "app.py")
+        fixed = check_stdin(data, name, SETTINGS, FIX)[1]
+        assert fixed is not None and b"Iterator[Session]" in fixed
+        _parses(fixed)
+        assert check_stdin(fixed, name, SETTINGS, FIX)[1] == fixed
+    assert _ruff_isort_accepts(fixed)

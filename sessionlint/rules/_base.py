@@ -23,6 +23,13 @@ def _one_line(message: str) -> str:
     return " ".join(message.split()) if _NEWLINE.search(message) else message
 
 
+# Why a fix that needs "nothing else in the project does X" is unsafe in a partial run.
+UNSEEN_CALLERS = (
+    "unsafe: not every use of it in the project is known to this run "
+    "(a module it did not see, or a call through a module name two source roots share)"
+)
+
+
 class FileContext:
     """One file under check: its source, its tree, its semantics, and what was reported."""
 

@@ -6,7 +6,7 @@ import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
 from sessionlint.fixes.dependency import generator_dependency
-from sessionlint.rules._base import Rule
+from sessionlint.rules._base import UNSEEN_CALLERS, Rule
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Kind
 
@@ -101,9 +101,17 @@ class SessionDependencyReturns(Rule):
     was the session type, else the session class when the module imports it; otherwise
     the annotation is left as it was), adding the `collections.abc` import once.
 
-    It is safe when every use of the function in the checked tree goes through `Depends`:
+    It is safe when every use of the function in the project goes through `Depends`:
     FastAPI drives generator dependencies itself. It is unsafe when something calls the
-    function directly, because that caller would now get a generator instead of a session.
+    function directly, because that caller would now get a generator instead of a session,
+    and unsafe whenever the run cannot know that nothing does: when it did not see every
+    module of the project (the Python files under the folder of the configuration file,
+    else under the common folder of the checked paths, with the same excludes; a module
+    counts as seen when this run read it or the cache holds its facts for its current
+    content), as with stdin, a single file named on the command line or the files
+    pre-commit passes; when a call through a module name two source roots share (two
+    services' `app.db`) may be a call of it; and for methods and nested functions, whose
+    calls are not tracked. The fix's title then says why.
     No fix is offered when the function has other `return`s or a `yield`, when the session
     is created by an `await`, when the `return` is not the last statement, or when a sync
     function creates an async session (or the other way round).
@@ -145,11 +153,17 @@ class SessionDependencyReturns(Rule):
         edits = generator_dependency(self.context, definition, function, returned, kind)
         if edits is None:
             return None
-        # Safe when FastAPI is the only caller: a direct caller would now get a generator.
-        safe = not self.semantics.project.is_called_directly(function)
         title = (
             "Yield the session from `async with`"
             if kind.is_async
             else "Yield the session and close it in `finally`"
         )
-        return self.make_fix(edits, safe=safe, title=title)
+        # Safe when FastAPI is the only caller: a direct caller would now get a generator.
+        project = self.semantics.project
+        if project.has_known_caller(function):
+            return self.make_fix(
+                edits, safe=False, title=f"{title} (unsafe: `{function.facts.name}` is called directly)"
+            )
+        if not project.knows_every_use(function):
+            return self.make_fix(edits, safe=False, title=f"{title} ({UNSEEN_CALLERS})")
+        return self.make_fix(edits, title=title)

@@ -120,10 +120,18 @@ class SessionNotClosed(Rule):
     added in) `finally:` (`await db.close()` for an `AsyncSession`). The same statements
     run in the same order; the error paths now close the session too.
 
-    Unsafe when a wrapped `return` or `yield` hands out a value computed from the session
-    (`return db.execute(...)`, `return load(db)`): the session is then closed before the
-    caller uses that value, so a lazy result can no longer be read and loaded objects are
-    detached. Yielding the session itself (a dependency) stays safe. No fix is offered when
+    Unsafe when a value computed from the session leaves the function from the wrapped
+    statements, through any local variable: returned or yielded (`return db.execute(...)`,
+    `result = db.scalars(q)` then `return result`, `return load(db)`, an object passed to
+    `db.add()` or `db.refresh()`), stored on a parameter's or a global's attribute or item
+    (`self.rows = rows`, `cache[key] = user`, `self.items.append(row)`), or used by a
+    nested function or lambda. The session is then closed before that value is used, so a
+    lazy `Result` / `ScalarResult` or query can no longer be read and loaded objects are
+    detached (their lazy attributes raise). A value computed from the session counts even
+    when it is plain data (`return {"id": user.id}`): the run does not tell them apart.
+    Values handed out after an existing trailing `db.close()` do not count: the original
+    had closed the session there already. Yielding the session itself (a dependency)
+    stays safe. No fix is offered when
     the session is not created at the top level of the function body, when a `try` or
     `with` already closes it somewhere, when the name is bound to a new session more than
     once, or when an `AsyncSession` is created in a plain
@@ -166,7 +174,12 @@ class SessionNotClosed(Rule):
                 found = close_in_finally(
                     self.context, node, statement, name, is_async=kind.is_async, references=references
                 )
-                fix = self.make_fix([found[0]], safe=found[1]) if found is not None else None
+                if found is not None:
+                    edit, safe = found
+                    end = edit.end_location  # just past the last wrapped line's break
+                    rows = edit.location.row, end.row - (end.column == 1)
+                    safe = safe and not _hands_out_derived(function, name, *rows)
+                    fix = self.make_fix([edit], safe=safe)
             failure = (
                 f"an exception reaches the `yield` of `{function.facts.name}`"
                 if function.facts.is_generator
@@ -237,3 +250,17 @@ class SessionNotClosed(Rule):
         return first_yield is not None and any(
             ref.order > first_yield for ref in references.of(name) if ref.how in closing
         )
+
+
+def _hands_out_derived(function: Function, name: str, first: int, last: int) -> bool:
+    """A value computed from the session leaves the function (returned, yielded, stored
+    outside it, captured by a closure), through any local, on lines `first`..`last` (the
+    statements the fix wraps; after them the original closed the session already):
+    closing it first breaks that value (a lazy result can no longer be read, loaded
+    objects are detached). Yielding the session itself (a dependency) does not count."""
+    facts = function.facts
+    derived = facts.derived_from(name)
+    return any(
+        first <= line <= last and (local in derived or (local == name and not bare))
+        for local, line, bare in facts.leaving
+    )

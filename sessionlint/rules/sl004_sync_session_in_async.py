@@ -5,7 +5,7 @@ from __future__ import annotations
 import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
-from sessionlint.rules._base import FileContext, Rule
+from sessionlint.rules._base import UNSEEN_CALLERS, FileContext, Rule
 from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.blocking import BlockingCalls
@@ -116,9 +116,13 @@ class SyncSessionInAsync(Rule):
     a dependency used only through `Depends`, nothing in the checked tree calls it directly,
     and its own body has no `await`, `async for`, `async with` or call into `asyncio` /
     `anyio` (also none in what a nested definition evaluates in it: a default value, a
-    decorator, an annotation, a class's bases): the fix removes the `async` keyword, and FastAPI then runs the function in its
-    thread pool (an async generator dependency becomes a generator dependency, which FastAPI
-    also supports). Otherwise there is no fix: move to `AsyncSession`.
+    decorator, an annotation, a class's bases): the fix removes the `async` keyword, and
+    FastAPI then runs the function in its thread pool (an async generator dependency
+    becomes a generator dependency, which FastAPI also supports). A direct caller that
+    awaits the function would break, so the fix is unsafe when the run cannot know there
+    is none: when it did not see every module of the project (see SL001's "Fix safety"),
+    or when a call through a module name two source roots share may be a call of it.
+    Otherwise there is no fix: move to `AsyncSession`.
     """
 
     code = "SL004"
@@ -250,13 +254,18 @@ class SyncSessionInAsync(Rule):
         # `async` and the whitespace up to `def` (which may hold a line continuation).
         end += len(asynchronous.whitespace_after.value)
         edit = self.context.edit(start, end, "")
-        return self.make_fix([edit], title=f"Make `{function.facts.name}` a plain `def`")
+        title = f"Make `{function.facts.name}` a plain `def`"
+        # A caller this run did not see may await it: unsafe then.
+        if not self.semantics.project.knows_every_use(function):
+            return self.make_fix([edit], safe=False, title=f"{title} ({UNSEEN_CALLERS})")
+        return self.make_fix([edit], title=title)
 
     def _runs_in_thread_pool_when_sync(self, function: Function) -> bool:
         """FastAPI alone calls it, and nothing in its body needs the event loop."""
         facts = function.facts
         project = self.semantics.project
-        if facts.awaits or facts.is_method or project.is_called_directly(function):
+        # A known direct caller: no fix. A caller that may exist unseen: an unsafe fix (`_fix`).
+        if facts.awaits or facts.is_method or project.has_known_caller(function):
             return False
         if any(name.startswith(_EVENT_LOOP_PACKAGES) for name in facts.calls):
             return False

@@ -10,6 +10,10 @@ from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.values import CallOf, Kind
 
+_UNSAFE_TITLE = (
+    "Add `expire_on_commit=False` (unsafe: attributes read after `commit()` are no longer reloaded)"
+)
+
 
 class AsyncSessionExpireOnCommit(Rule):
     """
@@ -64,9 +68,16 @@ class AsyncSessionExpireOnCommit(Rule):
     while the fix changes nothing for such sessions.
 
     ## Fix safety
-    Safe: the fix adds the single keyword argument `expire_on_commit=False` and changes
-    nothing else. Objects then keep the values they had at commit time; code that relied on
-    reading fresh values right after a commit should `await session.refresh(obj)`.
+    Unsafe: the fix adds the single keyword argument `expire_on_commit=False`, and that
+    changes what code reading attributes after `commit()` sees. Objects keep the values
+    they had at commit time instead of reloading: an attribute that the database set or
+    changed on commit (a server default, a trigger, `onupdate`, another transaction's
+    write) now reads as the stale value where it used to read the fresh one, and code that
+    relied on that reload must `await session.refresh(obj)`. Whether any committed
+    object's attribute is read again is a question about every function that uses the
+    factory, which the run cannot answer, so the fix is applied only with
+    `--unsafe-fixes`. Review it once: for most FastAPI apps it is exactly what SQLAlchemy's
+    asyncio documentation recommends.
     """
 
     code = "SL006"
@@ -90,7 +101,9 @@ class AsyncSessionExpireOnCommit(Rule):
             return
         edit = add_keyword_argument(self.context, node, "expire_on_commit", "False")
         call = self.context.module.code_for_node(node.func)
-        self.report(node, fix=self.make_fix([edit]), call=f"{call}(...)" if node.args else f"{call}()")
+        # Unsafe: attributes read after `commit()` keep their old values instead of reloading.
+        fix = self.make_fix([edit], safe=False, title=_UNSAFE_TITLE)
+        self.report(node, fix=fix, call=f"{call}(...)" if node.args else f"{call}()")
 
     def _builds_async_session(self, node: cst.Call) -> bool:
         """An async session factory or an async session constructed from its class."""

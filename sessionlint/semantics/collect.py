@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Callable, Optional, cast
 
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
@@ -590,6 +591,7 @@ class _FunctionWalker:
             ]
         ]
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
+        flows, leaving = dataflow(self.nodes, self.local_names, {arg.arg for arg in _all_args(args)})
         mentioned: list[Value | None] = [
             *decorators,
             *returns,
@@ -622,6 +624,8 @@ class _FunctionWalker:
             returns_annotation=value_of(node.returns, self.enclosing),
             self_attributes={name: tuple(values) for name, values in attributes.items()},
             closed_names=_frozen(closed),
+            flows=flows,
+            leaving=_frozen(leaving),
         )
 
 

@@ -70,6 +70,22 @@ class FunctionFacts:
     # Methods: every value assigned to an attribute of the first parameter (`self.session =
     # session`), by attribute name.
     self_attributes: dict[str, tuple[Value | None, ...]] = field(default_factory=dict)
+    # Dataflow, over-approximated: each local name -> the locals its assigned values (or
+    # what is stored into it: `rows.append(row)`, `out[k] = row`) are computed from.
+    flows: dict[str, frozenset[str]] = field(default_factory=dict)
+    # Where locals' values leave the function, as (local, line, by a bare `yield name`):
+    # named in a `return` or `yield`, stored on a parameter's or a global's attribute or
+    # item, kept by one (`self.items.append(row)`), or used in a nested function or lambda.
+    leaving: frozenset[tuple[str, int, bool]] = frozenset()
+
+    def derived_from(self, name: str) -> set[str]:
+        """The locals whose values may be computed from `name` (through any local)."""
+        found: set[str] = set()
+        frontier = {name}
+        while frontier:
+            frontier = {local for local, sources in self.flows.items() if sources & frontier} - found
+            found |= frontier
+        return found
 
     def param(self, name: str) -> ParamFacts | None:
         return next((param for param in self.params if param.name == name), None)

@@ -82,11 +82,14 @@ class ProjectFacts:
         engine_constructors: Iterable[str] = (),
         identities: Mapping[str, ModuleIdentity] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
+        complete: bool | Callable[[], bool] = False,
     ) -> None:
         """`modules`: their facts, or a mapping from module key (`ModuleFacts.key`) to facts
         with their `identities` beside it, so that facts kept elsewhere (an incremental
         run's stored ones) are only loaded when looked up. `indexes`: whole-project indexes
-        already known for exactly these modules (see `known_indexes`)."""
+        already known for exactly these modules (see `known_indexes`). `complete`: these are
+        every module of the project (see `sessionlint.scope`); only then can an absence (no
+        direct call anywhere) be known; a callable is asked on first use only."""
         if isinstance(modules, Mapping):
             self.modules = modules
             known = dict(identities or {})
@@ -110,6 +113,14 @@ class ProjectFacts:
         self._in_progress: set[tuple[object, ...]] = set()
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
         self.answers: dict[tuple[str, str, str], bool] | None = None
+        self._complete = complete
+
+    @property
+    def complete(self) -> bool:
+        """Every module of the project is known to this run (see `__init__`)."""
+        if not isinstance(self._complete, bool):
+            self._complete = bool(self._complete())
+        return self._complete
 
     @property
     def lookups(self) -> dict[Lookup, str | None] | None:
@@ -129,6 +140,7 @@ class ProjectFacts:
             dependency_names=self.dependency_names,
             session_factories=self.extra_factories,
             engine_constructors=self.extra_engines,
+            complete=self.complete,
         )
 
     # -- resolution ---------------------------------------------------------------------
@@ -695,8 +707,11 @@ class ProjectFacts:
         """Called directly somewhere, or perhaps: see `callers_known`. Every "nothing calls it
         directly" decision (a dependency by name alone, a fix that makes it a generator)
         asks this, so an unknown answer never reads as "no caller"."""
-        called = self._member("called", function, self.called_functions)
-        return called or not self.callers_known(function)
+        return self.has_known_caller(function) or not self.callers_known(function)
+
+    def has_known_caller(self, function: Function) -> bool:
+        """A direct call of this function is known (others may be unknown: `callers_known`)."""
+        return self._member("called", function, self.called_functions)
 
     def callers_known(self, function: Function) -> bool:
         """Every call of this function in the checked modules is known: no call of an
@@ -705,6 +720,20 @@ class ProjectFacts:
         False means "unknown": a rule must then neither conclude that nothing calls the
         function (no finding resting on that) nor offer a fix that is safe only if so."""
         return not self._member("uncertain", function, self.uncertain_callers)
+
+    def knows_every_use(self, function: Function) -> bool:
+        """Every use of the function in the project is known: the run knows every module,
+        no call of a name several modules may be can be a call of it (`callers_known`),
+        and the function is one
+        whose uses are tracked (a module-level function; calls through `self` or of a
+        nested function are not). Only then does "nothing calls it directly" mean
+        something."""
+        if self.answers is not None:
+            self.answers[("complete", "", "")] = self.complete
+        facts = function.facts
+        # `callers_known`: a call through a name two source roots share (two services'
+        # `app.db`) resolves to neither, and may be a call of this function.
+        return self.complete and facts.qualname == facts.name and self.callers_known(function)
 
     def is_session_dependency(self, function: Function) -> bool:
         """A function that creates a session and that FastAPI calls as a dependency."""
@@ -797,7 +826,7 @@ class ProjectFacts:
             "once": self.once_functions,
         }
         return all(
-            ((module, qualname) in members[question]) == answer
+            (self.complete if question == "complete" else (module, qualname) in members[question]) == answer
             for (question, module, qualname), answer in answers.items()
         )
 

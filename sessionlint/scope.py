@@ -1,0 +1,44 @@
+"""The project a run belongs to, and whether the run knows all of it.
+
+Some fixes are safe only if nothing else in the project does something (calls a dependency
+directly, awaits it): a run can vouch for that only when it knows every module. The project
+is every Python file under its root, found with the run's own excludes; the root is the
+folder of the configuration file that applies, else the deepest folder holding every
+checked path. A module is known when this run read it, or when the cache holds its facts
+for its current content.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from sessionlint.config import Settings
+from sessionlint.files import discover
+
+
+def project_root(paths: Sequence[Path], settings: Settings) -> Path:
+    """The configuration file's folder, else the common folder of the checked paths."""
+    if settings.config_file is not None:
+        return settings.config_file.parent.absolute()
+    folders = [str(path.absolute() if path.is_dir() else path.absolute().parent) for path in paths]
+    if not folders:
+        return Path.cwd()
+    return Path(os.path.commonpath(folders))
+
+
+def files_outside(paths: Sequence[Path], settings: Settings, read: Collection[str]) -> set[str]:
+    """The project's Python files (absolute paths) this run did not read (`read`: the
+    absolute paths it did)."""
+    if names_root(paths, settings):
+        return set()  # the run walked the whole project itself, with the same excludes
+    found = discover([project_root(paths, settings)], settings).files
+    return {os.path.abspath(file) for file in found} - {os.path.abspath(path) for path in read}
+
+
+def names_root(paths: Sequence[Path], settings: Settings) -> bool:
+    """The run checks the project's root folder itself: a file added anywhere in the
+    project is then one of its inputs."""
+    root = project_root(paths, settings)
+    return any(path.is_dir() and path.absolute() == root for path in paths)
