@@ -219,9 +219,6 @@ def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "__init__.py").write_text("")
         (tmp_path / folder / name).write_text(text.replace("from app.db", "from lib.db"))
-    # One project for both runs: without a configuration, each run's root (and cache) would
-    # be the folder it checks.
-    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
 
     def check_in(folder: str) -> tuple[set[tuple[str, int, str]], str]:
         result = run_cli(
