@@ -30,6 +30,11 @@ from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
 
 # Past this many dotted parts a name is a runaway of package rebindings, never real code.
 _MAX_PARTS = 32
+# Past this many names being resolved inside one another, the chain is a fan of star
+# imports between a package and its submodules (each asking the others for a name none
+# defines), never a real re-export chain: the name is unknown (None), which no rule reads
+# as evidence. Without it such a fan recurses past Python's stack.
+_MAX_NESTING = 120
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ class _SeveralModules:
 
 Found = Union[str, _SeveralModules, None]
 Lookup = tuple[str, str]  # (root searched from, module name)
-_NO_LOOKUPS: frozenset[Lookup] = frozenset()
+_Key = tuple[str, str]  # (root resolved from, qualified name)
 
 
 class ModuleIndex:
@@ -134,9 +139,12 @@ _LIBRARY_TOPS = _library_tops()
 class Resolver:
     """Resolves qualified names over the modules of one project (see the module's docstring).
 
-    Every module lookup a resolution made is kept with its memoized result and noted again
-    when the result is reused, so a file's check records every module its findings read
-    (`lookups`) even where another file's check resolved the name first.
+    Every memoized result keeps the module lookups it made itself and the names it resolved
+    on the way (links to their entries, not copies of their lookups: a copy per entry is
+    quadratic in a large project's re-export chains). While a file's check is recorded
+    (`lookups`), reusing a result notes its lookups and, once per file, those of every entry
+    it links to, so the file records every module its findings read even where another
+    file's check resolved the name first.
     """
 
     def __init__(
@@ -146,10 +154,21 @@ class Resolver:
         self.index = index
         self.externals = externals
         self.steps = 0  # resolutions computed (not answered from the memo): linear in names
-        self.lookups: dict[Lookup, str | None] | None = None
-        self._memo: dict[tuple[str, str], tuple[Target | Ambiguous, frozenset[Lookup]]] = {}
-        self._active: set[tuple[str, str]] = set()
-        self._deps: set[Lookup] | None = None
+        self._lookups: dict[Lookup, str | None] | None = None
+        self._memo: dict[_Key, tuple[Target | Ambiguous, tuple[Lookup, ...], tuple[_Key, ...]]] = {}
+        self._active: set[_Key] = set()
+        # The resolution being computed: its own lookups and the names it resolved.
+        self._frame: tuple[list[Lookup], list[_Key]] | None = None
+        self._noted: set[_Key] = set()  # entries whose lookups this recording holds already
+
+    @property
+    def lookups(self) -> dict[Lookup, str | None] | None:
+        return self._lookups
+
+    @lookups.setter
+    def lookups(self, value: dict[Lookup, str | None] | None) -> None:
+        self._lookups = value
+        self._noted = set()
 
     def resolve(self, qualname: str, root: str) -> Target | Ambiguous:
         if qualname in self.externals:
@@ -157,19 +176,41 @@ class Resolver:
         key = (root, qualname)
         entry = self._memo.get(key)
         if entry is None:
-            if key in self._active:
-                return None  # a cycle: the name is defined nowhere along it
+            if key in self._active or len(self._active) >= _MAX_NESTING:
+                return None  # a cycle (the name is defined nowhere along it), or a runaway fan
             self.steps += 1
             self._active.add(key)
-            outer, self._deps = self._deps, set()
+            outer, self._frame = self._frame, ([], [])
             try:
                 target = self._resolve(qualname, root)
             finally:
-                deps, self._deps = frozenset(self._deps) or _NO_LOOKUPS, outer
+                lookups, children = self._frame
+                self._frame = outer
                 self._active.discard(key)
-            entry = self._memo[key] = (target, deps)
-        self._note(entry[1])
+            entry = self._memo[key] = (target, tuple(dict.fromkeys(lookups)), tuple(dict.fromkeys(children)))
+        if self._frame is not None:
+            self._frame[1].append(key)
+        if self._lookups is not None:
+            self._note_entry(key)
         return entry[0]
+
+    def _note_entry(self, key: _Key) -> None:
+        """Record the lookups of a memoized result and of every result it links to."""
+        lookups = self._lookups
+        assert lookups is not None
+        stack = [key]
+        while stack:
+            current = stack.pop()
+            if current in self._noted:
+                continue
+            self._noted.add(current)
+            entry = self._memo.get(current)
+            if entry is None:
+                continue  # still being computed (a cycle): its lookups are noted as made
+            for lookup in entry[1]:
+                if lookup not in lookups:
+                    lookups[lookup] = self.token(lookup)
+            stack.extend(entry[2])
 
     def find(self, name: str, root: str) -> ModuleFacts | None:
         """The module `name` names from `root` (None when none, or when ambiguous)."""
@@ -186,19 +227,11 @@ class Resolver:
             return "ambiguous:" + ",".join(self.modules[key].digest for key in found.keys)
         return None
 
-    def _note(self, deps: frozenset[Lookup]) -> None:
-        if self._deps is not None:
-            self._deps |= deps
-        if self.lookups is not None:
-            for lookup in deps:
-                if lookup not in self.lookups:
-                    self.lookups[lookup] = self.token(lookup)
-
     def _note_one(self, lookup: Lookup) -> None:
-        if self._deps is not None:
-            self._deps.add(lookup)
-        if self.lookups is not None and lookup not in self.lookups:
-            self.lookups[lookup] = self.token(lookup)
+        if self._frame is not None:
+            self._frame[0].append(lookup)
+        if self._lookups is not None and lookup not in self._lookups:
+            self._lookups[lookup] = self.token(lookup)
 
     def _resolve(self, qualname: str, root: str) -> Target | Ambiguous:
         parts = qualname.split(".")
@@ -249,12 +282,30 @@ class Resolver:
                 return Function(module, function, rest[length:])
         if name.startswith("_") or name in module.definitions:
             return None  # not brought in by `import *`, or defined here and not recorded
-        # The last `import *` that has the name wins, as at run time.
+        # The last `import *` that has the name wins, as at run time. Only the name itself is
+        # looked up in the source (one memo entry per source and name): its attributes are
+        # then looked up on what it is, so no longer names are ever built (a package
+        # star-importing its submodules, which import from the package, would otherwise
+        # build ever longer names, one memo entry each).
         for source in reversed(module.star_imports):
-            target = self.resolve(".".join((source, *rest)), module.root)
+            target = self.resolve(f"{source}.{name}", module.root)
             if target is not None and (not isinstance(target, External) or target.qualname in self.externals):
-                return target  # a library's name counts only where it is one the rules know
+                return self._attribute_of(
+                    target, rest[1:]
+                )  # a library's name counts only where the rules know it
         return None
+
+    def _attribute_of(self, target: Target | Ambiguous, rest: tuple[str, ...]) -> Target | Ambiguous:
+        """`rest` looked up on what `target` is."""
+        if not rest or target is None:
+            return target
+        if isinstance(target, External):
+            return External(".".join((target.qualname, *rest)))
+        if isinstance(target, Ambiguous):
+            return _ambiguous(self._attribute_of(option, rest) for option in target.targets)
+        if isinstance(target, Binding):
+            return self._resolve_in(target.module, (*target.name.split("."), *target.rest, *rest))
+        return self._resolve_in(target.module, (*target.facts.qualname.split("."), *target.rest, *rest))
 
 
 def _ambiguous(targets: Iterable[Target | Ambiguous]) -> Ambiguous:
