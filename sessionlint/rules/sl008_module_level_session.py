@@ -5,25 +5,10 @@ from __future__ import annotations
 import libcst as cst
 
 from sessionlint.rules._base import FileContext, Rule
+from sessionlint.semantics.context import is_main_guard
 from sessionlint.semantics.values import Kind
 
 _FACTORIES = frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY})
-_MAIN = frozenset({'"__main__"', "'__main__'"})
-
-
-def _is_main_guard(node: cst.If) -> bool:
-    """`if __name__ == "__main__":` (plain isinstance checks: `libcst.matchers` costs ~0.5 s to import)."""
-    test = node.test
-    if not isinstance(test, cst.Comparison) or len(test.comparisons) != 1:
-        return False
-    target = test.comparisons[0]
-    return (
-        isinstance(test.left, cst.Name)
-        and test.left.value == "__name__"
-        and isinstance(target.operator, cst.Equal)
-        and isinstance(target.comparator, cst.SimpleString)
-        and target.comparator.value in _MAIN
-    )
 
 
 def _closed_name(statement: cst.BaseSmallStatement) -> str | None:
@@ -121,11 +106,11 @@ class ModuleLevelSession(Rule):
         self._closed_names: set[str] = set()
 
     def visit_If(self, node: cst.If) -> None:
-        if self.semantics.at_module_level and _is_main_guard(node):
+        if self.semantics.at_module_level and is_main_guard(node):
             self._main_guard_depth += 1
 
     def leave_If(self, original_node: cst.If) -> None:
-        if self.semantics.at_module_level and _is_main_guard(original_node):
+        if self.semantics.at_module_level and is_main_guard(original_node):
             self._main_guard_depth -= 1
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
