@@ -160,3 +160,23 @@ def test_gitlab_fingerprints_survive_an_edit_elsewhere(workdir: Path) -> None:
         for i in json.loads(report(workdir, "gitlab"))
     }
     assert after == before
+
+
+def test_reports_read_the_files_as_they_are_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An editor or a library user renders again after an edit, in the same process: the
+    line texts (fingerprints, byte columns) are those of the file now, not of a first read."""
+    from sessionlint.diagnostics import Diagnostic, Location
+    from sessionlint.output import gitlab, rdjson
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "db.py").write_text("engine = create_engine(url)\n", encoding="utf-8")
+    finding = Diagnostic("SL005", "engine-without-pre-ping", "m", "db.py", Location(1, 10), Location(1, 28))
+    first = json.loads(gitlab.render([finding]))[0]["fingerprint"]
+    assert (
+        json.loads(rdjson.render([finding]))["diagnostics"][0]["location"]["range"]["start"]["column"] == 10
+    )
+    (tmp_path / "db.py").write_text("éééééé = create_engine(url)\n", encoding="utf-8")
+    assert json.loads(gitlab.render([finding]))[0]["fingerprint"] != first
+    assert (
+        json.loads(rdjson.render([finding]))["diagnostics"][0]["location"]["range"]["start"]["column"] == 16
+    )

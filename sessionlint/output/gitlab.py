@@ -15,17 +15,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.output.lines import line_text
+from sessionlint.output.lines import SourceLines
 
 # Every finding is a bug that pages someone under load, not a style nit.
 SEVERITY = "major"
 
 
 def _fingerprints(diagnostics: Sequence[Diagnostic]) -> list[str]:
+    lines = SourceLines()
     seen: dict[tuple[str, str, str], int] = {}
     fingerprints = []
     for diagnostic in diagnostics:
-        text = line_text(diagnostic.path, diagnostic.location.row)
+        text = lines.text(diagnostic.path, diagnostic.location.row)
         anchor = text.strip() if text is not None else f"line {diagnostic.location.row}"
         key = (diagnostic.path, diagnostic.code, anchor)
         occurrence = seen.get(key, 0)
