@@ -245,10 +245,6 @@ class FileSemantics:
         loop = loop.value if isinstance(loop, Awaited) else loop
         return isinstance(loop, CallOf) and self.project.external_name(loop.func) in vocab.EVENT_LOOP_GETTERS
 
-    def module_constant(self, node: cst.BaseExpression) -> Value | None:
-        """The value a module-level constant is bound to (through imports), if known."""
-        return self.project.constant_value(self.value_of(node), self.module.root)
-
 
 def expression_value(node: cst.BaseExpression | None, resolve) -> Value | None:  # type: ignore[no-untyped-def]
     """The symbolic value of a LibCST expression (the twin of `collect.value_of`)."""

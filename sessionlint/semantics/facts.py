@@ -166,10 +166,6 @@ class ModuleFacts:
         for function in self.functions.values():
             yield from function.imports.values()
 
-    def exported_names(self) -> set[str]:
-        """Names other modules can import from this one."""
-        return set(self.imports) | set(self.bindings) | set(self.definitions)
-
 
 def value_refs(values: Iterable[Value | None]) -> Iterator[str]:
     """Qualified names of the globals inside symbolic values (`Depends(deps.get_db)`)."""
