@@ -19,6 +19,12 @@ RULE_NAMES = {
     "SL008": "module-level-session",
     "SL009": "async-session-not-awaited",
     "SL013": "dependency-called-by-hand",
+    "SL100": "unused-noqa",
 }
+
+UNUSED_NOQA = "SL100"
+# Codes a family prefix (`SL`, the default selection) does not select: only a selector
+# naming them more closely (`SL1`, `SL100`) or `ALL` does, as ruff's RUF100 is opt-in.
+OPT_IN_CODES = frozenset({UNUSED_NOQA})
 
 KNOWN_CODES = frozenset({PARSE_ERROR, *RULE_NAMES})

@@ -10,6 +10,7 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sessionlint.codes import OPT_IN_CODES
 from sessionlint.hashing import digest
 from sessionlint.semantics.vocabulary import DEFAULT_DEPENDENCY_NAMES
 
@@ -28,6 +29,7 @@ DEFAULT_EXCLUDES = (
     ".sessionlint_cache",
 )
 PARSE_ERROR_CODE = "SL000"
+_FAMILY = "SL"
 CONFIG_FILE_NAME = "pyproject.toml"
 
 
@@ -68,7 +70,10 @@ class Settings:
         ignores = list(self.ignore)
         if path is not None:
             ignores += self.ignored_codes_for(path)
-        chosen = _best_match(code, (*self.select, *self.extend_select))
+        selectors: Iterable[str] = (*self.select, *self.extend_select)
+        if code in OPT_IN_CODES:
+            selectors = [s for s in selectors if s == "ALL" or len(s) > len(_FAMILY)]
+        chosen = _best_match(code, selectors)
         if chosen is None:
             return code == PARSE_ERROR_CODE and _best_match(code, ignores) is None
         ignored = _best_match(code, ignores)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sessionlint.codes import RULE_NAMES
+from sessionlint.codes import RULE_NAMES, UNUSED_NOQA
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.limits import (
@@ -78,6 +78,9 @@ def _word_pattern(words: Iterable[str]) -> re.Pattern[bytes] | None:
     return re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
 
 
+_SL_NOQA = re.compile(rb"(?i)noqa[^\r\n]*sl[0-9]")
+
+
 class Engine:
     """Checks files with the selected rules over one shared semantic model."""
 
@@ -85,6 +88,7 @@ class Engine:
         self.settings = settings
         self.roots = SourceRoots(roots, configured_roots(settings.src, settings.root))
         self._rules: list[type[Rule]] | None = None
+        self.noqa_review = settings.is_selected(UNUSED_NOQA)
         extra_names = (*settings.session_factories, *settings.engine_constructors)
         extra_roots = {name.partition(".")[0] for name in extra_names}
         # A file can hold a finding, or a fact another file needs, only when it names the
@@ -109,6 +113,12 @@ class Engine:
             and self.vocabulary_pattern.search(source.data) is not None
             and self.trigger_pattern.search(source.data) is not None
         )
+
+    def reviews_noqa(self, source: SourceFile) -> bool:
+        """SL100 is selected and the file may hold a `# noqa` naming a sessionlint code (an
+        over-approximation: the rule reads the comments). Such a file is read and checked
+        whatever it mentions: a stale suppression is all that is left of fixed code."""
+        return self.noqa_review and _SL_NOQA.search(source.data) is not None
 
     @deep_stack
     def analyze(self, source: SourceFile, *, shallow: bool = False) -> FileState:

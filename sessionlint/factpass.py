@@ -46,7 +46,11 @@ def fact_pass(
     first_round = True
     while pending or shallow:
         if first_round:
-            full = [s for s in pending if s.display in explicit or engine.mentions_vocabulary(s)]
+            full = [
+                s
+                for s in pending
+                if s.display in explicit or engine.mentions_vocabulary(s) or engine.reviews_noqa(s)
+            ]
             names_only: list[SourceFile] = []
         else:
             full = [s for s in pending if uses_followed(engine, s, followed)]
@@ -144,11 +148,13 @@ def reach_signature(engine: Engine, source: SourceFile, explicit: set[str], foll
     same signature are reached alike in every round: with equal facts, the pass ends the same.
     """
     seeded = source.display in explicit or engine.mentions_vocabulary(source)
+    # Apart from `seeded`: whether SL100 checks the file is also the triage's answer.
+    noqa = engine.reviews_noqa(source)
     targets = import_targets(engine, source)
     names: set[str] = set()
     for target in targets:
         names |= followed.names_for(target)
-    return run_key([str(seeded), *targets, "", *sorted(_spelled(names, source.data))])
+    return run_key([str(seeded), str(noqa), *targets, "", *sorted(_spelled(names, source.data))])
 
 
 def _spelled(names: set[str], data: bytes) -> set[str]:

@@ -9,12 +9,14 @@ from dataclasses import replace
 import libcst as cst
 from libcst.metadata import MetadataWrapper
 
+from sessionlint.codes import UNUSED_NOQA
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import Engine, FileState, InternalError, LintResult, _syntax_error
 from sessionlint.limits import TOO_DEEP
 from sessionlint.noqa import without_suppressed
 from sessionlint.rules import Rule
 from sessionlint.rules._base import FileContext
+from sessionlint.rules.sl100_unused_noqa import unused_noqa
 from sessionlint.semantics.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import decode, error_diagnostic
@@ -29,9 +31,15 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         result.diagnostics.append(state.error)
         return result
     rules = [rule for rule in engine.rules if state.rule_codes is None or rule.code in state.rule_codes]
-    if state.facts is None or not rules:
+    # SL100 visits nothing: it reviews the other rules' findings against the `# noqa` comments.
+    review_noqa = noqa and any(rule.code == UNUSED_NOQA for rule in rules)
+    rules = [rule for rule in rules if rule.code != UNUSED_NOQA]
+    if state.facts is None or not (rules or review_noqa):
         return result
     text = decode(state.source)
+    if not rules:
+        result.diagnostics = _reviewed(engine, state, text, [], result)
+        return result
     # The tree is not kept on the state: with every checked file's tree alive until the run
     # ends, memory grows with the project and each garbage collection walks all of them.
     view = tokenizer_view(text)
@@ -59,10 +67,30 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         return result
     diagnostics = [d for context in contexts for d in context.diagnostics]
     diagnostics = [d for d in diagnostics if engine.settings.is_selected(d.code, state.source.display)]
-    if noqa:
+    if review_noqa:
+        diagnostics = _reviewed(engine, state, text, diagnostics, result)
+    elif noqa:
         diagnostics = without_suppressed(diagnostics, text)
     result.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
     return result
+
+
+def _reviewed(
+    engine: Engine, state: FileState, text: str, diagnostics: list[Diagnostic], result: LintResult
+) -> list[Diagnostic]:
+    """The findings with SL100's added, then those the `# noqa` comments suppress left out.
+    Judged: the codes selected for the file whose rule ran to the end (a crashed rule's
+    findings are unknown)."""
+    display = state.source.display
+    crashed = {error.rule for error in result.internal_errors}
+
+    def judged(code: str) -> bool:
+        return code not in crashed and engine.settings.is_selected(code, display)
+
+    if not engine.settings.is_selected(UNUSED_NOQA, display):
+        return without_suppressed(diagnostics, text)
+    unused = unused_noqa(text, display, diagnostics, judged)
+    return sorted(without_suppressed([*diagnostics, *unused], text), key=Diagnostic.sort_key)
 
 
 def _run_rules(

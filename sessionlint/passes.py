@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sessionlint.cache import Cache, CachedFindings
+from sessionlint.codes import UNUSED_NOQA
 from sessionlint.config import Settings
 from sessionlint.engine import Engine, FileState, LintResult
 from sessionlint.factpass import analyze_all, cache_key, fact_pass, reach_signatures
@@ -58,7 +59,7 @@ def run_passes(
         state
         for state in states
         if state.source.display not in settings.facts_only  # excluded: facts only, no findings
-        and (options.exhaustive or assign_rules(state, triage, codes))
+        and (options.exhaustive or assign_rules(state, triage, codes, engine))
     ]
     report.lap("triage")
     report.files_analyzed = len(states)
@@ -213,14 +214,16 @@ def _lint_all(
     return [result for result in results if result is not None], len(states) - len(misses)
 
 
-def assign_rules(state: FileState, triage: Triage, codes: Collection[str]) -> bool:
+def assign_rules(state: FileState, triage: Triage, codes: Collection[str], engine: Engine) -> bool:
     """Note on the state which rules could flag something in the file (only those run);
     True when there are any, or an error to report."""
     if state.facts is None or not state.facts.complete:
         return True  # an SL000 to report, or a file only LibCST can parse: its facts are partial
     if state.facts.shallow:
         return False  # only imported from: it names nothing a rule is about
-    state.rule_codes = triage.candidate_codes(state.facts, codes)
+    # SL100's candidates are read from the bytes, not the facts (see `Engine.reviews_noqa`).
+    noqa = {UNUSED_NOQA} if UNUSED_NOQA in codes and engine.reviews_noqa(state.source) else set()
+    state.rule_codes = triage.candidate_codes(state.facts, set(codes) - {UNUSED_NOQA}) | noqa
     return bool(state.rule_codes)
 
 

@@ -13,6 +13,7 @@ from sessionlint.rules.sl007_session_in_background_task import SessionInBackgrou
 from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
 from sessionlint.rules.sl013_dependency_called_by_hand import DependencyCalledByHand
+from sessionlint.rules.sl100_unused_noqa import UnusedNoqa
 
 ALL_RULES: tuple[type[Rule], ...] = (
     SessionDependencyReturns,
@@ -25,6 +26,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ModuleLevelSession,
     AsyncSessionNotAwaited,
     DependencyCalledByHand,
+    UnusedNoqa,
 )
 
 RULES_BY_CODE: dict[str, type[Rule]] = {rule.code: rule for rule in ALL_RULES}
