@@ -9,10 +9,12 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 
 from sessionlint import __version__, streams
+from sessionlint.adoption import Adoption, adoption_options, after_run, show_files
 from sessionlint.codes import KNOWN_CODES
 from sessionlint.config import ConfigError, normalized_codes, validate_codes
 from sessionlint.configuration import Configuration, default_root_of
@@ -151,6 +153,7 @@ would cost every run). A file named on the command line is always parsed.
     is_flag=True,
     help="Show the configuration files used, the work done, and tracebacks of internal errors.",
 )
+@adoption_options
 def check(
     paths: tuple[Path, ...],
     fix: bool,
@@ -174,8 +177,10 @@ def check(
     stdin_filename: str | None,
     quiet: bool,
     verbose: bool,
+    **adopting: Any,
 ) -> None:
     click.get_current_context().meta["sessionlint.verbose"] = verbose
+    adoption = Adoption(**adopting)
     _collect_garbage_rarely()
     reading_stdin = paths == (Path("-"),) or (not paths and stdin_filename is not None)
     paths = paths or (Path("."),)
@@ -198,6 +203,10 @@ def check(
             from sessionlint.output.settings import render_settings
 
             click.echo("\n".join(render_settings(configuration, path) for path in paths), nl=False)
+            return
+        adoption.check_usage(fix=fix, diff=diff, stdin=reading_stdin)
+        if adoption.show_files:
+            show_files(paths, configuration, force_exclude=force_exclude)
             return
         options = RunOptions(
             fix=fix,
@@ -222,6 +231,9 @@ def check(
                 quiet = report_to_stderr = True
         else:
             report = check_paths(list(paths), configuration, options)
+        finished = after_run(report, adoption)
+        if finished is not None:
+            sys.exit(finished)
     except ConfigError as error:
         raise click.UsageError(str(error)) from None
     sys.exit(
@@ -235,6 +247,7 @@ def check(
             exit_zero,
             options,
             err=report_to_stderr,
+            show_fixes=adoption.show_fixes,
         )
     )
 
@@ -250,6 +263,7 @@ def _emit(
     options: RunOptions,
     *,
     err: bool = False,
+    show_fixes: bool = False,
 ) -> int:
     from sessionlint.output import render_report
 
@@ -274,6 +288,7 @@ def _emit(
             quiet=quiet,
             unsafe_fixes=options.unsafe_fixes,
             fixed=report.fixed_count if options.fix else 0,
+            show_fixes=("applied" if options.fix else "available") if show_fixes else None,
         )
         if output_file is not None:
             _write_output(output_file, text.encode("utf-8"))

@@ -58,6 +58,9 @@ class Settings:
     scope: str = ""
     # Files excluded from the findings that still inform the model (`files.discover`).
     facts_only: frozenset[str] = frozenset()
+    # `baseline = "..."`, relative to the configuration's folder (see `sessionlint.baseline`):
+    # it hides findings from the report, never changes them.
+    baseline: Path | None = field(default=None, compare=False)
 
     def is_selected(self, code: str, path: str | None = None) -> bool:
         """Selected unless a more specific (or equally specific) ignore matches."""
@@ -98,7 +101,7 @@ class Settings:
         data = {
             name: getattr(self, name)
             for name in (f.name for f in fields(self))
-            if name not in ("root", "config_file", "per_file", "facts_only")
+            if name not in ("root", "config_file", "per_file", "facts_only", "baseline")
         }
         data["facts_only"] = sorted(self.facts_only)
         data["root"] = str(_resolved(self.root))
@@ -145,7 +148,7 @@ _LIST_KEYS = {
     "src": "src",
 }
 _CODE_KEYS = ("select", "ignore", "extend-select")
-_KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores")
+_KNOWN_KEYS = (*_LIST_KEYS, "per-file-ignores", "baseline")
 # Every key of `[tool.sessionlint]` and the `Settings` field it sets.
 SETTING_FIELDS = {**_LIST_KEYS, "per-file-ignores": "per_file_ignores"}
 
@@ -243,6 +246,11 @@ def settings_from_table(
             )
         if key == "per-file-ignores":
             values["per_file_ignores"] = _per_file_ignores(value, source, known_codes)
+            continue
+        if key == "baseline":
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{source}: `baseline` must be a file path, got {value!r}")
+            values["baseline"] = root / value
             continue
         items = _string_list(value, key, source)
         if key in _CODE_KEYS:

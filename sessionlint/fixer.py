@@ -8,6 +8,7 @@ import os
 import re
 import stat
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +28,8 @@ class FixOutcome:
     state: FileState
     result: LintResult
     fixed: int = 0
+    # How many fixes of each code were applied (`--show-fixes`).
+    applied: Counter[str] = field(default_factory=Counter)
     # Fixes of the last pass left out because the fixed file would not compile (never written).
     dropped: list[Diagnostic] = field(default_factory=list)
 
@@ -194,6 +197,8 @@ def _fix_file(
             project = project.with_module(new_state.facts)
         outcome.state = new_state
         outcome.fixed += applied
+        dropped_now = {id(diagnostic) for diagnostic in outcome.dropped}
+        outcome.applied.update(d.code for d in chosen if id(d) not in dropped_now)
         outcome.result = engine.lint(new_state, project)
     # A fix that would break the file stays unapplied, and its finding is not shown as
     # fixable (`[*]`): `--fix` could not fix it.

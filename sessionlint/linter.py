@@ -31,7 +31,7 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         result.diagnostics.append(state.error)
         return result
     rules = [rule for rule in engine.rules if state.rule_codes is None or rule.code in state.rule_codes]
-    # SL100 visits nothing: it reviews the other rules' findings against the `# noqa` comments.
+    # SL100 visits nothing: it reviews the other rules' findings against the noqa comments.
     review_noqa = noqa and any(rule.code == UNUSED_NOQA for rule in rules)
     rules = [rule for rule in rules if rule.code != UNUSED_NOQA]
     if state.facts is None or not (rules or review_noqa):

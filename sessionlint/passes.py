@@ -249,6 +249,7 @@ def fix_one(
             outcome.text,
             outcome.state.source.data,
             original_bytes,
+            dict(outcome.applied),
         )
         report.fixed_files.append(fixed)
         if options.fix and not options.diff and state.source.path is not None:

@@ -53,6 +53,7 @@ class FixedFile:
     fixed: str
     fixed_data: bytes = b""  # `fixed` in the file's own encoding (BOM, line endings kept)
     original_data: bytes = b""  # the bytes as read
+    codes: dict[str, int] = field(default_factory=dict)  # fixes applied per code
 
 
 @dataclass
@@ -68,6 +69,8 @@ class RunReport:
     files_checked: int = 0
     files_from_cache: int = 0
     reused_last_run: bool = False
+    # Findings a baseline hid from this report (`sessionlint.baseline`).
+    baselined: int = 0
     # Set when the run was incremental: how many files changed since the last run.
     files_changed: int | None = None
     # Seconds spent in each phase (see `lap`), for `--verbose`.

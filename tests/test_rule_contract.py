@@ -79,7 +79,9 @@ def _code_block(doc: str, heading: str) -> str:
 def test_example_triggers_the_rule_and_use_instead_does_not(rule: type[Rule]) -> None:
     doc = rule.__doc__ or ""
     # An opt-in rule (SL100) reviews the other rules' findings: it runs beside them.
-    settings = Settings(extend_select=(rule.code,)) if rule.code in OPT_IN_CODES else Settings(select=(rule.code,))
+    settings = (
+        Settings(extend_select=(rule.code,)) if rule.code in OPT_IN_CODES else Settings(select=(rule.code,))
+    )
     example = check_source(_code_block(doc, "## Example"), "app.py", settings)
     assert [d.code for d in example if d.code == rule.code], "the example must trigger the rule"
     use_instead = check_source(_code_block(doc, "## Use instead"), "app.py", settings)

@@ -14,8 +14,10 @@ def render_report(
     quiet: bool,
     unsafe_fixes: bool,
     fixed: int,
+    show_fixes: str | None = None,
 ) -> str:
-    """The report in the chosen format."""
+    """The report in the chosen format; `show_fixes` ("applied" or "available") adds the
+    `--show-fixes` section to the text format."""
     diagnostics = report.diagnostics
     if statistics:
         from sessionlint.output import text
@@ -28,7 +30,9 @@ def render_report(
         table = text.statistics(diagnostics)
         lines = [table] if table else []
         if not quiet:
-            lines.append(text.summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes))
+            lines.append(
+                text.summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes, baselined=report.baselined)
+            )
         return "\n".join(lines) + ("\n" if lines else "")
     if output_format == "json":
         from sessionlint.output import json
@@ -44,6 +48,28 @@ def render_report(
         return importlib.import_module(f"sessionlint.output.{output_format}").render(diagnostics)
     from sessionlint.output import text
 
-    return text.render(
-        diagnostics, color=color, show_summary=not quiet, fixed=fixed, unsafe_fixes=unsafe_fixes
+    rendered = text.render(
+        diagnostics,
+        color=color,
+        show_summary=not quiet and not show_fixes,
+        fixed=fixed,
+        unsafe_fixes=unsafe_fixes,
+        baselined=report.baselined,
     )
+    if not show_fixes:
+        return rendered
+    from sessionlint.output import fixes
+
+    # Between the findings and the summary, as ruff prints it.
+    section = (
+        fixes.applied(report.fixed_files)
+        if show_fixes == "applied"
+        else fixes.available(diagnostics, unsafe_fixes=unsafe_fixes)
+    )
+    lines = [rendered.rstrip("\n")] if rendered else []
+    lines.append(section)
+    if not quiet:
+        lines.append(
+            text.summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes, baselined=report.baselined)
+        )
+    return "\n".join(lines) + "\n"

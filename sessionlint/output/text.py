@@ -29,20 +29,24 @@ def render_line(diagnostic: Diagnostic, *, color: bool, unsafe_fixes: bool = Fal
     return f"{position} {code}{marker} {diagnostic.message}"
 
 
-def summary(diagnostics: Sequence[Diagnostic], *, fixed: int = 0, unsafe_fixes: bool = False) -> str:
+def summary(
+    diagnostics: Sequence[Diagnostic], *, fixed: int = 0, unsafe_fixes: bool = False, baselined: int = 0
+) -> str:
     count = len(diagnostics)
     safe = sum(_has_fix(d, Applicability.SAFE) for d in diagnostics)
     unsafe = sum(_has_fix(d, Applicability.UNSAFE) for d in diagnostics)
     if unsafe_fixes:
         safe, unsafe = safe + unsafe, 0
+    hidden = f"{baselined} in the baseline" if baselined else ""
     if count == 0 and fixed == 0:
-        return "All checks passed!"
+        return f"All checks passed! ({hidden})" if hidden else "All checks passed!"
     noun = "problem" if count + fixed == 1 else "problems"
     if fixed:
-        text = f"Found {count + fixed} {noun} ({fixed} fixed, {count} remaining)."
+        text = f"Found {count + fixed} {noun} ({fixed} fixed, {count} remaining{', ' + hidden if hidden else ''})."
     else:
-        text = f"Found {count} {noun}"
-        text += f" ({safe} fixable with --fix)." if safe else "."
+        notes = [f"{safe} fixable with --fix"] if safe else []
+        notes += [hidden] if hidden else []
+        text = f"Found {count} {noun}" + (f" ({'; '.join(notes)})." if notes else ".")
     if unsafe:
         text += (
             f"\nNo fixes applied for {unsafe} more: enable them with `--unsafe-fixes`."
@@ -81,8 +85,9 @@ def render(
     show_summary: bool = True,
     fixed: int = 0,
     unsafe_fixes: bool = False,
+    baselined: int = 0,
 ) -> str:
     lines = [render_line(d, color=color, unsafe_fixes=unsafe_fixes) for d in diagnostics]
     if show_summary:
-        lines.append(summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes))
+        lines.append(summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes, baselined=baselined))
     return "\n".join(lines) + ("\n" if lines else "")

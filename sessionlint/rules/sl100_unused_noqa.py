@@ -133,9 +133,9 @@ def _removal(directive: Directive, unused: set[str]) -> tuple[int, int, str]:
         return directive.codes_start, directive.codes[-1][2], ", ".join(kept)
     before, after = comment[: directive.start], comment[directive.end :]
     if before.strip():
-        # `# type: ignore  # noqa: SL002`: the directive and the blanks before it go.
+        # A type-ignore comment followed by the noqa directive: the directive and the blanks before it go.
         return len(before.rstrip()), directive.end, ""
     if after.strip():
-        # `# noqa: SL002 legacy`: the comment stays a comment.
+        # The directive followed by more text (a reason): the comment stays a comment.
         return directive.start, directive.end, "#" if after[0].isspace() else "# "
     return 0, len(comment), ""
