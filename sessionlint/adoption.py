@@ -78,16 +78,17 @@ def after_run(report: RunReport, adoption: Adoption, stdin: bool = False) -> int
     from sessionlint import baseline
 
     settings = report.settings
-    root = settings.root if settings is not None else Path.cwd()
     if adoption.add_noqa:
         return _add_noqa(report)
     if adoption.write_baseline is not None:
+        root = adoption.write_baseline.absolute().parent
         count = baseline.write(adoption.write_baseline, report.diagnostics, root)
         click.echo(f"Wrote {count} finding(s) to the baseline {adoption.write_baseline}.", err=True)
         return 0
     path = adoption.baseline or (baseline.configured(settings) if settings is not None else None)
     if path is not None:
         recorded = baseline.load(path)
+        root = path.absolute().parent
         report.diagnostics, report.baselined = baseline.hide(report.diagnostics, recorded, root)
     return None
 

@@ -1,6 +1,9 @@
 """Baselines: today's findings recorded once, then hidden, so only new ones are reported.
 
-A finding is recorded as its path (relative to the project root, `/`-separated), its code,
+A finding is recorded as its path (relative to the baseline file's folder, `/`-separated:
+the project root where the file usually sits; unlike the run's root, it is the same for a
+run over the whole tree, over a few files named by pre-commit, or over one service of a
+monorepo), its code,
 a fingerprint of its line's text (stripped) and of the qualified name of the function or
 class around it, and its index among the findings of that file with the same code and
 fingerprint (in position order). Lines added or removed elsewhere in the file move a
@@ -131,10 +134,9 @@ def configured(settings: Settings) -> Path | None:
 
 
 def _relative(display: str, root: Path) -> str:
-    absolute = os.path.realpath(display)
     try:
-        return Path(absolute).relative_to(os.path.realpath(root)).as_posix()
-    except ValueError:
+        return Path(os.path.relpath(os.path.realpath(display), os.path.realpath(root))).as_posix()
+    except ValueError:  # another drive (Windows)
         return Path(display).as_posix()
 
 

@@ -250,3 +250,17 @@ def test_show_files_lists_what_a_run_checks(places: tuple[Path, Path]) -> None:
     assert (code, out) == (0, "../project/app/db.py\n")
     assert not (project / ".sessionlint_cache").exists()
     assert os.listdir(elsewhere) == []
+
+
+def test_baseline_holds_for_a_run_over_a_few_files(places: tuple[Path, Path]) -> None:
+    """pre-commit names the changed files: the run's root is then their folder, not the
+    tree's; the baseline's paths are relative to its own folder, so they still match."""
+    project, elsewhere = places
+    (project / "app").mkdir()
+    (project / "app" / "db.py").write_text(BASELINED)
+    cli("check", "--no-cache", "--write-baseline", "../project/base.json", "../project", cwd=elsewhere)
+    assert {f["path"] for f in json.loads((project / "base.json").read_text())["findings"]} == {"app/db.py"}
+    code, out, _ = cli(
+        "check", "--no-cache", "--baseline", "../project/base.json", "../project/app/db.py", cwd=elsewhere
+    )
+    assert (code, out) == (0, "All checks passed! (3 in the baseline)\n")
