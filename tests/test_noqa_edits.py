@@ -3,6 +3,8 @@ tests/test_adoption.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sessionlint.add_noqa import with_comments
@@ -68,3 +70,15 @@ def test_unused_noqa_judges_only_what_it_may() -> None:
     (finding,) = unused_noqa(text, "m.py", [], lambda code: code == "SL005")
     assert finding.message == "Unused `noqa` directive (unused: `SL005`)"
     assert apply_edits(text, finding.fix.edits).startswith("x = 1  # noqa: SL002, SL100, SL999, E501\n")
+
+
+def test_baseline_setting_is_a_path_relative_to_its_configuration(tmp_path: Path) -> None:
+    from sessionlint.codes import KNOWN_CODES
+    from sessionlint.config import ConfigError, settings_from_table
+
+    settings = settings_from_table(
+        {"baseline": "ci/base.json"}, source="pyproject.toml", root=tmp_path, known_codes=KNOWN_CODES
+    )
+    assert settings.baseline == tmp_path / "ci" / "base.json"
+    with pytest.raises(ConfigError, match="`baseline` must be a file path"):
+        settings_from_table({"baseline": 3}, source="pyproject.toml", root=tmp_path, known_codes=KNOWN_CODES)
