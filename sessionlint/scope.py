@@ -21,8 +21,8 @@ from sessionlint.files import discover
 def project_root(paths: Sequence[Path], settings: Settings) -> Path:
     """The configuration file's folder, else the common folder of the checked paths."""
     if settings.config_file is not None:
-        return settings.config_file.parent.absolute()
-    folders = [str(path.absolute() if path.is_dir() else path.absolute().parent) for path in paths]
+        return _normal(settings.config_file.parent)
+    folders = [str(_normal(path) if path.is_dir() else _normal(path).parent) for path in paths]
     if not folders:
         return Path.cwd()
     return Path(os.path.commonpath(folders))
@@ -41,4 +41,10 @@ def names_root(paths: Sequence[Path], settings: Settings) -> bool:
     """The run checks the project's root folder itself: a file added anywhere in the
     project is then one of its inputs."""
     root = project_root(paths, settings)
-    return any(path.is_dir() and path.absolute() == root for path in paths)
+    return any(path.is_dir() and _normal(path) == root for path in paths)
+
+
+def _normal(path: Path) -> Path:
+    """The absolute path with `..` and `.` folded, so `check ../app` names the same root as
+    `check /abs/app`; symlinks are kept as named (the walk does not follow them either)."""
+    return Path(os.path.abspath(path))

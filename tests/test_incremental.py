@@ -4,6 +4,7 @@ nothing other files' findings rest on changed; the findings always equal a run f
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -340,3 +341,22 @@ def test_cached_runs_equal_clean_runs_when_the_project_around_them_changes(
             init.unlink()
         else:
             init.write_bytes(before)
+
+
+def test_a_project_named_through_dotdot_runs_incrementally(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`check ../project` from another folder names the whole project, as `check .` inside
+    it does: one changed file is then checked alone."""
+    (project / "pyproject.toml").write_text("[tool.sessionlint]\n")
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    target = os.path.relpath(project, elsewhere)
+    assert target.startswith("..")
+    args = ("check", "--format", "json", "--verbose", "--cache-dir", str(project / ".cache"), target)
+    first = run_cli(*args, cwd=elsewhere)
+    assert first.returncode in (0, 1), first.stderr.decode()
+    append(project / "app" / "plain.py", "# touched\n")
+    second = run_cli(*args, cwd=elsewhere)
+    assert second.returncode in (0, 1), second.stderr.decode()
+    assert incremental(second.stderr.decode()), second.stderr.decode()
+    assert json.loads(second.stdout) == json.loads(first.stdout)
