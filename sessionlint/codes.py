@@ -18,6 +18,7 @@ RULE_NAMES = {
     "SL007": "session-in-background-task",
     "SL008": "module-level-session",
     "SL009": "async-session-not-awaited",
+    "SL010": "async-session-concurrent-use",
     "SL013": "dependency-called-by-hand",
     "SL100": "unused-noqa",
 }

@@ -12,6 +12,7 @@ from sessionlint.rules.sl006_async_session_expire_on_commit import AsyncSessionE
 from sessionlint.rules.sl007_session_in_background_task import SessionInBackgroundTask
 from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
+from sessionlint.rules.sl010_async_session_concurrent_use import AsyncSessionConcurrentUse
 from sessionlint.rules.sl013_dependency_called_by_hand import DependencyCalledByHand
 from sessionlint.rules.sl100_unused_noqa import UnusedNoqa
 
@@ -25,6 +26,7 @@ ALL_RULES: tuple[type[Rule], ...] = (
     SessionInBackgroundTask,
     ModuleLevelSession,
     AsyncSessionNotAwaited,
+    AsyncSessionConcurrentUse,
     DependencyCalledByHand,
     UnusedNoqa,
 )

@@ -11,6 +11,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import Callable, Optional, cast
 
+from sessionlint.semantics import tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
@@ -592,6 +593,12 @@ class _FunctionWalker:
         ]
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
         flows, leaving = dataflow(self.nodes, self.local_names, {arg.arg for arg in _all_args(args)})
+        is_async = isinstance(node, ast.AsyncFunctionDef)
+        session_params, handoffs = (
+            tasks.session_uses(self.nodes, frozenset(p.name for p in params), self.resolve)
+            if is_async
+            else (_NOTHING, ())
+        )
         mentioned: list[Value | None] = [
             *decorators,
             *returns,
@@ -626,6 +633,9 @@ class _FunctionWalker:
             closed_names=_frozen(closed),
             flows=flows,
             leaving=_frozen(leaving),
+            session_params=_frozen(session_params),
+            param_handoffs=handoffs,
+            starts_tasks=tasks.starts_tasks(self.nodes),
         )
 
 

@@ -77,6 +77,13 @@ class FunctionFacts:
     # named in a `return` or `yield`, stored on a parameter's or a global's attribute or
     # item, kept by one (`self.items.append(row)`), or used in a nested function or lambda.
     leaving: frozenset[tuple[str, int, bool]] = frozenset()
+    # Coroutines (see `tasks`): the parameters the body awaits a method on or enters with
+    # `async with` (uses as a session), and every (parameter, global callee, position or
+    # keyword) it passes a parameter on to.
+    session_params: frozenset[str] = frozenset()
+    param_handoffs: tuple[tuple[str, str, int | str], ...] = ()
+    # A call spelled like a task start (`gather`, `create_task`, `start_soon`): for the triage.
+    starts_tasks: bool = False
 
     def derived_from(self, name: str) -> set[str]:
         """The locals whose values may be computed from `name` (through any local)."""

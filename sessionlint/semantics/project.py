@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 
 from sessionlint.roots import ModuleIdentity
-from sessionlint.semantics import contexts
+from sessionlint.semantics import contexts, tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.semantics.resolution import (
@@ -698,6 +698,11 @@ class ProjectFacts:
         if name in facts.closed_names or name in facts.shared_names or name in facts.with_targets:
             return False
         return Local(name) not in facts.returns
+
+    def uses_param_as_session(self, function: Function, name: str) -> bool:
+        """The coroutine function awaits methods on its parameter `name`, itself or through
+        the project coroutines it passes it to (SL010; see `tasks`)."""
+        return tasks.uses_param_as_session(self, function, name)
 
     def is_dependency(self, function: Function) -> bool:
         """Used through `Depends` / `Security` somewhere in the tree."""

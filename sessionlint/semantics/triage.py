@@ -52,6 +52,7 @@ _EXTERNAL_KINDS: dict[str, frozenset[Kind]] = {
 }
 _SESSION_CLASSES = vocab.SYNC_SESSION_CLASSES | vocab.ASYNC_SESSION_CLASSES
 _POOLED_ENGINE_CONSTRUCTORS = vocab.ENGINE_CONSTRUCTORS - vocab.CONFIG_ENGINE_CONSTRUCTORS
+_TASK_STARTERS = vocab.TASK_GATHERERS | vocab.TASK_CREATORS
 _EXPIRING_FACTORIES = vocab.ASYNC_SESSIONMAKERS | vocab.ASYNC_SESSION_CLASSES | vocab.SESSIONMAKERS
 
 
@@ -305,6 +306,20 @@ def _sl009_async_session_not_awaited(module: ModuleTriage) -> bool:
     return False
 
 
+def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
+    """A task start (a call spelled like one, or a global that is one under another name)
+    in a module that names something of an async session kind."""
+    if not module.references(_ASYNC):
+        return False
+    if any(function.facts.starts_tasks for function in module.functions):
+        return True
+    for name in module.facts.calls:
+        target = module.project.resolve(name, module.facts.root)
+        if isinstance(target, External) and target.qualname in _TASK_STARTERS:
+            return True
+    return False
+
+
 def _sl013_dependency_called_by_hand(module: ModuleTriage) -> bool:
     """A call of a session generator (driving it by hand starts with calling it)."""
     project = module.project
@@ -321,5 +336,6 @@ CANDIDATE_TESTS: dict[str, CandidateTest] = {
     "SL007": _sl007_session_in_background_task,
     "SL008": _sl008_module_level_session,
     "SL009": _sl009_async_session_not_awaited,
+    "SL010": _sl010_async_session_concurrent_use,
     "SL013": _sl013_dependency_called_by_hand,
 }

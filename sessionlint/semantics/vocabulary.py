@@ -169,6 +169,15 @@ ASYNC_SESSION_COROUTINES = frozenset(
 # too, plus its own `remove()`; `run_sync` (and SQLModel's `exec`) are not proxied.
 ASYNC_SCOPED_SESSION_COROUTINES = (ASYNC_SESSION_COROUTINES - {"run_sync", "exec"}) | {"remove"}
 
+# What starts coroutines running at the same time (SL010): `gather` of coroutines, a task
+# created from one, and the task groups whose `create_task` / `start_soon` methods do.
+TASK_GATHERERS = _paths("asyncio.gather", "asyncio.tasks.gather")
+TASK_CREATORS = _paths(
+    "asyncio.create_task", "asyncio.tasks.create_task", "asyncio.ensure_future", "asyncio.tasks.ensure_future"
+)
+TASK_GROUPS = _paths("asyncio.TaskGroup", "asyncio.taskgroups.TaskGroup", "anyio.create_task_group")
+TASK_GROUP_METHODS = frozenset({"create_task", "start_soon"})
+
 DEFAULT_DEPENDENCY_NAMES = (
     "get_db",
     "get_session",

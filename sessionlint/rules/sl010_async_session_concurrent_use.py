@@ -1,0 +1,404 @@
+"""SL010 async-session-concurrent-use."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from sessionlint.rules._base import FileContext, Rule
+from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.tasks import callee_param
+from sessionlint.semantics.values import CallOf, Kind, Local, Value
+
+_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
+_GATHER = "`asyncio.gather` runs its coroutines at the same time"
+_REPEATED = "a task is started with it on every iteration, none awaited before the next"
+_SECOND = "a task started with it earlier is not awaited yet"
+
+# A session handed to a task: its symbolic value (what identifies it) and its expression.
+_Handed = tuple[Value, cst.BaseExpression]
+
+
+@dataclass
+class _FunctionState:
+    """What one function's visit has seen so far, in source order."""
+
+    # Sessions handed to tasks started and not awaited since (any `await` may await them).
+    pending: list[Value] = field(default_factory=list)
+    # Enclosing loops and comprehensions of the function: does each repeat its body without
+    # suspending (no `await`, `break` or `return` in it)?
+    loops: list[bool] = field(default_factory=list)
+    # Names bound by the enclosing comprehensions: not the function's names of that spelling.
+    shadowed: list[frozenset[str]] = field(default_factory=list)
+    # `await create_task(...)`: started and awaited at once.
+    awaited: set[int] = field(default_factory=set)
+    # The `if` statements being visited: an `elif` is another branch of its parent's.
+    ifs: list[cst.If] = field(default_factory=list)
+
+
+class AsyncSessionConcurrentUse(Rule):
+    """
+    ## What it does
+    Flags one `AsyncSession` used by tasks that run at the same time:
+    `asyncio.gather(session.execute(a), session.execute(b))`,
+    `asyncio.gather(*(load(session, i) for i in ids))` where `load` uses the session,
+    `asyncio.create_task` / `TaskGroup.create_task` / anyio's `start_soon` handing the same
+    session to a second task while the first is still running (created before either is
+    awaited, or once per iteration of a loop). It is reported on the call that hands the
+    session to the second task (for `gather`: the `gather` call).
+
+    ## Why is this bad?
+    An `AsyncSession` is not safe for concurrent use: it holds one connection and one
+    transaction, and its state (the identity map, the connection being provisioned) is
+    changed by every operation. Two tasks awaiting it at once make SQLAlchemy raise
+    `InvalidRequestError: This session is provisioning a new connection; concurrent
+    operations are not permitted` (or `IllegalStateChangeError`), or leave the session's
+    state corrupted, intermittently and only under load.
+
+    ## Example
+    ```python
+    import asyncio
+
+    from fastapi import Depends, FastAPI
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+    from app.models import User
+
+    engine = create_async_engine("postgresql+asyncpg://app@db/app", pool_pre_ping=True)
+    SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+    app = FastAPI()
+
+    async def get_session():
+        async with SessionLocal() as session:
+            yield session
+
+    async def load_user(session: AsyncSession, user_id: int):
+        return await session.get(User, user_id)
+
+    @app.get("/users")
+    async def users(ids: list[int], session: AsyncSession = Depends(get_session)):
+        return await asyncio.gather(*(load_user(session, i) for i in ids))
+    ```
+
+    ## Use instead
+    ```python
+    import asyncio
+
+    from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from app.models import User
+
+    engine = create_async_engine("postgresql+asyncpg://app@db/app", pool_pre_ping=True)
+    SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+    app = FastAPI()
+
+    async def load_user(user_id: int):
+        async with SessionLocal() as session:
+            return await session.get(User, user_id)
+
+    @app.get("/users")
+    async def users(ids: list[int]):
+        return await asyncio.gather(*(load_user(i) for i in ids))
+    ```
+
+    Or keep one session and await one query after the other (or one query for all ids).
+
+    ## Not flagged
+    - tasks that each open their own session from the factory (they get no session);
+    - sequential awaits, and a task awaited before the next is started (any `await` in
+      between counts as awaiting it: which task it waits for is not known);
+    - tasks started in different branches of an `if` / `try` / `match`;
+    - a callee that is not known to use the session: a method, a function outside the
+      checked modules, one that only passes it to such code, or one that rebinds its
+      parameter (a coroutine uses a session when it awaits a method on it, enters it with
+      `async with`, or passes it on to a project coroutine that does);
+    - a sync `Session`, an `async_scoped_session` registry (it gives each task its own
+      session when scoped to the task), and values not known to be an `AsyncSession` (the
+      kind comes from annotations, dependencies and factories, across modules; never from
+      a name's spelling).
+    """
+
+    code = "SL010"
+    name = "async-session-concurrent-use"
+    message = (
+        "AsyncSession `{session}` is used by tasks that run at the same time ({how}): an AsyncSession "
+        "is not safe for concurrent use (`InvalidRequestError: ... concurrent operations are not "
+        "permitted`); give each task its own session, or await one after the other"
+    )
+
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        self._states: list[_FunctionState] = []
+
+    # -- where the visit is --------------------------------------------------------------
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._states.append(_FunctionState())
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self._states.pop()
+
+    def visit_Await(self, node: cst.Await) -> None:
+        if self._states:
+            self._states[-1].pending.clear()
+            self._states[-1].awaited.add(id(node.expression))
+
+    def visit_With(self, node: cst.With) -> None:
+        self._suspend_if(node.asynchronous is not None)
+
+    def leave_With(self, original_node: cst.With) -> None:
+        self._suspend_if(original_node.asynchronous is not None)  # the exit awaits a task group's tasks
+
+    def visit_For(self, node: cst.For) -> None:
+        self._suspend_if(node.asynchronous is not None)
+        self._enter_loop(not _suspends(node.body))
+
+    def leave_For(self, original_node: cst.For) -> None:
+        self._leave_loop()
+
+    def visit_While(self, node: cst.While) -> None:
+        self._enter_loop(not _suspends(node.body))
+
+    def leave_While(self, original_node: cst.While) -> None:
+        self._leave_loop()
+
+    def visit_If(self, node: cst.If) -> None:
+        if self._states:
+            ifs = self._states[-1].ifs
+            self._suspend_if(bool(ifs) and ifs[-1].orelse is node)  # an `elif`: another branch
+            ifs.append(node)
+
+    def leave_If(self, original_node: cst.If) -> None:
+        if self._states:
+            self._states[-1].ifs.pop()
+
+    # Another branch: what the previous one started may not have run.
+    def visit_Else(self, node: cst.Else) -> None:
+        self._suspend_if(True)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        self._suspend_if(True)
+
+    def visit_ExceptStarHandler(self, node: cst.ExceptStarHandler) -> None:
+        self._suspend_if(True)
+
+    def visit_MatchCase(self, node: cst.MatchCase) -> None:
+        self._suspend_if(True)
+
+    def visit_ListComp(self, node: cst.ListComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_ListComp(self, original_node: cst.ListComp) -> None:
+        self._leave_comprehension()
+
+    def visit_SetComp(self, node: cst.SetComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_SetComp(self, original_node: cst.SetComp) -> None:
+        self._leave_comprehension()
+
+    def visit_GeneratorExp(self, node: cst.GeneratorExp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_GeneratorExp(self, original_node: cst.GeneratorExp) -> None:
+        self._leave_comprehension()
+
+    def visit_DictComp(self, node: cst.DictComp) -> None:
+        self._enter_comprehension(node)
+
+    def leave_DictComp(self, original_node: cst.DictComp) -> None:
+        self._leave_comprehension()
+
+    def _suspend_if(self, condition: bool) -> None:
+        if condition and self._states:
+            self._states[-1].pending.clear()
+
+    def _enter_loop(self, repeats: bool) -> None:
+        if self._states:
+            self._states[-1].loops.append(repeats)
+
+    def _leave_loop(self) -> None:
+        if self._states:
+            self._states[-1].loops.pop()
+
+    def _enter_comprehension(self, node: cst.BaseComp | cst.DictComp) -> None:
+        if self._states:
+            self._enter_loop(not _suspends(node))
+            self._states[-1].shadowed.append(_comprehension_targets(node))
+
+    def _leave_comprehension(self) -> None:
+        if self._states:
+            self._leave_loop()
+            self._states[-1].shadowed.pop()
+
+    # -- task starts ---------------------------------------------------------------------
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if not self._states or self.semantics.running_function is None:
+            return
+        if self.semantics.qualified_name(node.func) in vocab.TASK_GATHERERS:
+            self._check_gather(node)
+            return
+        handed = self._started(node)
+        state = self._states[-1]
+        if handed is None or id(node) in state.awaited:
+            return
+        repeated = any(state.loops)
+        for key, expression in handed:
+            if repeated or key in state.pending:
+                self.report(node, session=self.quote(expression), how=_REPEATED if repeated else _SECOND)
+                break
+        state.pending += [key for key, _ in handed]
+
+    def _check_gather(self, node: cst.Call) -> None:
+        """Every coroutine passed to `gather`, a starred comprehension counting as several."""
+        counts: dict[Value, int] = {}
+        for expression, shadowed, many in _gathered(node):
+            if isinstance(expression, cst.Call) and self._started(expression) is not None:
+                continue  # a task: its start is checked where it is started
+            for key, session in self._coroutine_sessions(expression, shadowed):
+                counts[key] = counts.get(key, 0) + (2 if many else 1)
+                if counts[key] >= 2:
+                    self.report(node, session=self.quote(session), how=_GATHER)
+                    return
+
+    def _started(self, node: cst.Call) -> list[_Handed] | None:
+        """The sessions a task start hands to its task (None: not a task start)."""
+        func = node.func
+        positional = [arg for arg in node.args if arg.keyword is None]
+        if self.semantics.qualified_name(func) in vocab.TASK_CREATORS:
+            return self._coroutine_sessions(positional[0].value) if positional else []
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in vocab.TASK_GROUP_METHODS
+            and self._is_task_group(func.value)
+        ):
+            if not positional or positional[0].star:
+                return []
+            if func.attr.value == "create_task":
+                return self._coroutine_sessions(positional[0].value)
+            return self._passed_sessions(positional[0].value, node.args[1:])  # `start_soon(f, *args)`
+        return None
+
+    def _is_task_group(self, expression: cst.BaseExpression) -> bool:
+        """A local bound only to `asyncio.TaskGroup()` / `anyio.create_task_group()`."""
+        value = self.semantics.value_of(expression)
+        function = self.semantics.function
+        if not isinstance(value, Local) or function is None or function.facts.param(value.name):
+            return False
+        bound = function.facts.locals.get(value.name, ())
+        project, root = self.semantics.project, self.semantics.module.root
+        return bool(bound) and all(
+            isinstance(call, CallOf) and project.external_name(call.func, root) in vocab.TASK_GROUPS
+            for call in bound
+        )
+
+    def _coroutine_sessions(
+        self, expression: cst.BaseExpression, shadowed: frozenset[str] = frozenset()
+    ) -> list[_Handed]:
+        """The AsyncSessions a coroutine expression uses: `session.execute(...)`, or
+        `load(session, ...)` of a project coroutine that uses that parameter as a session."""
+        if not isinstance(expression, cst.Call):
+            return []
+        func = expression.func
+        if isinstance(func, cst.Attribute) and func.attr.value in vocab.ASYNC_SESSION_COROUTINES:
+            session = self._session(func.value, shadowed)
+            return [session] if session is not None else []
+        return self._passed_sessions(func, expression.args, shadowed)
+
+    def _passed_sessions(
+        self, callee: cst.BaseExpression, args: Sequence[cst.Arg], shadowed: frozenset[str] = frozenset()
+    ) -> list[_Handed]:
+        project = self.semantics.project
+        function = project.function_of(self.semantics.value_of(callee), self.semantics.module)
+        if function is None or not function.facts.is_async:
+            return []
+        found = []
+        for slot, arg in _slots(args):
+            session = self._session(arg.value, shadowed)
+            param = callee_param(function, slot)
+            if session is not None and param is not None and project.uses_param_as_session(function, param):
+                found.append(session)
+        return found
+
+    def _session(self, expression: cst.BaseExpression, shadowed: frozenset[str]) -> _Handed | None:
+        """The expression's value when it is known to be an AsyncSession."""
+        value = self.semantics.value_of(expression)
+        names = shadowed.union(*self._states[-1].shadowed)
+        if value is None or (isinstance(value, Local) and value.name in names):
+            return None
+        return (value, expression) if self.semantics.kind_of(expression) == Kind.ASYNC_SESSION else None
+
+
+def _gathered(node: cst.Call) -> Iterator[tuple[cst.BaseExpression, frozenset[str], bool]]:
+    """The coroutines passed to `gather`, each with the names its comprehension binds and
+    whether it stands for several (`*(load(session, i) for i in ids)`)."""
+    for arg in node.args:
+        if arg.keyword is not None or arg.star == "**":
+            continue
+        value = arg.value
+        if not arg.star:
+            yield value, frozenset(), False
+        elif isinstance(value, (cst.List, cst.Tuple)):
+            yield from ((element.value, frozenset(), False) for element in value.elements if not element.star)
+        elif isinstance(value, (cst.GeneratorExp, cst.ListComp, cst.SetComp)) and not _async_comprehension(
+            value
+        ):
+            yield value.elt, _comprehension_targets(value), True
+
+
+def _slots(args: Sequence[cst.Arg]) -> Iterator[tuple[int | str, cst.Arg]]:
+    """Each argument with the position or keyword it fills (none after a `*args`)."""
+    index = 0
+    for arg in args:
+        if arg.star:
+            if arg.star == "*":
+                return
+            continue
+        if arg.keyword is not None:
+            yield arg.keyword.value, arg
+        else:
+            yield index, arg
+            index += 1
+
+
+def _comprehension_targets(node: cst.BaseExpression) -> frozenset[str]:
+    names: set[str] = set()
+    clause = getattr(node, "for_in", None)
+    while clause is not None:
+        names |= {name.value for name in _names_in(clause.target)}
+        clause = clause.inner_for_in
+    return frozenset(names)
+
+
+def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
+    if isinstance(node, cst.Name):
+        yield node
+    for child in node.children:
+        yield from _names_in(child)
+
+
+def _suspends(node: cst.CSTNode) -> bool:
+    """The code may wait, or stop repeating, between two runs of a task start in it: an
+    `await`, `async for` / `async with`, `break` or `return` (nested scopes aside)."""
+    if isinstance(node, (cst.Await, cst.Break, cst.Return)):
+        return True
+    if isinstance(node, (cst.For, cst.With)) and node.asynchronous is not None:
+        return True
+    if isinstance(node, _COMPREHENSIONS) and _async_comprehension(node):
+        return True
+    if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
+        return False
+    return any(_suspends(child) for child in node.children)
+
+
+def _async_comprehension(node: cst.CSTNode) -> bool:
+    clause = getattr(node, "for_in", None)
+    while clause is not None:
+        if clause.asynchronous is not None:
+            return True
+        clause = clause.inner_for_in
+    return False
