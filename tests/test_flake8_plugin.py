@@ -110,6 +110,7 @@ DIFFERS: dict[str, str] = {
         "call of it is a call of an unknown function"
     ),
     "SL005/flag_scripts_folder_imported": _SCRIPT_IMPORTED,
+    "SL010/flag_crossfile_dependency": _PROVIDED + " and what `crud.item_with_owner` does with it",
     "SL013/flag_crossfile_script": (
         "the session generator is defined in another module: alone, the script does not know "
         "that `provide_session()` creates and yields a session"
