@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
 import libcst as cst
 
 from sessionlint.rules._base import FileContext, Rule
+from sessionlint.rules._concurrency import (
+    FunctionState,
+    Handed,
+    async_comprehension,
+    comprehension_targets,
+    gathered,
+    slots,
+    suspends,
+)
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.tasks import callee_param
 from sessionlint.semantics.values import CallOf, Kind, Local, Value
 
-_COMPREHENSIONS = (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)
 _GATHER = "`asyncio.gather` runs its coroutines at the same time"
 _REPEATED = "a task is started with it on every iteration, none awaited before the next"
 _SECOND = "a task started with it earlier is not awaited yet"
-
-# A session handed to a task: its symbolic value (what identifies it) and its expression.
-_Handed = tuple[Value, cst.BaseExpression]
-
-
-@dataclass
-class _FunctionState:
-    """What one function's visit has seen so far, in source order."""
-
-    # Sessions handed to tasks started and not awaited since (any `await` may await them).
-    pending: list[Value] = field(default_factory=list)
-    # Enclosing loops and comprehensions of the function: does each repeat its body without
-    # suspending (no `await`, `break` or `return` in it)?
-    loops: list[bool] = field(default_factory=list)
-    # Names bound by the enclosing comprehensions: not the function's names of that spelling.
-    shadowed: list[frozenset[str]] = field(default_factory=list)
-    # `await create_task(...)`: started and awaited at once.
-    awaited: set[int] = field(default_factory=set)
-    # The `if` statements being visited: an `elif` is another branch of its parent's.
-    ifs: list[cst.If] = field(default_factory=list)
 
 
 class AsyncSessionConcurrentUse(Rule):
@@ -131,12 +118,12 @@ class AsyncSessionConcurrentUse(Rule):
 
     def __init__(self, context: FileContext) -> None:
         super().__init__(context)
-        self._states: list[_FunctionState] = []
+        self._states: list[FunctionState] = []
 
     # -- where the visit is --------------------------------------------------------------
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._states.append(_FunctionState())
+        self._states.append(FunctionState())
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self._states.pop()
@@ -154,13 +141,13 @@ class AsyncSessionConcurrentUse(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         self._suspend_if(node.asynchronous is not None)
-        self._enter_loop(not _suspends(node.body))
+        self._enter_loop(not suspends(node.body))
 
     def leave_For(self, original_node: cst.For) -> None:
         self._leave_loop()
 
     def visit_While(self, node: cst.While) -> None:
-        self._enter_loop(not _suspends(node.body))
+        self._enter_loop(not suspends(node.body))
 
     def leave_While(self, original_node: cst.While) -> None:
         self._leave_loop()
@@ -226,13 +213,52 @@ class AsyncSessionConcurrentUse(Rule):
 
     def _enter_comprehension(self, node: cst.BaseComp | cst.DictComp) -> None:
         if self._states:
-            self._enter_loop(not _suspends(node))
-            self._states[-1].shadowed.append(_comprehension_targets(node))
+            self._enter_loop(not suspends(node))
+            self._states[-1].shadowed.append(comprehension_targets(node))
 
     def _leave_comprehension(self) -> None:
         if self._states:
             self._leave_loop()
             self._states[-1].shadowed.pop()
+
+    # -- lists of coroutines gathered later ----------------------------------------------
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        if not self._states or len(node.targets) != 1 or not isinstance(node.targets[0].target, cst.Name):
+            return
+        name, value = node.targets[0].target.value, node.value
+        lists = self._states[-1].coroutine_lists
+        lists.pop(name, None)
+        if self._bound_once(name):
+            if isinstance(value, (cst.List, cst.Tuple)):
+                lists[name] = [
+                    (element.value, frozenset(), False) for element in value.elements if not element.star
+                ]
+            elif isinstance(value, (cst.ListComp, cst.GeneratorExp)) and not async_comprehension(value):
+                lists[name] = [(value.elt, comprehension_targets(value), True)]
+
+    def _bound_once(self, name: str) -> bool:
+        function = self.semantics.function
+        return (
+            function is not None
+            and function.facts.param(name) is None
+            and len(function.facts.locals.get(name, ())) == 1
+        )
+
+    def _note_append(self, node: cst.Call) -> None:
+        """`coros.append(load(session, i))` on a list of coroutines."""
+        func = node.func
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "append"
+            and isinstance(func.value, cst.Name)
+            and len(node.args) == 1
+            and not node.args[0].star
+        ):
+            state = self._states[-1]
+            found = state.coroutine_lists.get(func.value.value)
+            if found is not None:
+                found.append((node.args[0].value, frozenset(), any(state.loops)))
 
     # -- task starts ---------------------------------------------------------------------
 
@@ -242,6 +268,7 @@ class AsyncSessionConcurrentUse(Rule):
         if self.semantics.qualified_name(node.func) in vocab.TASK_GATHERERS:
             self._check_gather(node)
             return
+        self._note_append(node)
         handed = self._started(node)
         state = self._states[-1]
         if handed is None or id(node) in state.awaited:
@@ -256,7 +283,7 @@ class AsyncSessionConcurrentUse(Rule):
     def _check_gather(self, node: cst.Call) -> None:
         """Every coroutine passed to `gather`, a starred comprehension counting as several."""
         counts: dict[Value, int] = {}
-        for expression, shadowed, many in _gathered(node):
+        for expression, shadowed, many in gathered(node, self._states[-1].coroutine_lists):
             if isinstance(expression, cst.Call) and self._started(expression) is not None:
                 continue  # a task: its start is checked where it is started
             for key, session in self._coroutine_sessions(expression, shadowed):
@@ -265,7 +292,7 @@ class AsyncSessionConcurrentUse(Rule):
                     self.report(node, session=self.quote(session), how=_GATHER)
                     return
 
-    def _started(self, node: cst.Call) -> list[_Handed] | None:
+    def _started(self, node: cst.Call) -> list[Handed] | None:
         """The sessions a task start hands to its task (None: not a task start)."""
         func = node.func
         positional = [arg for arg in node.args if arg.keyword is None]
@@ -298,7 +325,7 @@ class AsyncSessionConcurrentUse(Rule):
 
     def _coroutine_sessions(
         self, expression: cst.BaseExpression, shadowed: frozenset[str] = frozenset()
-    ) -> list[_Handed]:
+    ) -> list[Handed]:
         """The AsyncSessions a coroutine expression uses: `session.execute(...)`, or
         `load(session, ...)` of a project coroutine that uses that parameter as a session."""
         if not isinstance(expression, cst.Call):
@@ -311,94 +338,23 @@ class AsyncSessionConcurrentUse(Rule):
 
     def _passed_sessions(
         self, callee: cst.BaseExpression, args: Sequence[cst.Arg], shadowed: frozenset[str] = frozenset()
-    ) -> list[_Handed]:
+    ) -> list[Handed]:
         project = self.semantics.project
         function = project.function_of(self.semantics.value_of(callee), self.semantics.module)
         if function is None or not function.facts.is_async:
             return []
         found = []
-        for slot, arg in _slots(args):
+        for slot, arg in slots(args):
             session = self._session(arg.value, shadowed)
             param = callee_param(function, slot)
             if session is not None and param is not None and project.uses_param_as_session(function, param):
                 found.append(session)
         return found
 
-    def _session(self, expression: cst.BaseExpression, shadowed: frozenset[str]) -> _Handed | None:
+    def _session(self, expression: cst.BaseExpression, shadowed: frozenset[str]) -> Handed | None:
         """The expression's value when it is known to be an AsyncSession."""
         value = self.semantics.value_of(expression)
         names = shadowed.union(*self._states[-1].shadowed)
         if value is None or (isinstance(value, Local) and value.name in names):
             return None
         return (value, expression) if self.semantics.kind_of(expression) == Kind.ASYNC_SESSION else None
-
-
-def _gathered(node: cst.Call) -> Iterator[tuple[cst.BaseExpression, frozenset[str], bool]]:
-    """The coroutines passed to `gather`, each with the names its comprehension binds and
-    whether it stands for several (`*(load(session, i) for i in ids)`)."""
-    for arg in node.args:
-        if arg.keyword is not None or arg.star == "**":
-            continue
-        value = arg.value
-        if not arg.star:
-            yield value, frozenset(), False
-        elif isinstance(value, (cst.List, cst.Tuple)):
-            yield from ((element.value, frozenset(), False) for element in value.elements if not element.star)
-        elif isinstance(value, (cst.GeneratorExp, cst.ListComp, cst.SetComp)) and not _async_comprehension(
-            value
-        ):
-            yield value.elt, _comprehension_targets(value), True
-
-
-def _slots(args: Sequence[cst.Arg]) -> Iterator[tuple[int | str, cst.Arg]]:
-    """Each argument with the position or keyword it fills (none after a `*args`)."""
-    index = 0
-    for arg in args:
-        if arg.star:
-            if arg.star == "*":
-                return
-            continue
-        if arg.keyword is not None:
-            yield arg.keyword.value, arg
-        else:
-            yield index, arg
-            index += 1
-
-
-def _comprehension_targets(node: cst.BaseExpression) -> frozenset[str]:
-    names: set[str] = set()
-    clause = getattr(node, "for_in", None)
-    while clause is not None:
-        names |= {name.value for name in _names_in(clause.target)}
-        clause = clause.inner_for_in
-    return frozenset(names)
-
-
-def _names_in(node: cst.CSTNode) -> Iterator[cst.Name]:
-    if isinstance(node, cst.Name):
-        yield node
-    for child in node.children:
-        yield from _names_in(child)
-
-
-def _suspends(node: cst.CSTNode) -> bool:
-    """The code may wait, or stop repeating, between two runs of a task start in it: an
-    `await`, `async for` / `async with`, `break` or `return` (nested scopes aside)."""
-    if isinstance(node, (cst.Await, cst.Break, cst.Return)):
-        return True
-    if isinstance(node, (cst.For, cst.With)) and node.asynchronous is not None:
-        return True
-    if isinstance(node, _COMPREHENSIONS) and _async_comprehension(node):
-        return True
-    if isinstance(node, (cst.FunctionDef, cst.Lambda, cst.ClassDef)):
-        return False
-    return any(_suspends(child) for child in node.children)
-
-
-def _async_comprehension(node: cst.CSTNode) -> bool:
-    clause = getattr(node, "for_in", None)
-    while clause is not None:
-        if clause.asynchronous is not None:
-            return True
-        clause = clause.inner_for_in
-    return False
