@@ -49,7 +49,7 @@ def gathered(node: cst.Call, lists: dict[str, list[Gathered]]) -> Iterator[Gathe
         if not arg.star:
             yield value, frozenset(), False
         elif isinstance(value, (cst.List, cst.Tuple)):
-            yield from ((element.value, frozenset(), False) for element in value.elements if not element.star)
+            yield from ((element.value, frozenset(), False) for element in value.elements if isinstance(element, cst.Element))
         elif isinstance(value, (cst.GeneratorExp, cst.ListComp, cst.SetComp)) and not async_comprehension(
             value
         ):

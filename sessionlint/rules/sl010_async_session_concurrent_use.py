@@ -232,7 +232,7 @@ class AsyncSessionConcurrentUse(Rule):
         if self._bound_once(name):
             if isinstance(value, (cst.List, cst.Tuple)):
                 lists[name] = [
-                    (element.value, frozenset(), False) for element in value.elements if not element.star
+                    (element.value, frozenset(), False) for element in value.elements if isinstance(element, cst.Element)
                 ]
             elif isinstance(value, (cst.ListComp, cst.GeneratorExp)) and not async_comprehension(value):
                 lists[name] = [(value.elt, comprehension_targets(value), True)]
