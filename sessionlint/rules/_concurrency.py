@@ -49,13 +49,18 @@ def gathered(node: cst.Call, lists: dict[str, list[Gathered]]) -> Iterator[Gathe
         if not arg.star:
             yield value, frozenset(), False
         elif isinstance(value, (cst.List, cst.Tuple)):
-            yield from ((element.value, frozenset(), False) for element in value.elements if isinstance(element, cst.Element))
+            yield from literal_items(value)
         elif isinstance(value, (cst.GeneratorExp, cst.ListComp, cst.SetComp)) and not async_comprehension(
             value
         ):
             yield value.elt, comprehension_targets(value), True
         elif isinstance(value, cst.Name):
             yield from lists.get(value.value, ())
+
+
+def literal_items(value: cst.List | cst.Tuple) -> list[Gathered]:
+    """The items of a list or tuple literal (starred ones are unknown)."""
+    return [(item.value, frozenset(), False) for item in value.elements if isinstance(item, cst.Element)]
 
 
 def slots(args: Sequence[cst.Arg]) -> Iterator[tuple[int | str, cst.Arg]]:

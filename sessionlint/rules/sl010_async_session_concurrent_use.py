@@ -13,6 +13,7 @@ from sessionlint.rules._concurrency import (
     async_comprehension,
     comprehension_targets,
     gathered,
+    literal_items,
     slots,
     suspends,
 )
@@ -231,9 +232,7 @@ class AsyncSessionConcurrentUse(Rule):
         lists.pop(name, None)
         if self._bound_once(name):
             if isinstance(value, (cst.List, cst.Tuple)):
-                lists[name] = [
-                    (element.value, frozenset(), False) for element in value.elements if isinstance(element, cst.Element)
-                ]
+                lists[name] = literal_items(value)
             elif isinstance(value, (cst.ListComp, cst.GeneratorExp)) and not async_comprehension(value):
                 lists[name] = [(value.elt, comprehension_targets(value), True)]
 
