@@ -134,6 +134,11 @@ class AsyncSessionConcurrentUse(Rule):
             self._states[-1].pending.clear()
             self._states[-1].awaited.add(id(node.expression))
 
+    def leave_Await(self, original_node: cst.Await) -> None:
+        # A task started inside an awaited expression (`await wait_for(create_task(...), 5)`)
+        # may be what it awaits.
+        self._suspend_if(True)
+
     def visit_With(self, node: cst.With) -> None:
         self._suspend_if(node.asynchronous is not None)
 
@@ -142,13 +147,14 @@ class AsyncSessionConcurrentUse(Rule):
 
     def visit_For(self, node: cst.For) -> None:
         self._suspend_if(node.asynchronous is not None)
-        self._enter_loop(not suspends(node.body))
+        # `async for` waits between two iterations.
+        self._enter_loop(node.asynchronous is None and not suspends(node.body))
 
     def leave_For(self, original_node: cst.For) -> None:
         self._leave_loop()
 
     def visit_While(self, node: cst.While) -> None:
-        self._enter_loop(not suspends(node.body))
+        self._enter_loop(not suspends(node.body) and not suspends(node.test))
 
     def leave_While(self, original_node: cst.While) -> None:
         self._leave_loop()
