@@ -270,11 +270,12 @@ class AsyncSessionConcurrentUse(Rule):
     def visit_Call(self, node: cst.Call) -> None:
         if not self._states or self.semantics.running_function is None:
             return
-        if self.semantics.qualified_name(node.func) in vocab.TASK_GATHERERS:
+        qualified = self.semantics.qualified_name(node.func)
+        if qualified in vocab.TASK_GATHERERS:
             self._check_gather(node)
             return
         self._note_append(node)
-        handed = self._started(node)
+        handed = self._started(node, qualified)
         state = self._states[-1]
         if handed is None or id(node) in state.awaited:
             return
@@ -289,7 +290,10 @@ class AsyncSessionConcurrentUse(Rule):
         """Every coroutine passed to `gather`, a starred comprehension counting as several."""
         counts: dict[Value, int] = {}
         for expression, shadowed, many in gathered(node, self._states[-1].coroutine_lists):
-            if isinstance(expression, cst.Call) and self._started(expression) is not None:
+            if (
+                isinstance(expression, cst.Call)
+                and self._started(expression, self.semantics.qualified_name(expression.func)) is not None
+            ):
                 continue  # a task: its start is checked where it is started
             for key, session in self._coroutine_sessions(expression, shadowed):
                 counts[key] = counts.get(key, 0) + (2 if many else 1)
@@ -297,11 +301,12 @@ class AsyncSessionConcurrentUse(Rule):
                     self.report(node, session=self.quote(session), how=_GATHER)
                     return
 
-    def _started(self, node: cst.Call) -> list[Handed] | None:
-        """The sessions a task start hands to its task (None: not a task start)."""
+    def _started(self, node: cst.Call, qualified: str | None) -> list[Handed] | None:
+        """The sessions a task start hands to its task (None: not a task start); `qualified`:
+        the library name its callee resolves to."""
         func = node.func
         positional = [arg for arg in node.args if arg.keyword is None]
-        if self.semantics.qualified_name(func) in vocab.TASK_CREATORS:
+        if qualified in vocab.TASK_CREATORS:
             return self._coroutine_sessions(positional[0].value) if positional else []
         if (
             isinstance(func, cst.Attribute)
