@@ -111,6 +111,7 @@ DIFFERS: dict[str, str] = {
     ),
     "SL005/flag_scripts_folder_imported": _SCRIPT_IMPORTED,
     "SL010/flag_crossfile_dependency": _PROVIDED + " and what `crud.item_with_owner` does with it",
+    "SL010/flag_crossfile_helper_gathers": _PROVIDED + " and that `load_page` gathers coroutines using it",
     "SL013/flag_crossfile_script": (
         "the session generator is defined in another module: alone, the script does not know "
         "that `provide_session()` creates and yields a session"

@@ -18,7 +18,7 @@ from sessionlint.rules._concurrency import (
     suspends,
 )
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.tasks import callee_param
+from sessionlint.semantics.tasks import Chain, callee_param
 from sessionlint.semantics.values import CallOf, Kind, Local, Value
 
 _GATHER = "`asyncio.gather` runs its coroutines at the same time"
@@ -35,7 +35,8 @@ class AsyncSessionConcurrentUse(Rule):
     `asyncio.create_task` / `TaskGroup.create_task` / anyio's `start_soon` handing the same
     session to a second task while the first is still running (created before either is
     awaited, or once per iteration of a loop). It is reported on the call that hands the
-    session to the second task (for `gather`: the `gather` call).
+    session to the second task (for `gather`: the `gather` call; for a project coroutine
+    that gathers its unannotated session parameter so: the call passing it the session).
 
     ## Why is this bad?
     An `AsyncSession` is not safe for concurrent use: it holds one connection and one
@@ -276,8 +277,11 @@ class AsyncSessionConcurrentUse(Rule):
             return
         self._note_append(node)
         handed = self._started(node, qualified)
+        if handed is None:
+            self._check_gathered_through(node)
+            return
         state = self._states[-1]
-        if handed is None or id(node) in state.awaited:
+        if id(node) in state.awaited:
             return
         repeated = any(state.loops)
         for key, expression in handed:
@@ -300,6 +304,32 @@ class AsyncSessionConcurrentUse(Rule):
                 if counts[key] >= 2:
                     self.report(node, session=self.quote(session), how=_GATHER)
                     return
+
+    def _check_gathered_through(self, node: cst.Call) -> None:
+        """A session passed to a project coroutine that hands it to `gather` with another
+        coroutine using it, where no function on the way knows it is an AsyncSession (where
+        one does, the `gather` is reported there)."""
+        project = self.semantics.project
+        callee = project.function_of(self.semantics.value_of(node.func), self.semantics.module)
+        if callee is None or not callee.facts.is_async:
+            return
+        for slot, arg in slots(node.args):
+            param = callee_param(callee, slot)
+            session = self._session(arg.value, frozenset()) if param is not None else None
+            chain = project.gathered_through(callee, param) if session is not None and param else ()
+            if chain and not self._known_on_the_way(chain):
+                how = f"`{chain[-1][0].facts.name}` gathers coroutines that all use it"
+                self.report(node, session=self.quote(arg.value), how=how)
+                return
+
+    def _known_on_the_way(self, chain: Chain) -> bool:
+        """A function of the chain knows its parameter is an AsyncSession (and so is checked itself)."""
+        project = self.semantics.project
+        for function, name in chain:
+            param = function.facts.param(name)
+            if param is not None and project.param_kind(param, function.module) == Kind.ASYNC_SESSION:
+                return True
+        return False
 
     def _started(self, node: cst.Call, qualified: str | None) -> list[Handed] | None:
         """The sessions a task start hands to its task (None: not a task start); `qualified`:

@@ -594,10 +594,10 @@ class _FunctionWalker:
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
         flows, leaving = dataflow(self.nodes, self.local_names, {arg.arg for arg in _all_args(args)})
         is_async = isinstance(node, ast.AsyncFunctionDef)
-        session_params, handoffs = (
+        session_params, handoffs, gather_sites = (
             tasks.session_uses(self.nodes, frozenset(p.name for p in params), self.resolve)
             if is_async
-            else (_NOTHING, ())
+            else (_NOTHING, (), ())
         )
         mentioned: list[Value | None] = [
             *decorators,
@@ -635,6 +635,7 @@ class _FunctionWalker:
             leaving=_frozen(leaving),
             session_params=_frozen(session_params),
             param_handoffs=handoffs,
+            gather_sites=gather_sites,
             starts_tasks=tasks.starts_tasks(self.nodes),
         )
 

@@ -82,6 +82,8 @@ class FunctionFacts:
     # keyword) it passes a parameter on to.
     session_params: frozenset[str] = frozenset()
     param_handoffs: tuple[tuple[str, str, int | str], ...] = ()
+    # Calls of a global spelled `gather` given coroutines that use parameters (`tasks.GatherSite`).
+    gather_sites: tuple[tuple[str, tuple[tuple[str, str, int | str, bool], ...]], ...] = ()
     # A call spelled like a task start (`gather`, `create_task`, `start_soon`): for the triage.
     starts_tasks: bool = False
 

@@ -107,6 +107,9 @@ class ProjectFacts:
             self.modules, ModuleIndex(known.items()), _VOCABULARY | self.extra_factories | self.extra_engines
         )
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
+        # Memoized answers of `tasks` (SL010), dropped with the kinds'; with what is being computed.
+        self.task_answers: dict[tuple[str, ...], object] = {}
+        self.task_progress: set[tuple[str, ...]] = set()
         # Return annotations count as evidence (`declared_kind`): off while asking what a
         # function owns, which only the values it really makes can prove.
         self._declarations = True
@@ -704,6 +707,11 @@ class ProjectFacts:
         the project coroutines it passes it to (SL010; see `tasks`)."""
         return tasks.uses_param_as_session(self, function, name)
 
+    def gathered_through(self, function: Function, name: str) -> tasks.Chain:
+        """Where the coroutine function hands its parameter `name` to `asyncio.gather` with
+        another coroutine that uses it (SL010; see `tasks.gathered_through`)."""
+        return tasks.gathered_through(self, function, name)
+
     def is_dependency(self, function: Function) -> bool:
         """Used through `Depends` / `Security` somewhere in the tree."""
         return self._member("dependency", function, self.dependency_targets)
@@ -803,6 +811,7 @@ class ProjectFacts:
     def forget_answers(self) -> None:
         """Drop memoized answers (the whole-project indexes stay)."""
         self._kind_cache = {}
+        self.task_answers = {}
 
     def record_answers(self) -> None:
         """Start noting what one file's check consults: every module looked up (with the

@@ -307,15 +307,24 @@ def _sl009_async_session_not_awaited(module: ModuleTriage) -> bool:
 
 
 def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
-    """A task start (a call spelled like one, or a global that is one under another name)
-    in a module that names something of an async session kind."""
+    """A task start (a call spelled like one, or a global that is one under another name),
+    or a call of a project coroutine that hands a parameter to `gather`, in a module that
+    names something of an async session kind."""
     if not module.references(_ASYNC):
         return False
     if any(function.facts.starts_tasks for function in module.functions):
         return True
+    project = module.project
     for name in module.facts.calls:
-        target = module.project.resolve(name, module.facts.root)
+        target = project.resolve(name, module.facts.root)
         if isinstance(target, External) and target.qualname in _TASK_STARTERS:
+            return True
+        # A call of a project coroutine that hands a parameter to `gather`.
+        if (
+            isinstance(target, Function)
+            and not target.rest
+            and any(project.gathered_through(target, param.name) for param in target.facts.params)
+        ):
             return True
     return False
 
