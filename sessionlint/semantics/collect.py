@@ -14,6 +14,7 @@ from typing import Callable, Optional, cast
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
+from sessionlint.semantics.uses import param_uses
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
@@ -626,6 +627,7 @@ class _FunctionWalker:
             closed_names=_frozen(closed),
             flows=flows,
             leaving=_frozen(leaving),
+            param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
         )
 
 

@@ -8,6 +8,7 @@ from dataclasses import field
 from pathlib import PurePath
 
 from sessionlint.roots import module_key
+from sessionlint.semantics.uses import NO_USES, ParamUses
 from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
@@ -77,6 +78,8 @@ class FunctionFacts:
     # named in a `return` or `yield`, stored on a parameter's or a global's attribute or
     # item, kept by one (`self.items.append(row)`), or used in a nested function or lambda.
     leaving: frozenset[tuple[str, int, bool]] = frozenset()
+    # How the body uses the parameters: awaited, never for I/O, handed to awaited calls.
+    param_uses: ParamUses = NO_USES
 
     def derived_from(self, name: str) -> set[str]:
         """The locals whose values may be computed from `name` (through any local)."""

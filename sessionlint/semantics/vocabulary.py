@@ -165,6 +165,12 @@ ASYNC_SESSION_COROUTINES = frozenset(
         "merge_all",
     }
 )
+# Session methods that never talk to the database (the same on `Session` and
+# `AsyncSession`): staging (`add` flushes nothing, the next query or commit does) and
+# reading the identity map's state.
+SESSION_METHODS_WITHOUT_IO = frozenset(
+    {"add", "add_all", "expunge", "expunge_all", "in_transaction", "in_nested_transaction", "is_modified"}
+)
 # What an `async_scoped_session` registry proxies to the current AsyncSession, as coroutines
 # too, plus its own `remove()`; `run_sync` (and SQLModel's `exec`) are not proxied.
 ASYNC_SCOPED_SESSION_COROUTINES = (ASYNC_SESSION_COROUTINES - {"run_sync", "exec"}) | {"remove"}
