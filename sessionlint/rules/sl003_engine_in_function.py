@@ -67,6 +67,14 @@ class EngineInFunction(Rule):
     ## Not flagged
     - module level and class bodies (they run once);
     - functions that return the engine (an engine factory: its caller decides how often);
+    - an engine bound to a local name and disposed on every path: `engine.dispose()` (or
+      `await engine.dispose()`, also under `if engine is not None:`) in a `finally` whose
+      `try` holds every use of the engine, which is never handed on whole (returned,
+      aliased, stored, captured by a nested function). Its pool never outlives the call: a
+      probe of a database address, a one-off check. A `dispose()` an exception can skip,
+      or a use after the `finally` (a disposed engine opens a new pool when used again), is
+      flagged; so are dependencies and endpoints that dispose their engine: every request
+      still pays for a new pool and new connections;
     - `functools.cache` / `functools.lru_cache` functions;
     - lazy singletons: assignment to a `global`, or to an attribute (`self._engine`,
       `app.state.engine`), typically under `if _engine is None:`;
@@ -106,14 +114,24 @@ class EngineInFunction(Rule):
         super().__init__(context)
         self._kept_calls: set[cst.Call] = set()
         self._escapes_found: dict[cst.CSTNode, _Escapes] = {}
+        # The local name an engine call is bound to (`engine = create_engine(url)`).
+        self._bound_names: dict[cst.Call, str] = {}
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if isinstance(node.value, cst.Call) and any(self._keeps(target.target) for target in node.targets):
             self._kept_calls.add(node.value)
+        if isinstance(node.value, cst.Call) and len(node.targets) == 1:
+            self._note_binding(node.targets[0].target, node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.value, cst.Call) and self._keeps(node.target):
             self._kept_calls.add(node.value)
+        if isinstance(node.value, cst.Call):
+            self._note_binding(node.target, node.value)
+
+    def _note_binding(self, target: cst.BaseExpression, call: cst.Call) -> None:
+        if isinstance(target, cst.Name):
+            self._bound_names[call] = target.value
 
     def _keeps(self, target: cst.BaseExpression) -> bool:
         """Stored beyond the call: on an object, in a container, or in a global."""
@@ -141,7 +159,10 @@ class EngineInFunction(Rule):
         assert innermost is not None
         role = self._per_request_role(innermost)
         if role is None and (
-            node in self._kept_calls or self._returns_engine(innermost) or self._escapes(node)
+            node in self._kept_calls
+            or self._returns_engine(innermost)
+            or self._escapes(node)
+            or self._bound_names.get(node) in innermost.facts.disposed
         ):
             return
         self.report(node, role=role or "function", function=innermost.facts.qualname)

@@ -13,6 +13,7 @@ from typing import Callable, Optional, cast
 
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
+from sessionlint.semantics.engines import disposed_names
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
 from sessionlint.semantics.uses import param_uses
 from sessionlint.semantics.values import (
@@ -628,6 +629,7 @@ class _FunctionWalker:
             flows=flows,
             leaving=_frozen(leaving),
             param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
+            disposed=_frozen(disposed_names(self.nodes)),
         )
 
 

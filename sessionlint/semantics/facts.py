@@ -80,6 +80,9 @@ class FunctionFacts:
     leaving: frozenset[tuple[str, int, bool]] = frozenset()
     # How the body uses the parameters: awaited, never for I/O, handed to awaited calls.
     param_uses: ParamUses = NO_USES
+    # Locals the function disposes on every path (`engine.dispose()` in a `finally` whose
+    # `try` holds every use of them): see `engines.disposed_names`.
+    disposed: frozenset[str] = frozenset()
 
     def derived_from(self, name: str) -> set[str]:
         """The locals whose values may be computed from `name` (through any local)."""
