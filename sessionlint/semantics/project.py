@@ -181,10 +181,14 @@ class ProjectFacts:
 
     def opts_out_of_pre_ping(self, call: CallOf, root: str = "") -> bool:
         """An engine constructor call that needs no `pool_pre_ping=True` (SL005): it decides
-        itself (`pool_pre_ping=` of any value, `**kwargs`), pools nothing that goes stale
-        (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
+        itself (`pool_pre_ping=` of any value, `**kwargs`, a ready-made `pool=`), pools
+        nothing that goes stale (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
         or through a module-level constant)."""
         if call.may_set("pool_pre_ping"):
+            return True
+        if call.has_keyword("pool"):
+            # A pool built by the caller: its own `pre_ping` decides, and `create_engine`
+            # rejects `pool_pre_ping=` beside it (a TypeError), so the fix cannot apply.
             return True
         if self.external_name(call.keyword("poolclass"), root) in vocab.NON_POOLING_POOLS:
             return True

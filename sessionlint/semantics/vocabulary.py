@@ -91,6 +91,8 @@ NON_POOLING_POOLS = _paths(
         for pool in ("NullPool", "StaticPool", "SingletonThreadPool", "AssertionPool")
     )
 )
+# Parse a database URL into a `URL` (whose `get_backend_name()` / `drivername` a guard tests).
+MAKE_URL = _paths("sqlalchemy.make_url", "sqlalchemy.engine.make_url", "sqlalchemy.engine.url.make_url")
 CACHE_DECORATORS = _paths("functools.cache", "functools.lru_cache")
 CONTEXT_MANAGER_DECORATORS = _paths("contextlib.contextmanager", "contextlib.asynccontextmanager")
 PYTEST_FIXTURES = _paths("pytest.fixture", "pytest_asyncio.fixture")
