@@ -747,11 +747,13 @@ class ProjectFacts:
             return True
         # By name only for module-level functions: calls of a method (`self.get_db()`) or of a
         # nested function are not tracked, so "nothing calls it directly" cannot be known.
+        # Never in a migration: Alembic runs it, FastAPI never does.
         facts = function.facts
         return (
             facts.qualname == facts.name
             and facts.name in self.dependency_names
             and not self.is_called_directly(function)
+            and not contexts.is_migration_module(function.module)
         )
 
     def is_endpoint(self, function: Function) -> bool:
