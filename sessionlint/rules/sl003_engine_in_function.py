@@ -66,7 +66,11 @@ class EngineInFunction(Rule):
 
     ## Not flagged
     - module level and class bodies (they run once);
-    - functions that return the engine (an engine factory: its caller decides how often);
+    - functions that return the engine (an engine factory: its caller decides how often,
+      and its call is checked there), also through a local bound to an engine in one
+      branch and to something else in another (`engine = create_async_engine(...)` or
+      `engine = make_proxy(...)`, then `return engine`); an engine built beside the
+      returned one (a migration engine) is built exactly as often;
     - an engine bound to a local name and disposed on every path: `engine.dispose()` (or
       `await engine.dispose()`, also under `if engine is not None:`) in a `finally` whose
       `try` holds every use of the engine, which is never handed on whole (returned,
@@ -220,11 +224,19 @@ class EngineInFunction(Rule):
         return any(_holds(value, holders, call) for value in finder.kept(self.semantics))
 
     def _returns_engine(self, function: Function) -> bool:
+        """An engine factory: a returned value is an engine, or a local one of whose
+        bindings is (`engine = create_async_engine(...)` in one branch, a project helper's
+        proxy in another, then `return engine`)."""
         project = self.semantics.project
-        return any(
-            project.value_kind(value, function.module, function.facts) == Kind.ENGINE
-            for value in function.facts.returns
-        )
+        module, facts = function.module, function.facts
+        for value in facts.returns:
+            if project.value_kind(value, module, facts) == Kind.ENGINE:
+                return True
+            if isinstance(value, Local) and facts.param(value.name) is None:
+                bindings = facts.locals.get(value.name, ())
+                if any(project.value_kind(v, module, facts) == Kind.ENGINE for v in bindings):
+                    return True
+        return False
 
 
 # Values an engine can be bound into and kept with: a session factory or registry.
