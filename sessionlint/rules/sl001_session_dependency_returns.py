@@ -82,6 +82,9 @@ class SessionDependencyReturns(Rule):
       alias such as `SessionDep`), and its name is not in `dependency-names`;
     - a function named in `dependency-names` that something in the checked tree calls
       directly (a session factory helper: its caller owns, and closes, the session);
+    - a function named in `dependency-names` in a migration (Alembic `env.py` and
+      migration scripts, any module importing `alembic.context`) that no `Depends` names:
+      Alembic runs it, on the migration's connection, FastAPI never does;
     - a method or a nested function named in `dependency-names` but never passed to
       `Depends` (calls through `self` or from the enclosing function are not tracked, so
       whether something calls it directly is unknown);

@@ -66,7 +66,19 @@ class EngineInFunction(Rule):
 
     ## Not flagged
     - module level and class bodies (they run once);
-    - functions that return the engine (an engine factory: its caller decides how often);
+    - functions that return the engine (an engine factory: its caller decides how often,
+      and its call is checked there), also through a local bound to an engine in one
+      branch and to something else in another (`engine = create_async_engine(...)` or
+      `engine = make_proxy(...)`, then `return engine`); an engine built beside the
+      returned one (a migration engine) is built exactly as often;
+    - an engine bound to a local name and disposed on every path: `engine.dispose()` (or
+      `await engine.dispose()`, also under `if engine is not None:`) in a `finally` whose
+      `try` holds every use of the engine, which is never handed on whole (returned,
+      aliased, stored, captured by a nested function). Its pool never outlives the call: a
+      probe of a database address, a one-off check. A `dispose()` an exception can skip,
+      or a use after the `finally` (a disposed engine opens a new pool when used again), is
+      flagged; so are dependencies and endpoints that dispose their engine: every request
+      still pays for a new pool and new connections;
     - `functools.cache` / `functools.lru_cache` functions;
     - lazy singletons: assignment to a `global`, or to an attribute (`self._engine`,
       `app.state.engine`), typically under `if _engine is None:`;
@@ -106,14 +118,24 @@ class EngineInFunction(Rule):
         super().__init__(context)
         self._kept_calls: set[cst.Call] = set()
         self._escapes_found: dict[cst.CSTNode, _Escapes] = {}
+        # The local name an engine call is bound to (`engine = create_engine(url)`).
+        self._bound_names: dict[cst.Call, str] = {}
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if isinstance(node.value, cst.Call) and any(self._keeps(target.target) for target in node.targets):
             self._kept_calls.add(node.value)
+        if isinstance(node.value, cst.Call) and len(node.targets) == 1:
+            self._note_binding(node.targets[0].target, node.value)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if isinstance(node.value, cst.Call) and self._keeps(node.target):
             self._kept_calls.add(node.value)
+        if isinstance(node.value, cst.Call):
+            self._note_binding(node.target, node.value)
+
+    def _note_binding(self, target: cst.BaseExpression, call: cst.Call) -> None:
+        if isinstance(target, cst.Name):
+            self._bound_names[call] = target.value
 
     def _keeps(self, target: cst.BaseExpression) -> bool:
         """Stored beyond the call: on an object, in a container, or in a global."""
@@ -141,7 +163,10 @@ class EngineInFunction(Rule):
         assert innermost is not None
         role = self._per_request_role(innermost)
         if role is None and (
-            node in self._kept_calls or self._returns_engine(innermost) or self._escapes(node)
+            node in self._kept_calls
+            or self._returns_engine(innermost)
+            or self._escapes(node)
+            or self._bound_names.get(node) in innermost.facts.disposed
         ):
             return
         self.report(node, role=role or "function", function=innermost.facts.qualname)
@@ -199,11 +224,19 @@ class EngineInFunction(Rule):
         return any(_holds(value, holders, call) for value in finder.kept(self.semantics))
 
     def _returns_engine(self, function: Function) -> bool:
+        """An engine factory: a returned value is an engine, or a local one of whose
+        bindings is (`engine = create_async_engine(...)` in one branch, a project helper's
+        proxy in another, then `return engine`)."""
         project = self.semantics.project
-        return any(
-            project.value_kind(value, function.module, function.facts) == Kind.ENGINE
-            for value in function.facts.returns
-        )
+        module, facts = function.module, function.facts
+        for value in facts.returns:
+            if project.value_kind(value, module, facts) == Kind.ENGINE:
+                return True
+            if isinstance(value, Local) and facts.param(value.name) is None:
+                bindings = facts.locals.get(value.name, ())
+                if any(project.value_kind(v, module, facts) == Kind.ENGINE for v in bindings):
+                    return True
+        return False
 
 
 # Values an engine can be bound into and kept with: a session factory or registry.

@@ -6,7 +6,7 @@ import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
 from sessionlint.rules._base import UNSEEN_CALLERS, FileContext, Rule
-from sessionlint.semantics import lifetime
+from sessionlint.semantics import lifetime, paramuse
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.blocking import BlockingCalls
 from sessionlint.semantics.context import FileSemantics
@@ -98,10 +98,21 @@ class SyncSessionInAsync(Rule):
       `aiohttp.ClientSession`): only SQLAlchemy's and SQLModel's sessions count;
     - a session factory or engine created in `async def` (creating them does no I/O);
     - a sync session (a parameter, a name bound to a new session, or a session made inline)
-      used only as an argument of a thread-pool helper, also inside `functools.partial`:
+      used only as an argument of a thread-pool helper, also inside `functools.partial`, or
+      through its bound methods (`run_in_threadpool(session.commit)`):
       `run_in_threadpool`, `asyncio.to_thread`, `anyio.to_thread.run_sync`,
       `loop.run_in_executor` on the running event loop; its queries run in a worker thread
       (one use on the loop itself is flagged);
+    - a parameter the body never uses to talk to the database: never read (a signature an
+      interface imposes), or only given objects to stage or asked about its state (`add`,
+      `add_all`, `expunge`, `expunge_all`, `in_transaction`, `is_modified` do no I/O);
+    - a parameter known to be a sync session from its annotation alone (no dependency is
+      known to provide it) whose uses contradict the annotation: the body awaits its
+      methods (`await db.exec(stmt)`, `async with db.begin()`), or hands it, in an awaited
+      call, to a project `async def` whose parameter is so used (up to 4 calls deep). Only
+      an `AsyncSession` can be awaited: the annotation is stale, and conflicting evidence is
+      no evidence. Where a dependency is known to provide a sync session, what it provides
+      wins (awaiting it would fail at run time): flagged;
     - names that are only spelled `Session` without an import to resolve them;
     - calls of functions outside the checked tree, of `async def` functions (their own
       body is checked), of helpers that return the session they open (the caller's use of
@@ -154,6 +165,12 @@ class SyncSessionInAsync(Rule):
         for param in function.facts.params:
             if param.name not in params or project.param_kind(param, function.module) != Kind.SYNC_SESSION:
                 continue
+            if paramuse.does_no_io(function, param.name):
+                continue  # never used to talk to the database: nothing blocks
+            if paramuse.declared_only(project, param, function) and paramuse.used_as_async(
+                project, function, param.name
+            ):
+                continue  # awaited on: an `AsyncSession` under a stale annotation
             if not self._only_handed_to_threads(node, param.name):
                 self._report(params[param.name], node, function, param.name)
 
@@ -301,7 +318,14 @@ class _ThreadPoolArguments(OwnScopeVisitor):
         if not self.semantics.is_thread_pool_call(node):
             return
         for arg in node.args:
-            self.arguments.add(arg.value)
-            value = arg.value
-            if isinstance(value, cst.Call) and self.semantics.qualified_name(value.func) in vocab.PARTIAL:
-                self.arguments.update(inner.value for inner in value.args)
+            values = [arg.value]
+            if (
+                isinstance(arg.value, cst.Call)
+                and self.semantics.qualified_name(arg.value.func) in vocab.PARTIAL
+            ):
+                values += [inner.value for inner in arg.value.args]
+            for value in values:
+                self.arguments.add(value)
+                if isinstance(value, cst.Attribute) and isinstance(value.value, cst.Name):
+                    # A bound method (`run_in_threadpool(session.commit)`): called in the thread.
+                    self.arguments.add(value.value)

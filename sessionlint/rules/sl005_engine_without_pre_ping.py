@@ -6,8 +6,9 @@ import libcst as cst
 
 from sessionlint.diagnostics import FixAvailability
 from sessionlint.fixes.arguments import add_keyword_argument
-from sessionlint.rules._base import Rule
+from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.sqlite import sqlite_guarded_calls
 from sessionlint.semantics.values import CallOf
 
 
@@ -41,11 +42,23 @@ class EngineWithoutPrePing(Rule):
     ## Not flagged
     - an explicit `pool_pre_ping=` of any value (the user decided);
     - `**kwargs` in the call (the option may be in there);
+    - a ready-made pool (`pool=QueuePool(creator, pre_ping=True)`): the pool's own options
+      decide, and `create_engine` rejects `pool_pre_ping=` beside `pool=` with a `TypeError`;
     - a SQLite URL: a string or f-string starting with `sqlite`, directly or through a
-      module-level constant;
+      module-level constant, or a local name that the enclosing `if` proves holds one
+      (`if url.startswith("sqlite"):`, a tuple of such prefixes,
+      `make_url(url).get_backend_name() == "sqlite"`, `make_url(url).drivername.startswith(
+      "sqlite")`, also as one operand of an `and`), not rebound under it; only the `if`
+      branch counts;
     - `poolclass=NullPool`, `StaticPool`, `SingletonThreadPool` or `AssertionPool` (no idle
       connections to go stale);
     - `engine_from_config` / `async_engine_from_config` (the options live in the mapping);
+    - an engine bound to a local name and disposed on every path: `engine.dispose()` (or
+      `await engine.dispose()`, also under `if engine is not None:`) in a `finally` whose
+      `try` holds every use of the engine, which is never handed on whole (returned,
+      aliased, stored, captured by a nested function): its pool lives for one call, no
+      connection sits idle in it long enough to go stale. A `dispose()` an exception can
+      skip is flagged;
     - calls of the project's own functions that return an engine (`make_engine(url)`): they
       take their own arguments, and the constructor call inside them is checked instead;
     - where the process is short, so the pool never sits idle long enough to go stale
@@ -75,6 +88,25 @@ class EngineWithoutPrePing(Rule):
     fix_title = "Add `pool_pre_ping=True`"
     fix_availability = FixAvailability.ALWAYS
 
+    def __init__(self, context: FileContext) -> None:
+        super().__init__(context)
+        # The local name an engine call is bound to (`engine = create_engine(url)`).
+        self._bound_names: dict[cst.Call, str] = {}
+        # Engine calls under an `if` that proves their URL is SQLite.
+        self._sqlite_calls: set[cst.Call] = set()
+
+    def visit_If(self, node: cst.If) -> None:
+        self._sqlite_calls |= sqlite_guarded_calls(node, self.semantics)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        target = node.targets[0].target if len(node.targets) == 1 else None
+        if isinstance(node.value, cst.Call) and isinstance(target, cst.Name):
+            self._bound_names[node.value] = target.value
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.value, cst.Call) and isinstance(node.target, cst.Name):
+            self._bound_names[node.value] = node.target.value
+
     def visit_Call(self, node: cst.Call) -> None:
         semantics = self.semantics
         if semantics.in_test_code or semantics.in_migration or semantics.in_one_shot_code:
@@ -89,5 +121,10 @@ class EngineWithoutPrePing(Rule):
             call, semantics.module.root
         ):
             return
+        if node in self._sqlite_calls:
+            return  # a SQLite URL: no server connection to go stale
+        function = semantics.function
+        if function is not None and self._bound_names.get(node) in function.facts.disposed:
+            return  # its pool lives for one call: nothing sits idle to go stale
         edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
         self.report(node, fix=self.make_fix([edit]))

@@ -14,7 +14,9 @@ from typing import Callable, Optional, cast
 from sessionlint.semantics import tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
+from sessionlint.semantics.engines import disposed_names
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
+from sessionlint.semantics.uses import param_uses
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
@@ -637,6 +639,8 @@ class _FunctionWalker:
             param_handoffs=handoffs,
             gather_sites=gather_sites,
             starts_tasks=tasks.starts_tasks(self.nodes),
+            param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
+            disposed=_frozen(disposed_names(self.nodes)),
         )
 
 

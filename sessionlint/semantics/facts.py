@@ -8,6 +8,7 @@ from dataclasses import field
 from pathlib import PurePath
 
 from sessionlint.roots import module_key
+from sessionlint.semantics.uses import NO_USES, ParamUses
 from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
@@ -86,6 +87,11 @@ class FunctionFacts:
     gather_sites: tuple[tuple[str, tuple[tuple[str, str, int | str, bool], ...]], ...] = ()
     # A call spelled like a task start (`gather`, `create_task`, `start_soon`): for the triage.
     starts_tasks: bool = False
+    # How the body uses the parameters: awaited, never for I/O, handed to awaited calls.
+    param_uses: ParamUses = NO_USES
+    # Locals the function disposes on every path (`engine.dispose()` in a `finally` whose
+    # `try` holds every use of them): see `engines.disposed_names`.
+    disposed: frozenset[str] = frozenset()
 
     def derived_from(self, name: str) -> set[str]:
         """The locals whose values may be computed from `name` (through any local)."""

@@ -184,10 +184,14 @@ class ProjectFacts:
 
     def opts_out_of_pre_ping(self, call: CallOf, root: str = "") -> bool:
         """An engine constructor call that needs no `pool_pre_ping=True` (SL005): it decides
-        itself (`pool_pre_ping=` of any value, `**kwargs`), pools nothing that goes stale
-        (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
+        itself (`pool_pre_ping=` of any value, `**kwargs`, a ready-made `pool=`), pools
+        nothing that goes stale (`poolclass=NullPool`, ...), or opens SQLite (a URL starting with `sqlite`, directly
         or through a module-level constant)."""
         if call.may_set("pool_pre_ping"):
+            return True
+        if call.has_keyword("pool"):
+            # A pool built by the caller: its own `pre_ping` decides, and `create_engine`
+            # rejects `pool_pre_ping=` beside it (a TypeError), so the fix cannot apply.
             return True
         if self.external_name(call.keyword("poolclass"), root) in vocab.NON_POOLING_POOLS:
             return True
@@ -756,11 +760,13 @@ class ProjectFacts:
             return True
         # By name only for module-level functions: calls of a method (`self.get_db()`) or of a
         # nested function are not tracked, so "nothing calls it directly" cannot be known.
+        # Never in a migration: Alembic runs it, FastAPI never does.
         facts = function.facts
         return (
             facts.qualname == facts.name
             and facts.name in self.dependency_names
             and not self.is_called_directly(function)
+            and not contexts.is_migration_module(function.module)
         )
 
     def is_endpoint(self, function: Function) -> bool:

@@ -91,6 +91,8 @@ NON_POOLING_POOLS = _paths(
         for pool in ("NullPool", "StaticPool", "SingletonThreadPool", "AssertionPool")
     )
 )
+# Parse a database URL into a `URL` (whose `get_backend_name()` / `drivername` a guard tests).
+MAKE_URL = _paths("sqlalchemy.make_url", "sqlalchemy.engine.make_url", "sqlalchemy.engine.url.make_url")
 CACHE_DECORATORS = _paths("functools.cache", "functools.lru_cache")
 CONTEXT_MANAGER_DECORATORS = _paths("contextlib.contextmanager", "contextlib.asynccontextmanager")
 PYTEST_FIXTURES = _paths("pytest.fixture", "pytest_asyncio.fixture")
@@ -164,6 +166,12 @@ ASYNC_SESSION_COROUTINES = frozenset(
         "delete_all",
         "merge_all",
     }
+)
+# Session methods that never talk to the database (the same on `Session` and
+# `AsyncSession`): staging (`add` flushes nothing, the next query or commit does) and
+# reading the identity map's state.
+SESSION_METHODS_WITHOUT_IO = frozenset(
+    {"add", "add_all", "expunge", "expunge_all", "in_transaction", "in_nested_transaction", "is_modified"}
 )
 # What an `async_scoped_session` registry proxies to the current AsyncSession, as coroutines
 # too, plus its own `remove()`; `run_sync` (and SQLModel's `exec`) are not proxied.
