@@ -9,6 +9,7 @@ from sessionlint.fixes.arguments import add_keyword_argument
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.sqlite import sqlite_guarded_calls
+from sessionlint.semantics.sqlite_engines import opens_sqlite
 from sessionlint.semantics.values import CallOf
 
 
@@ -50,6 +51,20 @@ class EngineWithoutPrePing(Rule):
       `make_url(url).get_backend_name() == "sqlite"`, `make_url(url).drivername.startswith(
       "sqlite")`, also as one operand of an `and`), not rebound under it; only the `if`
       branch counts;
+    - an engine whose connections come from SQLite: `creator=` / `async_creator=` is a
+      project function (or what calling one returns) whose returned values are `sqlite3` /
+      `aiosqlite` connections (`sqlite3.connect(...)`, `aiosqlite.Connection(...)`, `await
+      aiosqlite.connect(...)`), directly, through a local, a nested function it returns or
+      further project functions; the pool opens every connection through it, whatever the
+      URL says. A creator that may return anything else, or a parameter, is flagged;
+    - a SQLite function's engine: its URL is a parameter of the function, never rebound,
+      and the local name it is bound to is bound on the function's other paths only to
+      engines built from SQLite URL literals (`db_url` or else `f"sqlite:///{db_file}"`).
+      The function opens one SQLite database, and the parameter is the caller's spelling of
+      it. A decision, not a proof (precision first): a function that defaults to SQLite and
+      accepts a server's URL by the same parameter is not flagged either; its callers' URLs
+      are not followed. A URL from anywhere else (`settings.DATABASE_URL` beside a test-only
+      SQLite engine), or a sibling engine with a known non-SQLite URL, is flagged;
     - `poolclass=NullPool`, `StaticPool`, `SingletonThreadPool` or `AssertionPool` (no idle
       connections to go stale);
     - `engine_from_config` / `async_engine_from_config` (the options live in the mapping);
@@ -123,8 +138,10 @@ class EngineWithoutPrePing(Rule):
             return
         if node in self._sqlite_calls:
             return  # a SQLite URL: no server connection to go stale
-        function = semantics.function
-        if function is not None and self._bound_names.get(node) in function.facts.disposed:
+        function, bound = semantics.function, self._bound_names.get(node)
+        if opens_sqlite(semantics.project, call, semantics.module, function, bound):
+            return  # its connections open SQLite, or its function opens one SQLite database
+        if function is not None and bound in function.facts.disposed:
             return  # its pool lives for one call: nothing sits idle to go stale
         edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
         self.report(node, fix=self.make_fix([edit]))

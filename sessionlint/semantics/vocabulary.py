@@ -91,6 +91,26 @@ NON_POOLING_POOLS = _paths(
         for pool in ("NullPool", "StaticPool", "SingletonThreadPool", "AssertionPool")
     )
 )
+# Open one SQLite connection (a local file, no server): an engine whose `creator=` /
+# `async_creator=` returns these opens SQLite, whatever its URL says.
+SQLITE_CONNECTORS = _paths(
+    *(
+        f"{module}.{name}"
+        for module in (
+            "sqlite3",
+            "sqlite3.dbapi2",
+            "pysqlite3",
+            "pysqlite3.dbapi2",
+            "sqlean",
+            "sqlean.dbapi2",
+        )
+        for name in ("connect", "Connection")
+    ),
+    "aiosqlite.connect",
+    "aiosqlite.Connection",
+    "aiosqlite.core.connect",
+    "aiosqlite.core.Connection",
+)
 # Parse a database URL into a `URL` (whose `get_backend_name()` / `drivername` a guard tests).
 MAKE_URL = _paths("sqlalchemy.make_url", "sqlalchemy.engine.make_url", "sqlalchemy.engine.url.make_url")
 CACHE_DECORATORS = _paths("functools.cache", "functools.lru_cache")
