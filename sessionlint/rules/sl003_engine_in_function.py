@@ -71,13 +71,15 @@ class EngineInFunction(Rule):
       branch and to something else in another (`engine = create_async_engine(...)` or
       `engine = make_proxy(...)`, then `return engine`); an engine built beside the
       returned one (a migration engine) is built exactly as often;
-    - an engine bound to a local name and disposed on every path: `engine.dispose()` (or
-      `await engine.dispose()`, also under `if engine is not None:`) in a `finally` whose
-      `try` holds every use of the engine, which is never handed on whole (returned,
-      aliased, stored, captured by a nested function). Its pool never outlives the call: a
-      probe of a database address, a one-off check. A `dispose()` an exception can skip,
-      or a use after the `finally` (a disposed engine opens a new pool when used again), is
-      flagged; so are dependencies and endpoints that dispose their engine: every request
+    - an engine bound to a local name and disposed after its last use: `engine.dispose()`
+      (or `await engine.dispose()`, also under `if engine is not None:`) in a `finally`
+      whose `try` holds every use of the engine, or later in the block that binds it with
+      no `return` / `break` / `continue` / `yield` between (an exception that skips it
+      leaves the engine unreachable, its pool gone with the traceback); the engine is
+      never handed on whole (returned, aliased, stored, captured by a nested function).
+      Its pool never outlives the call: a probe of a database address, a one-off check.
+      A `dispose()` a `return` or a condition can skip, or a use after the dispose (a
+      disposed engine opens a new pool when used again), is flagged; so are dependencies and endpoints that dispose their engine: every request
       still pays for a new pool and new connections;
     - `functools.cache` / `functools.lru_cache` functions;
     - lazy singletons: assignment to a `global`, or to an attribute (`self._engine`,

@@ -68,12 +68,14 @@ class EngineWithoutPrePing(Rule):
     - `poolclass=NullPool`, `StaticPool`, `SingletonThreadPool` or `AssertionPool` (no idle
       connections to go stale);
     - `engine_from_config` / `async_engine_from_config` (the options live in the mapping);
-    - an engine bound to a local name and disposed on every path: `engine.dispose()` (or
-      `await engine.dispose()`, also under `if engine is not None:`) in a `finally` whose
-      `try` holds every use of the engine, which is never handed on whole (returned,
-      aliased, stored, captured by a nested function): its pool lives for one call, no
-      connection sits idle in it long enough to go stale. A `dispose()` an exception can
-      skip is flagged;
+    - an engine bound to a local name and disposed after its last use: `engine.dispose()`
+      (or `await engine.dispose()`, also under `if engine is not None:`) in a `finally`
+      whose `try` holds every use of the engine, or later in the block that binds it with
+      no `return` / `break` / `continue` / `yield` between; the engine is never handed on
+      whole (returned, aliased, stored, captured by a nested function): its pool lives for
+      one call, no connection sits idle in it long enough to go stale (an exception that
+      skips a straight-line dispose leaves the engine unreachable). A `dispose()` a
+      `return` or a condition can skip is flagged;
     - calls of the project's own functions that return an engine (`make_engine(url)`): they
       take their own arguments, and the constructor call inside them is checked instead;
     - where the process is short, so the pool never sits idle long enough to go stale

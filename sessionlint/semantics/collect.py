@@ -640,7 +640,7 @@ class _FunctionWalker:
             gather_sites=gather_sites,
             starts_tasks=tasks.starts_tasks(self.nodes),
             param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
-            disposed=_frozen(disposed_names(self.nodes)),
+            disposed=_frozen(disposed_names(self.node.body, self.nodes)),
         )
 
 

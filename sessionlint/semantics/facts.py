@@ -89,8 +89,9 @@ class FunctionFacts:
     starts_tasks: bool = False
     # How the body uses the parameters: awaited, never for I/O, handed to awaited calls.
     param_uses: ParamUses = NO_USES
-    # Locals the function disposes on every path (`engine.dispose()` in a `finally` whose
-    # `try` holds every use of them): see `engines.disposed_names`.
+    # Locals the function disposes after their last use (`engine.dispose()` in a `finally` whose
+    # `try` holds every use of them, or later in the binding's block): see
+    # `engines.disposed_names`.
     disposed: frozenset[str] = frozenset()
 
     def derived_from(self, name: str) -> set[str]:
