@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut ne
 DEFAULT_DIRECTORY = ".sessionlint_cache"
 # The first part of every file name there: `_code_fingerprint()`, 16 hex digits.
 _VERSION_STAMP = re.compile(r"[0-9a-f]{16}")
-_FORMAT = 2  # 2: module identities are (root, name)
+_FORMAT = 3  # 2: module identities are (root, name); 3: facts and findings carry positions (evidence)
 
 
 @dataclass
