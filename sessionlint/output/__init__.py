@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit", "rdjson")
+FORMATS = ("text", "full", "json", "sarif", "github", "gitlab", "junit", "rdjson")
 
 
 def render_report(
@@ -46,6 +46,12 @@ def render_report(
         import importlib
 
         return importlib.import_module(f"sessionlint.output.{output_format}").render(diagnostics)
+    if output_format == "full":
+        from sessionlint.output import full
+
+        return full.render(
+            diagnostics, color=color, show_summary=not quiet, fixed=fixed, unsafe_fixes=unsafe_fixes
+        )
     from sessionlint.output import text
 
     rendered = text.render(
