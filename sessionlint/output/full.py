@@ -57,7 +57,9 @@ def render_one(diagnostic: Diagnostic, lines: SourceLines, *, color: bool, unsaf
         out.append(f"{' ' * (width + 1)}= note: {where}: {related.message}")
     fix = diagnostic.fix
     if fix is not None:
-        out.append(f"{' ' * (width + 1)}= help: {fix.title or 'Apply the fix'} ({_safety(fix.applicability)})")
+        out.append(
+            f"{' ' * (width + 1)}= help: {fix.title or 'Apply the fix'} ({_safety(fix.applicability)})"
+        )
     return "\n".join(out) + "\n"
 
 

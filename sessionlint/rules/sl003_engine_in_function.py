@@ -179,7 +179,11 @@ class EngineInFunction(Rule):
         evidence = self.semantics.evidence
         if role == "endpoint":
             route = next(
-                (d for d in function.facts.decorators if self.semantics.project.is_route_decorator(d, root=function.module.root)),
+                (
+                    d
+                    for d in function.facts.decorators
+                    if self.semantics.project.is_route_decorator(d, root=function.module.root)
+                ),
                 None,
             )
             shown = f" (`@{_route_text(route)}`)" if isinstance(route, CallOf) else ""

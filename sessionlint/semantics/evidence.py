@@ -273,7 +273,7 @@ class Evidence:
         return best
 
     def no_direct_caller(self, function: Function) -> Related | None:
-        """"nothing in the checked tree calls `get_db` directly", at its `def`: what a fix or
+        """ "nothing in the checked tree calls `get_db` directly", at its `def`: what a fix or
         a decision that is safe only so rests on (ask only when `knows_every_use` said so)."""
         return self.defined(function, f"nothing in the checked tree calls `{function.facts.name}` directly")
 
