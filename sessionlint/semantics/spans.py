@@ -14,7 +14,12 @@ from sessionlint.semantics.facts import NO_SPAN, Span
 
 # The line breaks `ast` counts (not `str.splitlines`' form feeds and other separators).
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-_DEF_HEADER = re.compile(r"(?:async\s+)?def\s+")
+_KEYWORDS = {ast.FunctionDef: "def ", ast.AsyncFunctionDef: "async def ", ast.ClassDef: "class "}
+_HEADERS = {
+    ast.FunctionDef: re.compile(r"def\s+"),
+    ast.AsyncFunctionDef: re.compile(r"async\s+def\s+"),
+    ast.ClassDef: re.compile(r"class\s+"),
+}
 
 
 class SpanMaker:
@@ -59,10 +64,15 @@ class SpanMaker:
         row = node.lineno
         start = self.column(row, node.col_offset)
         line = self._line(row)
-        header = _DEF_HEADER if not isinstance(node, ast.ClassDef) else re.compile(r"class\s+")
-        found = header.match(line, start - 1) if line is not None else None
-        if found is not None and line is not None and line.startswith(node.name, found.end()):
-            return (row, start, row, found.end() + len(node.name) + 1)
+        name = node.name
+        if line is not None:
+            # The usual spelling first (one space), a pattern only for the others.
+            keyword = _KEYWORDS[type(node)]
+            if line.startswith(keyword, start - 1) and line.startswith(name, start - 1 + len(keyword)):
+                return (row, start, row, start + len(keyword) + len(name))
+            found = _HEADERS[type(node)].match(line, start - 1)
+            if found is not None and line.startswith(name, found.end()):
+                return (row, start, row, found.end() + len(name) + 1)
         # A header split over lines (`def \` newline `name`): the keyword alone.
         keyword = "class" if isinstance(node, ast.ClassDef) else "def"
         width = len(keyword) + (6 if isinstance(node, ast.AsyncFunctionDef) else 0)
