@@ -89,6 +89,16 @@ class Evidence:
 
     def __init__(self, project: ProjectFacts) -> None:
         self.project = project
+        # The bindings and functions one question has explained already: each once, and a
+        # recursive function or a cycle of aliases is not walked again.
+        self._seen: set[tuple[str, str]] = set()
+
+    def _first_visit(self, module: ModuleFacts, name: str) -> bool:
+        key = (module.key, name)
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
     # -- places ---------------------------------------------------------------------------
 
@@ -115,6 +125,7 @@ class Evidence:
         """Why `value` (in `function` of `module`) has the kind the project index gives it:
         the bindings, dependencies and factories its kind was decided through."""
         found: list[Related] = []
+        self._seen = set()
         self._value(value, module, function, found, 0)
         return _unique(found)
 
@@ -122,12 +133,14 @@ class Evidence:
         """What fills a parameter: its `Depends` (also through an `Annotated` alias), the
         dependency and what that dependency yields, down to the factory and engine."""
         found: list[Related] = []
+        self._seen = set()
         self._param(param, module, found, 0)
         return _unique(found)
 
     def of_function(self, function: Function) -> list[Related]:
         """What a function gives its caller, and why (its returned or yielded values)."""
         found: list[Related] = []
+        self._seen = set()
         self._gives(function, found, 0)
         return _unique(found)
 
@@ -173,7 +186,13 @@ class Evidence:
 
     def _global(self, value: Ref, module: ModuleFacts, found: list[Related], depth: int) -> None:
         target = self.project.resolve(value.qualname, module.root)
-        if isinstance(target, Binding):
+        # The binding itself, or its `begin()` (a factory's session in a transaction): an
+        # attribute of anything else is not what the binding's kind says.
+        if (
+            isinstance(target, Binding)
+            and target.rest in ((), ("begin",))
+            and self._first_visit(target.module, target.name)
+        ):
             bound = target.module.bindings.get(target.name)
             if bound is None:
                 return
@@ -217,6 +236,8 @@ class Evidence:
     def _gives(self, function: Function, found: list[Related], depth: int) -> None:
         """`get_db` yields `db`, a sync session: at its `def`, then why."""
         if depth > _MAX_DEPTH or len(found) >= _MAX_FACTS:
+            return
+        if not self._first_visit(function.module, function.facts.qualname + "()"):
             return
         facts = function.facts
         project = self.project
