@@ -245,12 +245,9 @@ class Evidence:
         kind = project.provided_kind(function)
         verb = "yields" if facts.is_generator else "returns"
         shown = ", ".join(f"`{describe(value)}`" for value in values[:2] if value is not None)
-        if kind is not None:
-            what = f"{verb} {shown}, {_article(kind)}" if shown else f"{verb} {_article(kind)}"
-        elif shown:
-            what = f"{verb} {shown}"
-        else:
-            return
+        if kind is None:
+            return  # what it gives is not known to be anything the rules care about
+        what = f"{verb} {shown}, {_article(kind)}" if shown else f"{verb} {_article(kind)}"
         if not values and kind is not None:
             what += " (its return annotation)"
         _add(found, self.defined(function, f"`{facts.name}` {what}"))
