@@ -46,15 +46,14 @@ def render_report(
         import importlib
 
         return importlib.import_module(f"sessionlint.output.{output_format}").render(diagnostics)
-    if output_format == "full":
-        from sessionlint.output import full
-
-        return full.render(
-            diagnostics, color=color, show_summary=not quiet, fixed=fixed, unsafe_fixes=unsafe_fixes
-        )
     from sessionlint.output import text
 
-    rendered = text.render(
+    # `full` is `text` with each finding's source, evidence and fix shown below its line.
+    if output_format == "full":
+        from sessionlint.output import full as lines_format
+    else:
+        lines_format = text
+    rendered = lines_format.render(
         diagnostics,
         color=color,
         show_summary=not quiet and not show_fixes,

@@ -34,11 +34,13 @@ def render(
     show_summary: bool = True,
     fixed: int = 0,
     unsafe_fixes: bool = False,
+    baselined: int = 0,
 ) -> str:
     lines = SourceLines()
     blocks = [render_one(d, lines, color=color, unsafe_fixes=unsafe_fixes) for d in diagnostics]
     if show_summary:
-        blocks.append(text.summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes) + "\n")
+        summary = text.summary(diagnostics, fixed=fixed, unsafe_fixes=unsafe_fixes, baselined=baselined)
+        blocks.append(summary + "\n")
     return "\n".join(blocks)
 
 
