@@ -17,7 +17,7 @@ import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,7 +27,7 @@ from sessionlint.diagnostics import Diagnostic
 from sessionlint.hashing import blake2b, digest
 from sessionlint.limits import max_tokens
 from sessionlint.roots import ModuleIdentity
-from sessionlint.sources import FileStamp, SourceFile
+from sessionlint.sources import FileStamp, SourceFile, display_path
 
 if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut needs no facts
     from sessionlint.semantics.facts import ModuleFacts
@@ -35,7 +35,7 @@ if TYPE_CHECKING:  # unpickling imports what it needs: the no-change shortcut ne
 DEFAULT_DIRECTORY = ".sessionlint_cache"
 # The first part of every file name there: `_code_fingerprint()`, 16 hex digits.
 _VERSION_STAMP = re.compile(r"[0-9a-f]{16}")
-_FORMAT = 2  # 2: module identities are (root, name)
+_FORMAT = 3  # 2: module identities are (root, name); 3: facts and findings carry positions (evidence)
 
 
 @dataclass
@@ -45,9 +45,29 @@ class CachedFindings:
     answers: dict[tuple[str, str, str], bool]
     # The rules that ran (None: every selected rule): findings of others were never looked for.
     codes: frozenset[str] | None = None
+    # The working folder of the run that found them: their related locations' paths are
+    # relative to it (see `relocated`).
+    cwd: str = ""
 
     def covers(self, codes: frozenset[str] | None) -> bool:
         return self.codes is None or (codes is not None and codes <= self.codes)
+
+    def relocated(self, path: str) -> list[Diagnostic]:
+        """The findings for the file now shown as `path`, their evidence's paths as this
+        run prints them (a run from another working folder shares the project's cache)."""
+        cwd = os.getcwd()
+        if not self.cwd or self.cwd == cwd:
+            return [replace(d, path=path) for d in self.diagnostics]
+        return [
+            replace(
+                d,
+                path=path,
+                related=tuple(
+                    replace(r, path=display_path(os.path.join(self.cwd, r.path), cwd)) for r in d.related
+                ),
+            )
+            for d in self.diagnostics
+        ]
 
 
 # How many recent runs' findings are kept for the no-change shortcut.

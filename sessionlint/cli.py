@@ -279,7 +279,12 @@ def _emit(
             )
     elif not (options.fix and report.diagnostics == [] and quiet):
         stream = sys.stderr if err else sys.stdout
-        color = output_file is None and stream is not None and stream.isatty() and output_format == "text"
+        color = (
+            output_file is None
+            and stream is not None
+            and stream.isatty()
+            and output_format in ("text", "full")
+        )
         text = render_report(
             output_format,
             report,

@@ -54,6 +54,17 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class Related:
+    """A fact a finding stands on, where it is: "`get_db` yields a sync session" at
+    app/db.py:12. `path` as findings print it (relative to the working folder)."""
+
+    message: str
+    path: str
+    location: Location
+    end_location: Location
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     name: str
@@ -62,6 +73,8 @@ class Diagnostic:
     location: Location
     end_location: Location
     fix: Fix | None = field(default=None, compare=False)
+    # The evidence: what the rule's decision rests on, in this file or others (may be empty).
+    related: tuple[Related, ...] = field(default=(), compare=False)
 
     @property
     def url(self) -> str:

@@ -172,6 +172,7 @@ class Engine:
                 is_package=is_package,
                 aliases=identity.others,
                 shallow=shallow,
+                text=text,
             )
         except RecursionError:
             state.error = error_diagnostic(source.display, TOO_DEEP)

@@ -213,6 +213,10 @@ def analyze_all(
             misses.append(index)
             states.append(None)
         else:
+            if entry.facts is not None and entry.facts.path != source.display:
+                # Cached by a run from another working folder: the path as this run prints it
+                # (evidence cites other modules by it).
+                entry.facts.path = source.display
             states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
 
     def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None, InternalError | None]:

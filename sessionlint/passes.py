@@ -153,6 +153,7 @@ def _cached_neighbours(
         # The module name and kind, which `__init__.py` files decide (its aliases follow
         # the paths a run names, and differ between runs over other folders).
         if source.digest == entry.digest and engine.identity(source)[:2] == entry.identity[:2]:
+            entry.facts.path = source.display  # as this run names it (evidence cites it)
             neighbours.append(FileState(source, facts=entry.facts))
     return neighbours
 
@@ -178,7 +179,7 @@ def _lint_all(
             and project.lookups_still_hold(findings.lookups)
             and project.answers_still_hold(findings.answers)
         ):
-            results.append(LintResult([replace(d, path=state.source.display) for d in findings.diagnostics]))
+            results.append(LintResult(findings.relocated(state.source.display)))
         else:
             results.append(None)
             misses.append(index)
@@ -204,7 +205,7 @@ def _lint_all(
             return result, None
         # The modules the rules actually consulted, not the whole import closure: touching
         # a module every file imports re-checks only the files whose findings read it.
-        return result, CachedFindings(result.diagnostics, lookups, answers, state.rule_codes)
+        return result, CachedFindings(result.diagnostics, lookups, answers, state.rule_codes, os.getcwd())
 
     for index, (result, findings) in zip(misses, parallel_map(lint, misses, jobs)):
         results[index] = result

@@ -98,6 +98,7 @@ def test_json_shape(project: Path) -> None:
             "location",
             "end_location",
             "fix",
+            "related",
             "url",
         }
         assert set(item["location"]) == set(item["end_location"]) == {"row", "column"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-FORMATS = ("text", "json", "sarif", "github", "gitlab", "junit", "rdjson")
+FORMATS = ("text", "full", "json", "sarif", "github", "gitlab", "junit", "rdjson")
 
 
 def render_report(
@@ -48,7 +48,12 @@ def render_report(
         return importlib.import_module(f"sessionlint.output.{output_format}").render(diagnostics)
     from sessionlint.output import text
 
-    rendered = text.render(
+    # `full` is `text` with each finding's source, evidence and fix shown below its line.
+    if output_format == "full":
+        from sessionlint.output import full as lines_format
+    else:
+        lines_format = text
+    rendered = lines_format.render(
         diagnostics,
         color=color,
         show_summary=not quiet and not show_fixes,

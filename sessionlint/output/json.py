@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sessionlint.diagnostics import Diagnostic, Fix, Location
+from sessionlint.diagnostics import Diagnostic, Fix, Location, Related
 
 if TYPE_CHECKING:
     from sessionlint.output.text import RuleCount
@@ -33,6 +33,15 @@ def _fix(fix: Fix | None) -> dict[str, Any] | None:
     }
 
 
+def _related(related: Related) -> dict[str, Any]:
+    return {
+        "message": related.message,
+        "filename": related.path,
+        "location": _location(related.location),
+        "end_location": _location(related.end_location),
+    }
+
+
 def as_dict(diagnostic: Diagnostic) -> dict[str, Any]:
     return {
         "code": diagnostic.code,
@@ -42,6 +51,7 @@ def as_dict(diagnostic: Diagnostic) -> dict[str, Any]:
         "location": _location(diagnostic.location),
         "end_location": _location(diagnostic.end_location),
         "fix": _fix(diagnostic.fix),
+        "related": [_related(related) for related in diagnostic.related],
         "url": diagnostic.url,
     }
 

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sessionlint import __version__
-from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, Related
 from sessionlint.output.rules import RuleDoc, rule_docs
 
 SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
@@ -83,6 +83,18 @@ def _fix(fix: Fix, path: str) -> dict[str, Any]:
     }
 
 
+def _related(related: Related, number: int) -> dict[str, Any]:
+    """A fact the result stands on (`relatedLocations`: ids unique within the result)."""
+    return {
+        "id": number,
+        "physicalLocation": {
+            "artifactLocation": _artifact(related.path),
+            "region": _region(related.location, related.end_location),
+        },
+        "message": {"text": related.message},
+    }
+
+
 def _result(diagnostic: Diagnostic, index: dict[str, int]) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": diagnostic.code,
@@ -96,6 +108,7 @@ def _result(diagnostic: Diagnostic, index: dict[str, int]) -> dict[str, Any]:
                 }
             }
         ],
+        "relatedLocations": [_related(related, number) for number, related in enumerate(diagnostic.related)],
     }
     if diagnostic.code in index:
         result["ruleIndex"] = index[diagnostic.code]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterable
 from typing import ClassVar
 
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAvailability, Location
+from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAvailability, Location, Related
 from sessionlint.semantics.context import FileSemantics
 from sessionlint.tokenview import TokenView, effective_indent
 
@@ -145,7 +146,15 @@ class Rule(cst.BatchableCSTVisitor):
             return f"{self.quote(node.value)}[...]"
         return "..."
 
-    def report(self, node: cst.CSTNode, fix: Fix | None = None, **fields: object) -> None:
+    def report(
+        self,
+        node: cst.CSTNode,
+        fix: Fix | None = None,
+        *,
+        related: Iterable[Related | None] = (),
+        **fields: object,
+    ) -> None:
+        """Report `node`; `related`: the evidence (see `semantics.evidence`), None items skipped."""
         context = self.context
         code_range = context.position(node)
         start, end = code_range.start, code_range.end
@@ -160,6 +169,7 @@ class Rule(cst.BatchableCSTVisitor):
                 location=Location(start.line, context.view.column(start.line, start.column) + 1),
                 end_location=Location(end.line, context.view.column(end.line, end.column) + 1),
                 fix=fix,
+                related=tuple(fact for fact in related if fact is not None),
             )
         )
 

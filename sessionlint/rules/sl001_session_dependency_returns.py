@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import Fix, FixAvailability
+from sessionlint.diagnostics import Applicability, Fix, FixAvailability
 from sessionlint.fixes.dependency import generator_dependency
 from sessionlint.rules._base import UNSEEN_CALLERS, Rule
 from sessionlint.semantics.project import Function
@@ -143,9 +143,16 @@ class SessionDependencyReturns(Rule):
         if kind is None or not semantics.project.is_session_dependency(function):
             return
         definition = cst.ensure_type(semantics.scopes[-1].node, cst.FunctionDef)
+        fix = self._fix(definition, function, node, kind)
+        evidence = semantics.evidence
+        related = [*evidence.dependency_use(function), *semantics.evidence_of(node.value)]
+        if fix is not None and fix.applicability is Applicability.SAFE:
+            # The safe fix rests on FastAPI being the only caller.
+            related.append(evidence.no_direct_caller(function))
         self.report(
             node,
-            fix=self._fix(definition, function, node, kind),
+            fix=fix,
+            related=related,
             function=function.facts.name,
             session=self.quote(node.value),
         )

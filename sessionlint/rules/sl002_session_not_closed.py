@@ -10,7 +10,7 @@ from sessionlint.rules._base import Rule
 from sessionlint.semantics import lifetime
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind
+from sessionlint.semantics.values import Kind, Local
 from sessionlint.walk import visit
 
 Creation = tuple[str, cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
@@ -185,7 +185,8 @@ class SessionNotClosed(Rule):
                 if function.facts.is_generator
                 else f"`{function.facts.name}` raises"
             )
-            self.report(assign, fix=fix, session=name, failure=failure)
+            related = self.semantics.evidence.of_value(Local(name), function.module, function.facts)
+            self.report(assign, fix=fix, related=related, session=name, failure=failure)
 
     def visit_Call(self, node: cst.Call) -> None:
         """`process(db=SessionLocal())`: a session made inline as an argument of a project
@@ -214,7 +215,13 @@ class SessionNotClosed(Rule):
             ):
                 continue
             session = self.context.module.code_for_node(arg.value)
-            self.report(arg.value, session=session, failure=f"`{callee.facts.name}` returns")
+            related = [
+                *semantics.evidence_of(arg.value),
+                semantics.evidence.defined(
+                    callee, f"`{callee.facts.name}` only uses its parameter `{name}`: it never closes it"
+                ),
+            ]
+            self.report(arg.value, related=related, session=session, failure=f"`{callee.facts.name}` returns")
 
     def _creates_session(self, function: Function) -> bool:
         facts, project = function.facts, self.semantics.project

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
+from sessionlint.diagnostics import Related
 from sessionlint.rules._base import Rule
 from sessionlint.semantics import vocabulary as vocab
+from sessionlint.semantics.evidence import describe
 from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import CallOf, Kind, Local
+from sessionlint.semantics.values import CallOf, Kind, Local, Ref
 from sessionlint.walk import OwnScopeVisitor, visit
 
 # Decorators of functions that run once per process, or cache their result.
@@ -171,7 +173,27 @@ class EngineInFunction(Rule):
             or self._bound_names.get(node) in innermost.facts.disposed
         ):
             return
-        self.report(node, role=role or "function", function=innermost.facts.qualname)
+        related = [*semantics.evidence_of(node), *self._role_evidence(innermost, role)]
+        self.report(node, related=related, role=role or "function", function=innermost.facts.qualname)
+
+    def _role_evidence(self, function: Function, role: str | None) -> list[Related | None]:
+        """Why the function runs per request: its route decorator, or the `Depends` naming it."""
+        evidence = self.semantics.evidence
+        if role == "endpoint":
+            route = next(
+                (
+                    d
+                    for d in function.facts.decorators
+                    if self.semantics.project.is_route_decorator(d, root=function.module.root)
+                ),
+                None,
+            )
+            shown = f" (`@{_route_text(route)}`)" if isinstance(route, CallOf) else ""
+            message = f"`{function.facts.name}` is an endpoint{shown}: it runs on every request"
+            return [evidence.defined(function, message)]
+        if role == "dependency":
+            return [*evidence.dependency_use(function)]
+        return []
 
     def _runs_once(self, function: Function) -> bool:
         project = self.semantics.project
@@ -239,6 +261,13 @@ class EngineInFunction(Rule):
                 if any(project.value_kind(v, module, facts) == Kind.ENGINE for v in bindings):
                     return True
         return False
+
+
+def _route_text(route: CallOf) -> str:
+    """`router.get(...)`: the owner and the method of a route decorator, as written."""
+    func = route.func
+    name = ".".join(func.qualname.split(".")[-2:]) if isinstance(func, Ref) else describe(func)
+    return f"{name}(...)"
 
 
 # Values an engine can be bound into and kept with: a session factory or registry.

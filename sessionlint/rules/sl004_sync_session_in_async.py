@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import Fix, FixAvailability
+from sessionlint.diagnostics import Applicability, Fix, FixAvailability, Related
 from sessionlint.rules._base import UNSEEN_CALLERS, FileContext, Rule
 from sessionlint.semantics import lifetime, paramuse
 from sessionlint.semantics import vocabulary as vocab
@@ -172,7 +172,8 @@ class SyncSessionInAsync(Rule):
             ):
                 continue  # awaited on: an `AsyncSession` under a stale annotation
             if not self._only_handed_to_threads(node, param.name):
-                self._report(params[param.name], node, function, param.name)
+                evidence = self.semantics.evidence.of_param(param, function.module)
+                self._report(params[param.name], node, function, param.name, evidence)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         targets = node.targets
@@ -210,7 +211,7 @@ class SyncSessionInAsync(Rule):
         if assigned is not None and self._only_handed_to_threads(function_node, assigned):
             return
         session = self._bound_names.get(node) or _call_text(self.context, node)
-        self._report(node, function_node, scope.function, session)
+        self._report(node, function_node, scope.function, session, self.semantics.evidence_of(node))
 
     def _check_blocking_call(
         self, node: cst.Call, function_node: cst.FunctionDef, function: Function
@@ -229,7 +230,15 @@ class SyncSessionInAsync(Rule):
             return
         last = chain[-1]
         names = " -> ".join(f"{link.facts.qualname}()" for link in chain)
-        self._report(node, function_node, function, f"{names} at {last.module.path}:{last.facts.line}")
+        evidence = semantics.evidence
+        related = [
+            evidence.defined(link, f"`{link.facts.qualname}` calls `{below.facts.qualname}`")
+            for link, below in zip(chain, chain[1:])
+        ]
+        related.append(evidence.defined(last, f"`{last.facts.qualname}` opens a sync session and queries it"))
+        self._report(
+            node, function_node, function, f"{names} at {last.module.path}:{last.facts.line}", related
+        )
 
     def _handed(self, function_node: cst.FunctionDef) -> set[cst.CSTNode]:
         """Arguments of the function's thread-pool calls (also inside `functools.partial`)."""
@@ -251,13 +260,23 @@ class SyncSessionInAsync(Rule):
         return bool(uses) and all(ref.node in handed for ref in uses)
 
     def _report(
-        self, node: cst.CSTNode, function_node: cst.FunctionDef, function: Function, session: str
+        self,
+        node: cst.CSTNode,
+        function_node: cst.FunctionDef,
+        function: Function,
+        session: str,
+        related: list[Related | None],
     ) -> None:
         if function_node not in self._fixes:
             self._fixes[function_node] = self._fix(function_node, function)
+        fix = self._fixes[function_node]
+        if fix is not None and fix.applicability is Applicability.SAFE:
+            # The safe fix rests on FastAPI being the only caller.
+            related = [*related, self.semantics.evidence.no_direct_caller(function)]
         self.report(
             node,
-            fix=self._fixes[function_node],
+            fix=fix,
+            related=related,
             session=session,
             function=function.facts.qualname,
         )

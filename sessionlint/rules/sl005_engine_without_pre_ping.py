@@ -146,4 +146,8 @@ class EngineWithoutPrePing(Rule):
         if function is not None and bound in function.facts.disposed:
             return  # its pool lives for one call: nothing sits idle to go stale
         edit = add_keyword_argument(self.context, node, "pool_pre_ping", "True")
-        self.report(node, fix=self.make_fix([edit]))
+        # The URL decides (SQLite needs no pre-ping): where a constant it names is bound.
+        url = call.keyword("url") if call.has_keyword("url") else (call.args[0] if call.args else None)
+        function = semantics.function
+        related = semantics.evidence.of_value(url, semantics.module, function.facts if function else None)
+        self.report(node, fix=self.make_fix([edit]), related=related)

@@ -103,7 +103,8 @@ class AsyncSessionExpireOnCommit(Rule):
         call = self.context.module.code_for_node(node.func)
         # Unsafe: attributes read after `commit()` keep their old values instead of reloading.
         fix = self.make_fix([edit], safe=False, title=_UNSAFE_TITLE)
-        self.report(node, fix=fix, call=f"{call}(...)" if node.args else f"{call}()")
+        related = semantics.evidence_of(node)  # the session class an async factory makes
+        self.report(node, fix=fix, related=related, call=f"{call}(...)" if node.args else f"{call}()")
 
     def _builds_async_session(self, node: cst.Call) -> bool:
         """An async session factory or an async session constructed from its class."""

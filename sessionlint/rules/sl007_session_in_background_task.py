@@ -111,7 +111,11 @@ class SessionInBackgroundTask(Rule):
             return
         for argument in self._passed_values(node):
             if self.semantics.request_session_kind(argument) is not None:
-                self.report(argument, session=cst.ensure_type(argument, cst.Name).value)
+                self.report(
+                    argument,
+                    related=self.semantics.evidence_of(argument),
+                    session=cst.ensure_type(argument, cst.Name).value,
+                )
 
     def _passed_values(self, call: cst.Call) -> Iterator[cst.BaseExpression]:
         """The values a call hands on, through `functools.partial(task, ...)` and `lambda: task(...)`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from sessionlint.diagnostics import Related
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics.context import is_main_guard
 from sessionlint.semantics.values import Kind
@@ -101,7 +102,7 @@ class ModuleLevelSession(Rule):
         self._statement_depth = 0
         self._main_guard_depth = 0
         # (the call, the name it is bound to, in a class body); reported once the module is read.
-        self._candidates: list[tuple[cst.Call, str | None, bool]] = []
+        self._candidates: list[tuple[cst.Call, str | None, bool, list[Related]]] = []
         self._bound_calls: dict[cst.Call, str] = {}
         self._closed_names: set[str] = set()
 
@@ -147,9 +148,11 @@ class ModuleLevelSession(Rule):
             Kind.SYNC_SESSION,
             Kind.ASYNC_SESSION,
         ):
-            self._candidates.append((node, self._bound_calls.get(node), bool(semantics.scopes)))
+            evidence = semantics.evidence_of(node)  # the factory it calls, and its engine
+            self._candidates.append((node, self._bound_calls.get(node), bool(semantics.scopes), evidence))
 
     def leave_Module(self, original_node: cst.Module) -> None:
-        for call, name, scope_is_class in self._candidates:
+        for call, name, scope_is_class, related in self._candidates:
             if name is None or name not in self._closed_names:
-                self.report(call, where="in a class body" if scope_is_class else "at module level")
+                where = "in a class body" if scope_is_class else "at module level"
+                self.report(call, related=related, where=where)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
-from sessionlint.diagnostics import Edit, FixAvailability
+from sessionlint.diagnostics import Edit, FixAvailability, Related
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.values import Kind
@@ -46,6 +46,8 @@ class _Candidate:
     name: str | None = None
     # The `for` statement an `ITERATED` call is the iterable of.
     loop: cst.For | None = None
+    # Why the receiver is an async session (asked while its scope was being visited).
+    related: list[Related] = field(default_factory=list)
 
 
 class AsyncSessionNotAwaited(Rule):
@@ -273,6 +275,7 @@ class AsyncSessionNotAwaited(Rule):
             and not (use is _Use.BASE and node in self._in_awaited_chain)
         )
         candidate = _Candidate(node, func.attr.value, fixable, use, loop=self._loops.get(node))
+        candidate.related = self.semantics.evidence_of(func.value)
         if _plain_result_into_async_for(candidate):
             candidate.fixable = False
         if use is _Use.ASSIGNED:
@@ -295,7 +298,9 @@ class AsyncSessionNotAwaited(Rule):
             fix = self.make_fix(self._add_await(candidate)) if candidate.fixable else None
             func = cst.ensure_type(candidate.call.func, cst.Attribute)
             receiver = self.context.module.code_for_node(func.value)
-            self.report(candidate.call, fix=fix, receiver=receiver, method=candidate.method)
+            self.report(
+                candidate.call, fix=fix, related=candidate.related, receiver=receiver, method=candidate.method
+            )
 
     def _add_await(self, candidate: _Candidate) -> list[Edit]:
         if candidate.use is _Use.BASE:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import libcst as cst
 
+from sessionlint.diagnostics import Related
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics.project import Function
 from sessionlint.semantics.values import Local, Value
@@ -36,6 +37,7 @@ class _Kept:
     node: cst.Call
     name: str
     generator: str
+    related: list[Related] = field(default_factory=list)
 
 
 class DependencyCalledByHand(Rule):
@@ -139,6 +141,7 @@ class DependencyCalledByHand(Rule):
             if candidate.name not in closed:
                 self.report(
                     candidate.node,
+                    related=candidate.related,
                     description=_KEPT.format(name=candidate.name, generator=candidate.generator),
                 )
 
@@ -160,11 +163,16 @@ class DependencyCalledByHand(Rule):
             generator = self._session_generator(argument)
             if generator is not None:
                 template = _INLINE_ASYNC if generator.facts.is_async else _INLINE_SYNC
-                self.report(node, description=template.format(driver=driver, generator=generator.facts.name))
+                self.report(
+                    node,
+                    related=self.semantics.evidence.of_function(generator),
+                    description=template.format(driver=driver, generator=generator.facts.name),
+                )
         elif isinstance(argument, cst.Name) and self._kept:
             generator = self._kept_generator(argument.value)
             if generator is not None:
-                self._kept[-1].append(_Kept(node, argument.value, generator.facts.name))
+                related = self.semantics.evidence.of_function(generator)
+                self._kept[-1].append(_Kept(node, argument.value, generator.facts.name, related))
 
     def _note_close(self, node: cst.Call) -> None:
         """`gen.close()` / `gen.aclose()` inside a `finally` of the current function."""

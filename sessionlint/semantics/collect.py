@@ -15,7 +15,8 @@ from sessionlint.semantics import tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.engines import disposed_names
-from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, value_refs
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, Span, value_refs
+from sessionlint.semantics.spans import SpanMaker
 from sessionlint.semantics.uses import param_uses
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
@@ -195,8 +196,13 @@ def _bound_names(target: ast.AST) -> Iterator[str]:
 
 
 class _ModuleCollector:
-    def __init__(self, module: str, is_package: bool, *, shallow: bool = False) -> None:
+    def __init__(
+        self, module: str, is_package: bool, *, shallow: bool = False, spans: SpanMaker | None = None
+    ) -> None:
         self.module = module
+        self.spans = spans or SpanMaker(None)
+        self.binding_spans: dict[str, Span] = {}
+        self.dependency_spans: list[Span] = []
         self.is_package = is_package
         self.shallow = shallow
         self.imports: dict[str, str] = {}
@@ -266,6 +272,8 @@ class _ModuleCollector:
             elif isinstance(node, ast.ClassDef):
                 self.note_scope_header(node, resolve)
                 nested_bindings = f"{bindings_prefix}{node.name}." if bindings_prefix is not None else None
+                if bindings_prefix is not None:
+                    self.binding_spans[bindings_prefix + node.name] = self.spans.of_def(node)
                 self.walk_block(
                     _own_nodes(node.body),
                     resolve,
@@ -282,8 +290,10 @@ class _ModuleCollector:
                 single = isinstance(target, ast.Name)
                 for name in _bound_names(target):
                     self.bindings[bindings_prefix + name] = value if single else None
+                    self.binding_spans[bindings_prefix + name] = self.spans.of(node)
         elif isinstance(node, ast.AnnAssign) and node.value is not None and isinstance(node.target, ast.Name):
             self.bindings[bindings_prefix + node.target.id] = value_of(node.value, resolve)
+            self.binding_spans[bindings_prefix + node.target.id] = self.spans.of(node)
 
     def note_expression(self, node: ast.AST, resolve: NameResolver, *, toplevel: bool = False) -> None:
         """Facts any expression contributes wherever it stands: calls and dependencies."""
@@ -304,6 +314,7 @@ class _ModuleCollector:
         # The whole call's value only where it is kept: most calls are just callees.
         if callee in _DEPENDENCY_CALL_NAMES:
             self.dependency_calls.append(value_of(node, resolve))
+            self.dependency_spans.append(self.spans.of(node))
         if any(keyword.arg == "lifespan" for keyword in node.keywords):
             self.lifespan_refs.append(value_of(node, resolve))
 
@@ -348,7 +359,7 @@ class _ModuleCollector:
         self.note_scope_header(node, enclosing)
         walker = _FunctionWalker(node, enclosing, self.module, self.is_package)
         qualname = self.unique_qualname(prefix + node.name)
-        self.functions[qualname] = walker.facts(qualname, is_method=is_method)
+        self.functions[qualname] = walker.facts(qualname, is_method=is_method, span=self.spans.of_def(node))
         for inner in walker.nodes:
             self.note_expression(inner, walker.resolve)
             if isinstance(inner, ast.Lambda):
@@ -498,7 +509,7 @@ class _FunctionWalker:
             return None
         return self.enclosing(name)
 
-    def facts(self, qualname: str, *, is_method: bool) -> FunctionFacts:
+    def facts(self, qualname: str, *, is_method: bool, span: Span) -> FunctionFacts:
         node = self.node
         local_values: dict[str, list[Value | None]] = {}
         returns: list[Value | None] = []
@@ -641,6 +652,7 @@ class _FunctionWalker:
             starts_tasks=tasks.starts_tasks(self.nodes),
             param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
             disposed=_frozen(disposed_names(self.node.body, self.nodes)),
+            span=span,
         )
 
 
@@ -661,9 +673,11 @@ def collect(
     is_package: bool,
     aliases: tuple[tuple[str, str], ...] = (),
     shallow: bool = False,
+    text: str | None = None,
 ) -> ModuleFacts:
-    """Condense a parsed module into its facts (`shallow`: module-level names only)."""
-    collector = _ModuleCollector(module, is_package, shallow=shallow)
+    """Condense a parsed module into its facts (`shallow`: module-level names only; `text`:
+    the source `tree` was parsed from, which positions are counted in)."""
+    collector = _ModuleCollector(module, is_package, shallow=shallow, spans=SpanMaker(text))
     collector.collect_module(tree)
     mentioned = [*collector.bindings.values(), *collector.dependency_calls, *collector.lifespan_refs]
     referenced = set(collector.calls).union(value_refs(mentioned))
@@ -677,9 +691,11 @@ def collect(
         imports=collector.imports,
         star_imports=tuple(collector.star_imports),
         bindings=collector.bindings,
+        binding_spans=collector.binding_spans,
         definitions=_frozen(collector.definitions),
         functions=collector.functions,
         dependency_calls=tuple(collector.dependency_calls),
+        dependency_spans=tuple(collector.dependency_spans),
         calls=_frozen(collector.calls),
         lifespan_refs=tuple(collector.lifespan_refs),
         toplevel_calls=_frozen(collector.toplevel_calls),

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from sessionlint.diagnostics import Related
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect import string_value
+from sessionlint.semantics.evidence import Evidence
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import Function, ProjectFacts
 from sessionlint.semantics.values import (
@@ -61,6 +63,19 @@ class FileSemantics:
         self.is_migration_file = module.is_migration_file
         # Depth of module-level `if __name__ == "__main__":` blocks being visited.
         self.main_guards = 0
+        self._evidence: Evidence | None = None
+
+    @property
+    def evidence(self) -> Evidence:
+        """The facts a finding stands on, as related locations (see `semantics.evidence`)."""
+        if self._evidence is None:
+            self._evidence = Evidence(self.project)
+        return self._evidence
+
+    def evidence_of(self, node: cst.BaseExpression | None) -> list[Related]:
+        """Why an expression of the visited scope has the kind `kind_of` gives it."""
+        function = self.function
+        return self.evidence.of_value(self.value_of(node), self.module, function.facts if function else None)
 
     # -- scopes -------------------------------------------------------------------------
 

@@ -14,6 +14,11 @@ from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, Sub
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
 _MIGRATION_FOLDERS = ("migrations", "versions", "alembic")
 
+# Where something stands in its file: (line, column, end line, end column), 1-based, columns
+# in characters (as findings count them). A plain tuple: facts are many and pickled often.
+Span = tuple[int, int, int, int]
+NO_SPAN: Span = (0, 0, 0, 0)
+
 
 @fact
 class ParamFacts:
@@ -93,6 +98,8 @@ class FunctionFacts:
     # `try` holds every use of them, or later in the binding's block): see
     # `engines.disposed_names`.
     disposed: frozenset[str] = frozenset()
+    # The header `def name` / `async def name`: where the function is defined (evidence).
+    span: Span = NO_SPAN
 
     def derived_from(self, name: str) -> set[str]:
         """The locals whose values may be computed from `name` (through any local)."""
@@ -127,10 +134,15 @@ class ModuleFacts:
     star_imports: tuple[str, ...] = ()
     # Module-level (and class-level, as `Class.attr`) assignments; the last one wins.
     bindings: dict[str, Value | None] = field(default_factory=dict)
+    # Where each name of `bindings` is bound (the statement the last binding is in), and each
+    # module-level class (evidence: "`SessionLocal` is `sessionmaker(...)` (app/db.py:6)").
+    binding_spans: dict[str, Span] = field(default_factory=dict)
     definitions: frozenset[str] = frozenset()
     functions: dict[str, FunctionFacts] = field(default_factory=dict)
     # Every `Depends(...)` / `Security(...)`-shaped call, confirmed against FastAPI later.
     dependency_calls: tuple[Value, ...] = ()
+    # Where each of `dependency_calls` stands, in the same order.
+    dependency_spans: tuple[Span, ...] = ()
     # Qualified names of every global called anywhere in the module.
     calls: frozenset[str] = frozenset()
     # Values passed as `lifespan=` to an app constructor.
