@@ -1,0 +1,358 @@
+"""The workspace: one project's files, their facts and its index, checked and fixed on demand.
+
+Every entry point drives this object: the command line (one check or fix, then exit), the
+editor's language server (long-lived: buffers change, the files that depend on them are
+re-checked), the flake8 plugin and stdin (one buffer alone).
+
+    workspace = Workspace([Path("src")], configuration)   # discover, read, fact pass, index
+    workspace.check()                   # {path: FileCheck}: the findings of every file
+    workspace.check([path])             # ... of these files only
+    workspace.fix([path], unsafe=False) # {path: FileFix}: fixed texts, nothing written
+    workspace.update(path, text)        # an unsaved buffer replaces the file: the checks of
+                                        # every file whose findings may have changed
+    workspace.update(path, None)        # back to the file on disk (or gone, if deleted)
+    workspace.reload()                  # the configuration changed: start again, keep buffers
+
+API (paths are `str | os.PathLike`, keys of the answers are absolute paths as `str`):
+
+- `Workspace(roots, configuration=None, *, use_cache=True, cache_dir=None, jobs=1,
+  exhaustive=False, force_exclude=False, alone=False)`: the files under `roots` (files or
+  folders), each under the settings of the nearest `[tool.sessionlint]` (`Configuration`; a
+  `Settings` applies to all; None: found from the roots). `use_cache`: facts and findings
+  from and into the project's `.sessionlint_cache/` (else kept in memory only). Without
+  roots it holds only buffers (`update`), the whole project when `alone`.
+- `settings`: the workspace's settings (`Configuration.run_settings`: each file's own
+  through `Settings.per_file`); `settings_for(path)`: one file's.
+- `paths`: the absolute paths of the files the workspace holds; `project`: the project
+  index (`semantics.project.ProjectFacts`) over every file's facts; `facts(path)`.
+- `check(paths=None) -> dict[str, FileCheck]`: `FileCheck(display, diagnostics,
+  internal_errors)`, diagnostics sorted, `# noqa` applied, each fixable one with its `fix`
+  (`diagnostics.Fix`: applicability, title, edits on the text checked).
+- `fix(paths=None, *, unsafe=False, accept=None) -> dict[str, FileFix]`: `FileFix(display,
+  fixed, diagnostics, internal_errors)`, `fixed` a `report.FixedFile` (original and fixed
+  text and bytes, fixes applied) or None, `diagnostics` what remains. Files are fixed in
+  turn, each against the project as the previous fixes left it; `accept(fixed)` (optional)
+  is called for each fixed file, and returning False (a write failed) keeps the original
+  for the files after it. The workspace itself keeps the texts it had: apply a fix with
+  `update`.
+- `update(path, text) -> dict[str, FileCheck]`: `text` (str) replaces the file's content
+  (a path not yet held is added); None goes back to the disk. Returns the checks of the
+  buffer and of every file whose findings may have changed: those whose rules looked up
+  a module that changed or asked a whole-project question whose answer changed, and
+  those that joined or left the files the rules run on.
+- `save_cache()`: write facts and findings to the cache folder (a no-op without one).
+- `Workspace.of_buffer(name, data, settings, *, alone=False)`: a workspace of one buffer
+  (bytes, any encoding), not read from disk (stdin, the flake8 plugin,
+  `sessionlint.check_source`).
+
+Internally: the fact pass (`factpass.fact_pass`, with the cache or an in-memory memo, so
+only changed files are read again), the project index (`Engine.build_project`), the triage
+(`passes.assign_rules`), the rule pass with findings reused where their inputs hold
+(`passes._lint_all`) and the fixer (`fixer.fix_file`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sessionlint.cache import DEFAULT_DIRECTORY, Cache, CacheEntry
+from sessionlint.codes import KNOWN_CODES
+from sessionlint.config import Settings
+from sessionlint.configuration import Configuration, default_root_of
+from sessionlint.diagnostics import Diagnostic
+from sessionlint.engine import Engine, FileState, InternalError, LintResult
+from sessionlint.factpass import analyze_all, cache_key, fact_pass
+from sessionlint.fixer import fix_file
+from sessionlint.inputs import RunInputs
+from sessionlint.passes import _cached_neighbours, _lint_all, _read_paths, assign_rules
+from sessionlint.report import FixedFile, RunReport
+from sessionlint.scope import files_outside
+from sessionlint.semantics.facts import ModuleFacts
+from sessionlint.semantics.project import ProjectFacts
+from sessionlint.semantics.triage import Triage
+from sessionlint.sources import SourceFile, UnreadableSource, decode, display_path, read_file
+
+__all__ = ["FileCheck", "FileFix", "Workspace"]
+
+
+@dataclass
+class FileCheck:
+    """One file's findings."""
+
+    display: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+
+
+@dataclass
+class FileFix:
+    """One file after its fixes: the fixed text (None: nothing changed) and what remains."""
+
+    display: str
+    fixed: FixedFile | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+
+
+class _MemoryCache(Cache):
+    """Facts and findings kept for the workspace's life only: without a cache folder, an
+    update still reads only the buffer again, and re-checks only what depends on it."""
+
+    def __init__(self) -> None:
+        super().__init__(None, {})
+
+    def put(self, key: str, entry: CacheEntry) -> None:
+        self.entries[key] = entry
+
+
+class Workspace:
+    """See the module docstring."""
+
+    def __init__(
+        self,
+        roots: Iterable[str | os.PathLike[str]],
+        configuration: Configuration | Settings | None = None,
+        *,
+        use_cache: bool = True,
+        cache_dir: Path | None = None,
+        jobs: int | None = 1,
+        exhaustive: bool = False,
+        force_exclude: bool = False,
+        alone: bool | Callable[[], bool] = False,
+    ) -> None:
+        """`alone`: without roots, the buffers are the whole project (a callable: asked
+        when a fix needs to know)."""
+        self.roots = [Path(root) for root in roots]
+        if configuration is None:
+            configuration = Configuration(KNOWN_CODES, default_root=default_root_of(self.roots))
+        elif isinstance(configuration, Settings):
+            configuration = Configuration.of(configuration)
+        self.configuration = configuration
+        self.use_cache = use_cache
+        self.cache_dir = cache_dir
+        self.jobs = jobs
+        self.exhaustive = exhaustive
+        self.force_exclude = force_exclude
+        self.alone = alone
+        self._buffers: dict[str, SourceFile] = {}  # unsaved texts, by key
+        self._checks: dict[str, FileCheck] = {}  # the last answer given for each file
+        self.reload()
+
+    @classmethod
+    def of_buffer(
+        cls, name: str, data: bytes, settings: Settings, *, alone: bool | Callable[[], bool] = False
+    ) -> Workspace:
+        """A workspace of one buffer, read from nowhere: its module is named after `name`'s
+        stem. `alone`: it is the whole project (some fixes are safe only then)."""
+        workspace = cls([], settings, use_cache=False, alone=alone)
+        workspace._buffers[name] = workspace._sources[name] = SourceFile(None, name, data)
+        workspace._named = workspace._explicit = {name}
+        workspace._analyze()
+        return workspace
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Discover and read the files again, under the configuration as it is now (the
+        buffers stay), and rebuild the facts and the index."""
+        if self.roots:
+            inputs = RunInputs(self.roots, self.configuration, force_exclude=self.force_exclude)
+            inputs.read_all()
+            self.settings = inputs.settings
+            sources, self._named, self._errors = inputs.sources, inputs.explicit, inputs.selected_errors
+        else:  # buffers only
+            self.settings = self.configuration.settings_for(Path.cwd())
+            sources, self._named, self._errors = [], set(), []
+        self.engine = Engine(self.settings, roots=self.roots)
+        if self.use_cache:
+            self.cache = Cache.load(self.cache_dir or self.settings.root / DEFAULT_DIRECTORY, self.settings)
+        else:
+            self.cache = _MemoryCache()
+        self._sources = {cache_key(source): source for source in sources}
+        self._sources.update(self._buffers)
+        # A buffer is checked whatever the fact pass would reach: it gets full facts.
+        self._explicit = self._named | {source.display for source in self._buffers.values()}
+        self._analyze()
+
+    def _analyze(self) -> None:
+        """The fact pass over every source (unchanged files from the cache or the memo),
+        the project index, and the triage's answer for each file."""
+        sources = list(self._sources.values())
+        if self.exhaustive:
+            states = analyze_all(self.engine, sources, self.cache, self.jobs)
+        else:
+            states, _ = fact_pass(self.engine, sources, self._explicit, self.cache, self.jobs)
+        neighbours = _cached_neighbours(self.cache, self.engine, sources, self.roots) if self.roots else []
+        complete = self.alone
+        if self.roots:
+            # Modules of the project the workspace did not read and whose facts it lacks.
+            unknown = files_outside(self.roots, self.settings, _read_paths(sources))
+            complete = not (unknown - set(_read_paths(neighbours)))
+        self.project: ProjectFacts = self.engine.build_project([*states, *neighbours], complete=complete)
+        triage = Triage(self.project)
+        codes = self.engine.selected_codes
+        self._states = {cache_key(state.source): state for state in states}
+        self._checked = {
+            key
+            for key, state in self._states.items()
+            if state.source.display not in self.settings.facts_only
+            and (self.exhaustive or assign_rules(state, triage, codes))
+        }
+
+    # -- questions -------------------------------------------------------------------------
+
+    @property
+    def paths(self) -> list[str]:
+        return list(self._sources)
+
+    def settings_for(self, path: str | os.PathLike[str]) -> Settings:
+        return self.configuration.settings_for(path)
+
+    def facts(self, path: str | os.PathLike[str]) -> ModuleFacts | None:
+        state = self._states.get(self._key(path))
+        return state.facts if state is not None else None
+
+    def check(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> dict[str, FileCheck]:
+        """The findings of these files (None: every file)."""
+        keys = self._keys(paths)
+        states = [self._states[key] for key in keys if key in self._checked]
+        results, _ = _lint_all(self.engine, states, self.project, self.cache, self.jobs, RunReport())
+        by_key = {cache_key(state.source): result for state, result in zip(states, results)}
+        checks = {key: self._file_check(key, by_key.get(key)) for key in keys}
+        self._checks.update(checks)
+        return checks
+
+    def fix(
+        self,
+        paths: Iterable[str | os.PathLike[str]] | None = None,
+        *,
+        unsafe: bool = False,
+        accept: Callable[[FixedFile], bool] | None = None,
+    ) -> dict[str, FileFix]:
+        """Each file's fixed text (nothing written; see the module docstring)."""
+        project = self.project
+        fixes = {}
+        for key in self._keys(paths):
+            state = self._states.get(key)
+            if state is None or key not in self._checked:
+                fixes[key] = FileFix(self._display(key), diagnostics=self._unreadable(key))
+                continue
+            fixes[key], project = self._fix_one(state, project, unsafe, accept)
+        return fixes
+
+    def _fix_one(
+        self,
+        state: FileState,
+        project: ProjectFacts,
+        unsafe: bool,
+        accept: Callable[[FixedFile], bool] | None,
+    ) -> tuple[FileFix, ProjectFacts]:
+        # The fact pass may have decoded the file in a worker process: decode it here too.
+        original_text = decode(state.source) if state.error is None else None
+        before = project
+        outcome, project = fix_file(self.engine, state, project, unsafe=unsafe)
+        result = outcome.result
+        fixed = None
+        if outcome.fixed and original_text is not None and outcome.text not in (None, original_text):
+            assert outcome.text is not None
+            fixed = FixedFile(
+                state.source.display,
+                outcome.fixed,
+                original_text,
+                outcome.text,
+                outcome.state.source.data,
+                state.source.data,
+            )
+            if accept is not None and not accept(fixed):
+                # Not applied: the file keeps the findings of its original content.
+                fixed, project = None, before
+                result = LintResult(
+                    self.engine.lint(state, project).diagnostics, outcome.result.internal_errors
+                )
+        file_fix = FileFix(state.source.display, fixed, result.diagnostics, result.internal_errors)
+        return file_fix, project
+
+    # -- changes ---------------------------------------------------------------------------
+
+    def update(self, path: str | os.PathLike[str], text: str | None) -> dict[str, FileCheck]:
+        """An unsaved buffer replaces the file (`text=None`: the file on disk again); the
+        checks of every file whose findings may have changed."""
+        key = self._key(path)
+        previous = self._states.get(key)
+        before = {k: self._states[k] for k in self._checked}
+        self._set_source(key, path, text)
+        self._analyze()
+        changed = {key} if key in self._sources else set()
+        changed |= set(before) ^ self._checked  # joined or left the files the rules run on
+        changed |= {k for k in self._checked & set(before) if self._stale(self._states[k])}
+        if previous is not None and key not in self._sources:
+            changed.add(key)  # deleted: its findings go
+        answer = self.check(sorted(changed & (self._checked | set(self._sources))))
+        for gone in changed - set(answer):
+            answer[gone] = FileCheck(self._display(gone))
+            self._checks.pop(gone, None)
+        return answer
+
+    def _set_source(self, key: str, path: str | os.PathLike[str], text: str | None) -> None:
+        old = self._sources.get(key)
+        file_path = Path(key) if old is None or old.path is not None else None
+        display = old.display if old is not None else display_path(os.fspath(path))
+        if text is not None:
+            source = SourceFile(file_path, display, text.encode("utf-8"), "utf-8", text)
+            self._buffers[key] = source
+            self._sources[key] = source
+        else:
+            self._buffers.pop(key, None)
+            self._read_from_disk(key, display)
+        self._explicit = self._named | {source.display for source in self._buffers.values()}
+
+    def _read_from_disk(self, key: str, display: str) -> None:
+        try:
+            data, stamp = read_file(Path(key))
+        except UnreadableSource:
+            self._sources.pop(key, None)  # gone (or unreadable): no longer a file of the project
+            return
+        self._sources[key] = SourceFile(Path(key), display, data, stamp=stamp)
+
+    def _stale(self, state: FileState) -> bool:
+        """Its last findings no longer hold: something its rules looked up changed."""
+        findings = state.cached.findings if state.cached is not None else None
+        return not (
+            findings is not None
+            and findings.covers(state.rule_codes)
+            and self.project.lookups_still_hold(findings.lookups)
+            and self.project.answers_still_hold(findings.answers)
+        )
+
+    def save_cache(self) -> None:
+        self.cache.save()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _key(self, path: str | os.PathLike[str]) -> str:
+        name = os.fspath(path)
+        return name if name in self._sources and self._sources[name].path is None else os.path.abspath(name)
+
+    def _keys(self, paths: Iterable[str | os.PathLike[str]] | None) -> list[str]:
+        if paths is None:
+            return [*self._sources, *(os.path.abspath(error.path) for error in self._errors)]
+        return [self._key(path) for path in paths]
+
+    def _display(self, key: str) -> str:
+        source = self._sources.get(key)
+        return source.display if source is not None else display_path(key)
+
+    def _unreadable(self, key: str) -> list[Diagnostic]:
+        return [error for error in self._errors if os.path.abspath(error.path) == key]
+
+    def _file_check(self, key: str, result: LintResult | None) -> FileCheck:
+        check = FileCheck(self._display(key), self._unreadable(key))
+        if result is not None:
+            selected = [d for d in result.diagnostics if self.settings.is_selected(d.code, d.path)]
+            check.diagnostics.extend(selected)
+            check.internal_errors.extend(result.internal_errors)
+        check.diagnostics.sort(key=Diagnostic.sort_key)
+        return check

@@ -1,0 +1,152 @@
+"""The workspace API (`sessionlint.workspace`): check, fix and update, as every entry point uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sessionlint.config import Settings
+from sessionlint.workspace import Workspace
+
+SESSION = """\
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+engine = create_engine("postgresql+psycopg://app@db/app", pool_pre_ping=True)
+SessionLocal = sessionmaker(bind=engine)
+"""
+
+NOT_A_FACTORY = """\
+def SessionLocal():
+    return object()
+"""
+
+TASKS = """\
+from sqlalchemy import text
+
+from .db import SessionLocal as make_session
+
+
+def send_reminders() -> None:
+    db = make_session()
+    for row in db.execute(text("SELECT email FROM users")):
+        print(row.email)
+    db.close()
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
+    package = tmp_path / "app"
+    (package / "db").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "db" / "__init__.py").write_text("from app.db.session import SessionLocal as SessionLocal\n")
+    (package / "db" / "session.py").write_text(SESSION)
+    (package / "tasks.py").write_text(TASKS)
+    return tmp_path
+
+
+def codes(workspace: Workspace, path: Path) -> list[tuple[str, int]]:
+    check = workspace.check([path])[str(path)]
+    return [(d.code, d.location.row) for d in check.diagnostics]
+
+
+def test_check_finds_a_cross_module_finding(project: Path) -> None:
+    workspace = Workspace([project], use_cache=False)
+    checks = workspace.check()
+    tasks = project / "app" / "tasks.py"
+    assert [(d.code, d.location.row) for d in checks[str(tasks)].diagnostics] == [("SL002", 7)]
+    assert checks[str(tasks)].diagnostics[0].fix is not None  # fixable, with its edits
+    assert all(not check.diagnostics for path, check in checks.items() if path != str(tasks))
+
+
+def test_update_of_a_buffer_rechecks_the_files_that_depend_on_it(project: Path) -> None:
+    workspace = Workspace([project], use_cache=False)
+    session, tasks = project / "app" / "db" / "session.py", project / "app" / "tasks.py"
+    workspace.check()
+    # The factory is no longer one in the editor's buffer: the finding in tasks.py goes.
+    changed = workspace.update(session, NOT_A_FACTORY)
+    assert str(tasks) in changed and changed[str(tasks)].diagnostics == []
+    assert codes(workspace, tasks) == []
+    assert session.read_text() == SESSION  # nothing written
+    # Reverting to the file on disk brings it back.
+    changed = workspace.update(session, None)
+    assert [d.code for d in changed[str(tasks)].diagnostics] == ["SL002"]
+
+
+REPORTS = """\
+from sqlalchemy import create_engine, text
+
+from .db import SessionLocal
+
+
+def monthly_report() -> None:
+    db = SessionLocal()
+    print(db.execute(text("SELECT 1")).scalar())
+    db.close()
+
+
+def ping() -> None:
+    engine = create_engine("postgresql+psycopg://app@db/app", pool_pre_ping=True)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+"""
+
+
+def test_update_rechecks_a_dependent_that_stays_checked(project: Path) -> None:
+    reports = project / "app" / "reports.py"
+    reports.write_text(REPORTS)
+    workspace = Workspace([project], use_cache=False)
+    session = project / "app" / "db" / "session.py"
+    assert codes(workspace, reports) == [("SL002", 7), ("SL003", 13)]
+    changed = workspace.update(session, NOT_A_FACTORY)
+    assert [(d.code, d.location.row) for d in changed[str(reports)].diagnostics] == [("SL003", 13)]
+
+
+def test_update_of_an_unrelated_part_rechecks_only_the_buffer(project: Path) -> None:
+    workspace = Workspace([project], use_cache=False)
+    tasks = project / "app" / "tasks.py"
+    workspace.check()
+    changed = workspace.update(tasks, TASKS.replace("print(row.email)", "print(row.name)"))
+    assert list(changed) == [str(tasks)]
+    assert [d.code for d in changed[str(tasks)].diagnostics] == ["SL002"]
+
+
+def test_a_new_buffer_in_the_workspace_sees_the_project(project: Path) -> None:
+    workspace = Workspace([project], use_cache=False)
+    jobs = project / "app" / "jobs.py"  # not on disk: a new, unsaved file
+    changed = workspace.update(jobs, TASKS)
+    assert [(d.code, d.location.row) for d in changed[str(jobs)].diagnostics] == [("SL002", 7)]
+
+
+def test_fix_of_a_buffer_returns_the_fixed_text_without_writing(project: Path) -> None:
+    workspace = Workspace([project], use_cache=False)
+    tasks = project / "app" / "tasks.py"
+    buffer = TASKS.replace("def send_reminders", "def send_reports")
+    workspace.update(tasks, buffer)
+    fixed = workspace.fix([tasks])[str(tasks)].fixed
+    assert fixed is not None and fixed.original == buffer
+    assert "finally:\n        db.close()" in fixed.fixed and "def send_reports" in fixed.fixed
+    assert tasks.read_text() == TASKS  # nothing written
+    refused = workspace.fix([tasks], accept=lambda _: False)[str(tasks)]
+    assert refused.fixed is None and [d.code for d in refused.diagnostics] == ["SL002"]
+
+
+def test_a_buffer_alone_knows_no_other_module() -> None:
+    workspace = Workspace.of_buffer("tasks.py", TASKS.encode(), Settings())
+    assert workspace.check()["tasks.py"].diagnostics == []  # `SessionLocal` is unknown here
+    alone = Workspace.of_buffer("db.py", (SESSION + "db = SessionLocal()\n").encode(), Settings())
+    assert [d.code for d in alone.check()["db.py"].diagnostics] == ["SL008"]
+
+
+def test_cache_serves_a_second_workspace(project: Path) -> None:
+    cache = project / "cache"
+    first = Workspace([project / "app"], cache_dir=cache)
+    first.check()
+    first.save_cache()
+    assert any(cache.iterdir())
+    second = Workspace([project / "app"], cache_dir=cache)
+    tasks = project / "app" / "tasks.py"
+    assert [d.code for d in second.check()[str(tasks)].diagnostics] == ["SL002"]
