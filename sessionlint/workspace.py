@@ -11,7 +11,7 @@ re-checked), the flake8 plugin and stdin (one buffer alone).
     workspace.update(path, text)        # an unsaved buffer replaces the file: the checks of
                                         # every file whose findings may have changed
     workspace.update(path, None)        # back to the file on disk (or gone, if deleted)
-    workspace.reload()                  # the configuration changed: start again, keep buffers
+    workspace.reload(configuration)     # the configuration changed: start again, keep buffers
 
 API (paths are `str | os.PathLike`, keys of the answers are absolute paths as `str`):
 
@@ -21,6 +21,8 @@ API (paths are `str | os.PathLike`, keys of the answers are absolute paths as `s
   `Settings` applies to all; None: found from the roots). `use_cache`: facts and findings
   from and into the project's `.sessionlint_cache/` (else kept in memory only). Without
   roots it holds only buffers (`update`), the whole project when `alone`.
+- `reload(configuration=None)`: discover, read and analyse again (a configuration file
+  changed: a new `Configuration`, or None where the workspace found its own); buffers stay.
 - `settings`: the workspace's settings (`Configuration.run_settings`: each file's own
   through `Settings.per_file`); `settings_for(path)`: one file's.
 - `paths`: the absolute paths of the files the workspace holds; `project`: the project
@@ -126,11 +128,7 @@ class Workspace:
         """`alone`: without roots, the buffers are the whole project (a callable: asked
         when a fix needs to know)."""
         self.roots = [Path(root) for root in roots]
-        if configuration is None:
-            configuration = Configuration(KNOWN_CODES, default_root=default_root_of(self.roots))
-        elif isinstance(configuration, Settings):
-            configuration = Configuration.of(configuration)
-        self.configuration = configuration
+        self.configuration = self._configuration(configuration)
         self.use_cache = use_cache
         self.cache_dir = cache_dir
         self.jobs = jobs
@@ -155,9 +153,20 @@ class Workspace:
 
     # -- loading ---------------------------------------------------------------------------
 
-    def reload(self) -> None:
-        """Discover and read the files again, under the configuration as it is now (the
-        buffers stay), and rebuild the facts and the index."""
+    def _configuration(self, configuration: Configuration | Settings | None) -> Configuration:
+        self._own_configuration = configuration is None
+        if configuration is None:
+            return Configuration(KNOWN_CODES, default_root=default_root_of(self.roots))
+        if isinstance(configuration, Settings):
+            return Configuration.of(configuration)
+        return configuration
+
+    def reload(self, configuration: Configuration | Settings | None = None) -> None:
+        """Discover and read the files again (the buffers stay), and rebuild the facts and
+        the index. A configuration file changed: pass the new `configuration` (one the
+        workspace found itself is found again)."""
+        if configuration is not None or self._own_configuration:
+            self.configuration = self._configuration(configuration)
         if self.roots:
             inputs = RunInputs(self.roots, self.configuration, force_exclude=self.force_exclude)
             inputs.read_all()

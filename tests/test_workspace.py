@@ -150,3 +150,16 @@ def test_cache_serves_a_second_workspace(project: Path) -> None:
     second = Workspace([project / "app"], cache_dir=cache)
     tasks = project / "app" / "tasks.py"
     assert [d.code for d in second.check()[str(tasks)].diagnostics] == ["SL002"]
+
+
+def test_reload_reads_a_changed_configuration_and_keeps_the_buffers(project: Path) -> None:
+    workspace = Workspace([project], use_cache=False)
+    tasks, jobs = project / "app" / "tasks.py", project / "app" / "jobs.py"
+    workspace.update(jobs, TASKS)
+    (project / "pyproject.toml").write_text('[tool.sessionlint]\nignore = ["SL002"]\n')
+    workspace.reload()
+    checks = workspace.check([tasks, jobs])
+    assert checks[str(tasks)].diagnostics == [] and checks[str(jobs)].diagnostics == []
+    (project / "pyproject.toml").write_text("[tool.sessionlint]\n")
+    workspace.reload()
+    assert [d.code for d in workspace.check([jobs])[str(jobs)].diagnostics] == ["SL002"]
