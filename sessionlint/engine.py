@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import ast
 import re
-import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sessionlint.codes import RULE_NAMES, UNUSED_NOQA
 from sessionlint.config import Settings
-from sessionlint.diagnostics import Diagnostic
+from sessionlint.filestate import FileState, LintResult, crash_report, syntax_error
 from sessionlint.limits import (
     MAX_FLAT_CHAIN,
     MAX_TOKEN_NESTING,
@@ -36,39 +34,7 @@ from sessionlint.sources import SourceFile, UnreadableSource, decode, error_diag
 if TYPE_CHECKING:
     import libcst as cst
 
-    from sessionlint.cache import CacheEntry
     from sessionlint.rules import Rule
-
-
-@dataclass
-class InternalError:
-    """A rule crashed on a file: reported (exit 2), the other rules and files still run."""
-
-    path: str
-    rule: str
-    row: int
-    message: str
-    traceback: str
-
-
-@dataclass
-class FileState:
-    source: SourceFile
-    facts: ModuleFacts | None = None
-    tree: cst.Module | None = None
-    error: Diagnostic | None = None
-    # The cache entry this state came from or went into (findings are cached on it).
-    cached: CacheEntry | None = None
-    # An unexpected exception while reading the file's facts (a bug): reported, exit 2.
-    internal_error: InternalError | None = None
-    # The selected rules that could flag something here (the triage's answer); None: all.
-    rule_codes: frozenset[str] | None = None
-
-
-@dataclass
-class LintResult:
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    internal_errors: list[InternalError] = field(default_factory=list)
 
 
 def _word_pattern(words: Iterable[str]) -> re.Pattern[bytes] | None:
@@ -156,7 +122,7 @@ class Engine:
             if is_nesting_limit(error):
                 # A limit of every CPython, not newer syntax: LibCST must not try (it would
                 # overflow the C stack where CPython stopped).
-                state.error = _syntax_error(source.display, error)
+                state.error = syntax_error(source.display, error)
                 return state
             return self._analyze_with_libcst(state, text, error, identity)
         if flat_chains_too_long(source.data, tree):
@@ -213,7 +179,7 @@ class Engine:
             # and the real mistake is LibCST's find; elsewhere `ast` words it better (LibCST
             # often places an error on the token after it, on the next line).
             later = cst_error.raw_line > (getattr(error, "lineno", None) or 0) + 1
-            state.error = _syntax_error(state.source.display, cst_error if later else error)
+            state.error = syntax_error(state.source.display, cst_error if later else error)
             return state
         except RecursionError:
             state.error = error_diagnostic(state.source.display, "file is too deeply nested to parse")
@@ -288,32 +254,9 @@ class Engine:
         if state.internal_error is not None:
             return LintResult(internal_errors=[state.internal_error])
         try:
-            return lint_file(self, state, project, noqa=noqa)
+            return lint_file(self.rules, self.settings, state, project, noqa=noqa)
         except Exception as error:  # outside any rule (those are isolated in lint_file)
             return LintResult(internal_errors=[crash_report(state.source.display, error)])
-
-
-def crash_report(path: str, error: BaseException, rule: str = "sessionlint", row: int = 1) -> InternalError:
-    """An unexpected exception as an internal error (the traceback shown with --verbose)."""
-    return InternalError(
-        path=path,
-        rule=rule,
-        row=row,
-        message=f"{error.__class__.__name__}: {error}",
-        traceback="".join(traceback.format_exception(type(error), error, error.__traceback__)),
-    )
-
-
-def _syntax_error(display: str, error: Exception) -> Diagnostic:
-    if type(error).__name__ == "ParserSyntaxError":
-        # LibCST words it "parser error: error at 9:0: expected ...", a position of its own.
-        message = re.sub(r"^parser error: error at \d+:\d+: ", "", error.message)
-        return error_diagnostic(display, f"SyntaxError: {message}", error.raw_line, error.raw_column + 1)
-    if isinstance(error, SyntaxError):
-        return error_diagnostic(display, f"SyntaxError: {error.msg}", error.lineno or 1, error.offset or 1)
-    if isinstance(error, (RecursionError, MemoryError)):
-        return error_diagnostic(display, TOO_DEEP)
-    return error_diagnostic(display, f"cannot parse file: {error}")
 
 
 def _cst_imports(tree: cst.Module, module: str, is_package: bool) -> dict[str, str]:

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from sessionlint.cache import Cache, CacheEntry, run_key
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import Engine, FileState, InternalError, _word_pattern
+from sessionlint.engine import Engine, _word_pattern
+from sessionlint.filestate import FileState, InternalError
 from sessionlint.parallel import parallel_map
 from sessionlint.semantics.collect import relative_import_base
 from sessionlint.semantics.facts import ModuleFacts

@@ -332,7 +332,7 @@ class ProjectWalk:
     """Whether a walk of the project root reaches a file: below the root, through no
     symbolic link, with no folder or file on the way excluded or ignored by a `.gitignore`
     (what the walk decides folder by folder, asked of one path). The cache's facts of files
-    outside a run count as the project's only for such files (see `passes._cached_neighbours`)."""
+    outside a run count as the project's only for such files (see `passes.cached_neighbours`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.root = os.path.abspath(settings.root)

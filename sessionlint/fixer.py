@@ -14,7 +14,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sessionlint.diagnostics import Diagnostic, Edit, Fix
-from sessionlint.engine import Engine, FileState, LintResult, crash_report
+from sessionlint.engine import Engine
+from sessionlint.filestate import FileState, LintResult, crash_report
 from sessionlint.limits import deep_stack, parsing_as_cpython
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.sources import SourceFile, encode

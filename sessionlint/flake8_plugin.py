@@ -1,7 +1,7 @@
 """The flake8 plugin: `flake8 --select SL` runs sessionlint's rules on each file flake8 checks.
 
-A thin adapter over the same engine as `sessionlint check` (`Engine.analyze`, then
-`build_project` over that one file, then `lint`): same rules, codes, positions and messages.
+A thin adapter over the same workspace as `sessionlint check` (`Workspace.of_buffer`, one
+file alone): same rules, codes, positions and messages.
 It reports only; fixing is `sessionlint check --fix`.
 
 flake8 hands a plugin one file at a time, so the plugin analyses each file on its own.
@@ -49,6 +49,7 @@ from sessionlint import __version__
 from sessionlint.config import Settings
 from sessionlint.engine import Engine
 from sessionlint.sources import SourceFile
+from sessionlint.workspace import Workspace
 
 Finding = tuple[int, int, str, type]
 
@@ -73,7 +74,8 @@ class SessionLintPlugin:
     name = "sessionlint"
     version = __version__
 
-    # Set once per process by `parse_options` (flake8's `-j` workers parse options too).
+    # Set once per process by `parse_options` (flake8's `-j` workers parse options too): its
+    # settings, and its byte pre-filter, which skips the files no rule is about.
     _engine: ClassVar[Engine | None] = None
 
     def __init__(self, tree: ast.AST, filename: str, lines: Sequence[str]) -> None:
@@ -112,8 +114,8 @@ class SessionLintPlugin:
         # FastAPI or a configured name, and cannot hold a finding on their own.
         if not engine.mentions_vocabulary(source):
             return
-        state = engine.analyze(source)
-        result = engine.lint(state, engine.build_project([state]), noqa=False)
+        workspace = Workspace.of_buffer(self.filename, text, engine.settings, noqa=False)
+        result = workspace.check([self.filename])[self.filename]
         for diagnostic in result.diagnostics:
             yield (
                 diagnostic.location.row,

@@ -28,8 +28,9 @@ from pathlib import Path
 from sessionlint.cache import Cache
 from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import Engine, FileState
+from sessionlint.engine import Engine
 from sessionlint.factpass import FollowedNames, reach_signature
+from sessionlint.filestate import FileState
 from sessionlint.report import RunReport
 from sessionlint.roots import ModuleIdentity
 from sessionlint.scope import files_outside, names_root

@@ -10,8 +10,9 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper
 
 from sessionlint.codes import UNUSED_NOQA
+from sessionlint.config import Settings
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import Engine, FileState, InternalError, LintResult, _syntax_error
+from sessionlint.filestate import FileState, InternalError, LintResult, syntax_error
 from sessionlint.limits import TOO_DEEP
 from sessionlint.noqa import without_suppressed
 from sessionlint.rules import Rule
@@ -24,13 +25,21 @@ from sessionlint.tokenview import TokenView, tokenizer_view
 from sessionlint.walk import walk
 
 
-def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: bool = True) -> LintResult:
-    """Every selected rule over one file; `noqa=False` keeps suppressed findings."""
+def lint_file(
+    selected: Sequence[type[Rule]],
+    settings: Settings,
+    state: FileState,
+    project: ProjectFacts,
+    *,
+    noqa: bool = True,
+) -> LintResult:
+    """The `selected` rules (those the triage left for the file) over one file;
+    `noqa=False` keeps suppressed findings."""
     result = LintResult()
     if state.error is not None:
         result.diagnostics.append(state.error)
         return result
-    rules = [rule for rule in engine.rules if state.rule_codes is None or rule.code in state.rule_codes]
+    rules = [rule for rule in selected if state.rule_codes is None or rule.code in state.rule_codes]
     # SL100 visits nothing: it reviews the other rules' findings against the noqa comments.
     review_noqa = noqa and any(rule.code == UNUSED_NOQA for rule in rules)
     rules = [rule for rule in rules if rule.code != UNUSED_NOQA]
@@ -38,7 +47,7 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         return result
     text = decode(state.source)
     if not rules:
-        result.diagnostics = _reviewed(engine, state, text, [], result)
+        result.diagnostics = _reviewed(settings, state, text, [], result)
         return result
     # The tree is not kept on the state: with every checked file's tree alive until the run
     # ends, memory grows with the project and each garbage collection walks all of them.
@@ -48,7 +57,7 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         try:
             tree = cst.parse_module(view.text)
         except (cst.ParserSyntaxError, RecursionError) as error:
-            diagnostic = _syntax_error(state.source.display, error)
+            diagnostic = syntax_error(state.source.display, error)
             if isinstance(error, cst.ParserSyntaxError) and state.facts.complete:
                 # Python parsed it (the facts are from `ast`): the limit is LibCST's.
                 diagnostic = replace(
@@ -66,9 +75,9 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
         result.diagnostics.append(error_diagnostic(state.source.display, TOO_DEEP))
         return result
     diagnostics = [d for context in contexts for d in context.diagnostics]
-    diagnostics = [d for d in diagnostics if engine.settings.is_selected(d.code, state.source.display)]
+    diagnostics = [d for d in diagnostics if settings.is_selected(d.code, state.source.display)]
     if review_noqa:
-        diagnostics = _reviewed(engine, state, text, diagnostics, result)
+        diagnostics = _reviewed(settings, state, text, diagnostics, result)
     elif noqa:
         diagnostics = without_suppressed(diagnostics, text)
     result.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
@@ -76,7 +85,7 @@ def lint_file(engine: Engine, state: FileState, project: ProjectFacts, *, noqa: 
 
 
 def _reviewed(
-    engine: Engine, state: FileState, text: str, diagnostics: list[Diagnostic], result: LintResult
+    settings: Settings, state: FileState, text: str, diagnostics: list[Diagnostic], result: LintResult
 ) -> list[Diagnostic]:
     """The findings with SL100's added, then those the `# noqa` comments suppress left out.
     Judged: the codes selected for the file whose rule ran to the end (a crashed rule's
@@ -85,9 +94,9 @@ def _reviewed(
     crashed = {error.rule for error in result.internal_errors}
 
     def judged(code: str) -> bool:
-        return code not in crashed and engine.settings.is_selected(code, display)
+        return code not in crashed and settings.is_selected(code, display)
 
-    if not engine.settings.is_selected(UNUSED_NOQA, display):
+    if not settings.is_selected(UNUSED_NOQA, display):
         return without_suppressed(diagnostics, text)
     unused = unused_noqa(text, display, diagnostics, judged)
     return sorted(without_suppressed([*diagnostics, *unused], text), key=Diagnostic.sort_key)

@@ -1,4 +1,6 @@
-"""The passes of a run that parses and checks: facts, triage, rules, fixes.
+"""Steps of the passes the workspace runs: the triage's answer for a file, the facts of
+files outside the run that the cache holds, and the rule pass with findings reused from
+the cache where nothing they depended on changed.
 
 Loaded only once the run knows it has work to do: a run over unchanged files answers
 from the cache without importing the engine, the rules or LibCST.
@@ -13,118 +15,24 @@ from pathlib import Path
 
 from sessionlint.cache import Cache, CachedFindings
 from sessionlint.codes import UNUSED_NOQA
-from sessionlint.config import Settings
-from sessionlint.engine import Engine, FileState, LintResult
-from sessionlint.factpass import analyze_all, cache_key, fact_pass, reach_signatures
+from sessionlint.engine import Engine
+from sessionlint.factpass import cache_key
 from sessionlint.files import ProjectWalk
-from sessionlint.fixer import ConcurrentModification, fix_file, write_atomically
-from sessionlint.incremental import discard_snapshot, save_snapshot
-from sessionlint.parallel import parallel_map, return_freed_memory
-from sessionlint.report import FixedFile, RunOptions, RunReport
-from sessionlint.scope import files_outside, names_root
+from sessionlint.filestate import FileState, LintResult
+from sessionlint.parallel import parallel_map
+from sessionlint.report import RunReport
 from sessionlint.semantics.project import ProjectFacts
 from sessionlint.semantics.triage import Triage
-from sessionlint.sources import SourceFile, decode
+from sessionlint.sources import SourceFile
 
 
-def run_passes(
-    paths: Sequence[Path],
-    sources: Sequence[SourceFile],
-    explicit: set[str],
-    settings: Settings,
-    options: RunOptions,
-    cache: Cache,
-    report: RunReport,
-    shape: str | None = None,
-) -> bool:
-    """Check (or fix) `sources` into `report`. True when the findings depend on this run's
-    files alone (no other file's cached facts were used): a later run over the same files
-    may reuse them. With a `shape` (see `incremental`), such a check leaves a snapshot
-    for later incremental runs."""
-    engine = Engine(settings, roots=paths)
-    followed = None
-    if options.exhaustive:
-        states = analyze_all(engine, list(sources), cache, options.jobs)
-    else:
-        states, followed = fact_pass(engine, sources, explicit, cache, options.jobs)
-    report.lap("facts")
-    neighbours = _cached_neighbours(cache, engine, sources, paths)
-    # Modules of the project this run did not read, and whose facts the cache does not hold.
-    unknown = files_outside(paths, settings, _read_paths(sources)) - set(_read_paths(neighbours))
-    project = engine.build_project([*states, *neighbours], complete=not unknown)
-    report.lap("project index")
-    triage = Triage(project)
-    codes = engine.selected_codes
-    to_check = [
-        state
-        for state in states
-        if state.source.display not in settings.facts_only  # excluded: facts only, no findings
-        and (options.exhaustive or assign_rules(state, triage, codes, engine))
-    ]
-    report.lap("triage")
-    report.files_analyzed = len(states)
-    report.files_checked = len(to_check)
-    if options.fix or options.diff:
-        for state in to_check:
-            project = fix_one(engine, state, project, options, report)
-        report.lap("fixes")
-        discard_snapshot(cache)  # the next check measures the fixed files against a new one
-        cache.save()
-        report.lap("cache")
-        return _self_contained(paths, settings, neighbours, unknown)
-    # What the fact pass read of every file is taken for the snapshot now: then the bytes of
-    # the files the rules will not read are let go, before the rule pass forks its workers.
-    snapshot_wanted = shape is not None and followed is not None and not neighbours
-    signatures = reach_signatures(engine, sources, explicit, followed) if snapshot_wanted else {}
-    report.lap("cache")
-    _release_unread(sources, to_check)
-    results, report.files_from_cache = _lint_all(engine, to_check, project, cache, options.jobs, report)
-    report.lap("rules")
-    for result in results:
-        report.diagnostics.extend(result.diagnostics)
-        report.internal_errors.extend(result.internal_errors)
-    if shape is not None and followed is not None and snapshot_wanted and not report.internal_errors:
-        checked = {state.source.display: result.diagnostics for state, result in zip(to_check, results)}
-        save_snapshot(
-            cache, shape, engine, sources, states, checked, signatures, followed, project.known_indexes()
-        )
-    else:
-        # This run leaves no snapshot, and may have cached facts of files outside the last
-        # one's: a run of that shape would now use them (see `_cached_neighbours`), which an
-        # incremental run from its snapshot cannot. Only a full run over those files again
-        # decides what they need.
-        discard_snapshot(cache)
-    cache.save()
-    report.lap("cache")
-    return _self_contained(paths, settings, neighbours, unknown)
-
-
-def _self_contained(
-    paths: Sequence[Path], settings: Settings, neighbours: list[FileState], unknown: set[str]
-) -> bool:
-    """No other file's cached facts were used, and knowing the whole project (which makes
-    some fixes safe) cannot end with a file added outside the paths named."""
-    return not neighbours and (bool(unknown) or names_root(paths, settings))
-
-
-def _read_paths(items: Sequence[SourceFile] | Sequence[FileState]) -> list[str]:
+def read_paths(items: Sequence[SourceFile] | Sequence[FileState]) -> list[str]:
     """The absolute paths of files read from disk."""
     sources = [item.source if isinstance(item, FileState) else item for item in items]
     return [str(source.path.absolute()) for source in sources if source.path is not None]
 
 
-def _release_unread(sources: Sequence[SourceFile], to_check: Sequence[FileState]) -> None:
-    """Drop the bytes no pass will read again, and give the memory back to the system: the
-    rule pass's workers are forked from this process, and every page it holds counts again
-    in each of them (40 MB of a 300 MB budget on a large tree)."""
-    keep = {id(state.source) for state in to_check}
-    for source in sources:
-        if id(source) not in keep:
-            source.release()
-    return_freed_memory()
-
-
-def _cached_neighbours(
+def cached_neighbours(
     cache: Cache, engine: Engine, sources: Sequence[SourceFile], paths: Sequence[Path]
 ) -> list[FileState]:
     """Facts of files outside this run that a previous run cached and that still hold.
@@ -157,7 +65,7 @@ def _cached_neighbours(
     return neighbours
 
 
-def _lint_all(
+def lint_all(
     engine: Engine,
     states: list[FileState],
     project: ProjectFacts,
@@ -225,42 +133,3 @@ def assign_rules(state: FileState, triage: Triage, codes: Collection[str], engin
     noqa = {UNUSED_NOQA} if UNUSED_NOQA in codes and engine.reviews_noqa(state.source) else set()
     state.rule_codes = triage.candidate_codes(state.facts, set(codes) - {UNUSED_NOQA}) | noqa
     return bool(state.rule_codes)
-
-
-def fix_one(
-    engine: Engine, state: FileState, project: ProjectFacts, options: RunOptions, report: RunReport
-) -> ProjectFacts:
-    # The fact pass may have decoded the file in a worker process: decode it here too.
-    original_text = decode(state.source) if state.error is None else None
-    original_bytes = state.source.data
-    project_before = project
-    outcome, project = fix_file(engine, state, project, unsafe=options.unsafe_fixes)
-    result = outcome.result
-    if (
-        outcome.fixed
-        and original_text is not None
-        and outcome.text is not None
-        and outcome.text != original_text
-    ):
-        fixed = FixedFile(
-            state.source.display,
-            outcome.fixed,
-            original_text,
-            outcome.text,
-            outcome.state.source.data,
-            original_bytes,
-            dict(outcome.applied),
-        )
-        report.fixed_files.append(fixed)
-        if options.fix and not options.diff and state.source.path is not None:
-            try:
-                write_atomically(state.source.path, original_bytes, outcome.state.source.data)
-            except (ConcurrentModification, OSError) as error:
-                report.write_errors.append(f"{state.source.display}: {error}")
-                # Nothing was written: the file keeps the findings of its original content.
-                report.fixed_files.remove(fixed)
-                project = project_before
-                result = LintResult(engine.lint(state, project).diagnostics, outcome.result.internal_errors)
-    report.diagnostics.extend(result.diagnostics)
-    report.internal_errors.extend(result.internal_errors)
-    return project

@@ -11,7 +11,7 @@ from sessionlint.diagnostics import Diagnostic
 
 if TYPE_CHECKING:
     from sessionlint.config import Settings
-    from sessionlint.engine import InternalError
+    from sessionlint.filestate import InternalError
 
 
 # The phases of a run, in the order `--verbose` shows them: finding the files, reading them,

@@ -13,7 +13,6 @@ from sessionlint.diagnostics import Diagnostic
 from sessionlint.inputs import RunInputs
 from sessionlint.report import FixedFile, RunOptions, RunReport
 from sessionlint.scope import files_outside
-from sessionlint.sources import SourceFile
 
 __all__ = [
     "FixedFile",
@@ -72,9 +71,9 @@ def check_paths(
             report.lap("cache")
             return report
         report.lap("incremental")
-    from sessionlint.passes import run_passes
+    from sessionlint.batch import run_batch
 
-    self_contained = run_passes(
+    self_contained = run_batch(
         paths, sources, explicit, settings, options, cache, report, None if options.exhaustive else shape
     )
     _keep_selected(report, settings)
@@ -97,39 +96,33 @@ def check_stdin(
 ) -> tuple[RunReport, bytes | None]:
     """Check source read from stdin as if it were `filename`; with a fix, also the fixed
     source, byte for byte as `--fix` would write it (the input itself when nothing changes)."""
-    from sessionlint.engine import Engine
-    from sessionlint.passes import fix_one
+    from sessionlint.workspace import Workspace
 
     report = RunReport(files_seen=1)
-    engine = Engine(settings)
-    source = SourceFile(None, filename, data)
-    state = engine.analyze(source)
-    report.lap("facts")
     named = Path(filename)
 
     def alone() -> bool:
         """The buffer alone is the whole project only when no other module sits beside it."""
         return filename != "-" and not files_outside([named], settings, [str(named.absolute())])
 
-    project = engine.build_project([state], complete=alone)
-    report.lap("project index")
+    workspace = Workspace.of_buffer(filename, data, settings, alone=alone, report=report)
     if options.fix or options.diff:
-        fix_one(engine, state, project, options, report)
+        fixed = workspace.fix([filename], unsafe=options.unsafe_fixes)[filename]
         report.lap("fixes")
-        return report, report.fixed_files[0].fixed_data if report.fixed_files else data
-    result = engine.lint(state, project)
+        report.diagnostics, report.internal_errors = fixed.diagnostics, fixed.internal_errors
+        if fixed.fixed is None:
+            return report, data
+        report.fixed_files.append(fixed.fixed)
+        return report, fixed.fixed.fixed_data
+    check = workspace.check([filename])[filename]
     report.lap("rules")
-    report.diagnostics = result.diagnostics
-    report.internal_errors = result.internal_errors
+    report.diagnostics, report.internal_errors = check.diagnostics, check.internal_errors
     return report, None
 
 
 def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Diagnostic]:
     """Check one module's source text on its own (no other files are known)."""
-    from sessionlint.engine import Engine
+    from sessionlint.workspace import Workspace
 
-    settings = settings or Settings()
-    engine = Engine(settings)
-    state = engine.analyze(SourceFile(None, path, source.encode("utf-8"), "utf-8", source))
-    project = engine.build_project([state])
-    return engine.lint(state, project).diagnostics
+    workspace = Workspace.of_buffer(path, source, settings or Settings())
+    return workspace.check([path])[path].diagnostics

@@ -43,20 +43,20 @@ API (paths are `str | os.PathLike`, keys of the answers are absolute paths as `s
   a module that changed or asked a whole-project question whose answer changed, and
   those that joined or left the files the rules run on.
 - `save_cache()`: write facts and findings to the cache folder (a no-op without one).
-- `Workspace.of_buffer(name, data, settings, *, alone=False)`: a workspace of one buffer
-  (bytes, any encoding), not read from disk (stdin, the flake8 plugin,
+- `Workspace.of_buffer(name, data, settings, *, alone=False, noqa=True)`: a workspace of one buffer
+  (bytes in any encoding, or text), not read from disk (stdin, the flake8 plugin,
   `sessionlint.check_source`).
 
 Internally: the fact pass (`factpass.fact_pass`, with the cache or an in-memory memo, so
 only changed files are read again), the project index (`Engine.build_project`), the triage
 (`passes.assign_rules`), the rule pass with findings reused where their inputs hold
-(`passes._lint_all`) and the fixer (`fixer.fix_file`).
+(`passes.lint_all`) and the fixer (`fixer.fix_file`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,12 +65,13 @@ from sessionlint.codes import KNOWN_CODES
 from sessionlint.config import Settings
 from sessionlint.configuration import Configuration, default_root_of
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import Engine, FileState, InternalError, LintResult
-from sessionlint.factpass import analyze_all, cache_key, fact_pass
+from sessionlint.engine import Engine
+from sessionlint.factpass import FollowedNames, analyze_all, cache_key, fact_pass
+from sessionlint.filestate import FileState, InternalError, LintResult
 from sessionlint.fixer import fix_file
 from sessionlint.inputs import RunInputs
-from sessionlint.passes import _cached_neighbours, _lint_all, _read_paths, assign_rules
-from sessionlint.report import FixedFile, RunReport
+from sessionlint.passes import assign_rules, cached_neighbours, lint_all, read_paths
+from sessionlint.report import FixedFile, RunOptions, RunReport
 from sessionlint.scope import files_outside
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import ProjectFacts
@@ -127,6 +128,20 @@ class Workspace:
     ) -> None:
         """`alone`: without roots, the buffers are the whole project (a callable: asked
         when a fix needs to know)."""
+        self._setup(roots, configuration, use_cache, cache_dir, jobs, exhaustive, force_exclude, alone)
+        self.reload()
+
+    def _setup(
+        self,
+        roots: Iterable[str | os.PathLike[str]],
+        configuration: Configuration | Settings | None,
+        use_cache: bool,
+        cache_dir: Path | None,
+        jobs: int | None,
+        exhaustive: bool,
+        force_exclude: bool,
+        alone: bool | Callable[[], bool],
+    ) -> None:
         self.roots = [Path(root) for root in roots]
         self.configuration = self._configuration(configuration)
         self.use_cache = use_cache
@@ -136,19 +151,53 @@ class Workspace:
         self.force_exclude = force_exclude
         self.alone = alone
         self._buffers: dict[str, SourceFile] = {}  # unsaved texts, by key
-        self._checks: dict[str, FileCheck] = {}  # the last answer given for each file
-        self.reload()
+        self.noqa = True
 
     @classmethod
     def of_buffer(
-        cls, name: str, data: bytes, settings: Settings, *, alone: bool | Callable[[], bool] = False
+        cls,
+        name: str,
+        data: bytes | str,
+        settings: Settings,
+        *,
+        alone: bool | Callable[[], bool] = False,
+        noqa: bool = True,
+        report: RunReport | None = None,
     ) -> Workspace:
-        """A workspace of one buffer, read from nowhere: its module is named after `name`'s
-        stem. `alone`: it is the whole project (some fixes are safe only then)."""
-        workspace = cls([], settings, use_cache=False, alone=alone)
-        workspace._buffers[name] = workspace._sources[name] = SourceFile(None, name, data)
-        workspace._named = workspace._explicit = {name}
-        workspace._analyze()
+        """A workspace of one buffer, read from nowhere (bytes in any encoding, or text):
+        its module is named after `name`'s stem. `alone`: it is the whole project (some
+        fixes are safe only then). `noqa=False` keeps the findings `# noqa` suppresses (flake8
+        reads those comments itself). The passes' times go to `report`."""
+        workspace = cls.__new__(cls)
+        workspace._setup([], settings, False, None, 1, False, False, alone)
+        workspace.noqa = noqa
+        if isinstance(data, str):
+            # Lone surrogates (text read with `surrogateescape`) stay as they are.
+            source = SourceFile(None, name, data.encode("utf-8", "surrogatepass"), "utf-8", data)
+        else:
+            source = SourceFile(None, name, data)
+        workspace._buffers[name] = source
+        workspace._start(settings, [source], {name}, [], _MemoryCache(), report)
+        return workspace
+
+    @classmethod
+    def of_run(
+        cls,
+        paths: Sequence[Path],
+        sources: Sequence[SourceFile],
+        explicit: set[str],
+        settings: Settings,
+        cache: Cache,
+        options: RunOptions,
+        report: RunReport,
+    ) -> Workspace:
+        """The workspace of one command-line run, over the files it found and read (their
+        SL000s are the run's to report) and its cache; the passes' times go to `report`."""
+        workspace = cls.__new__(cls)
+        workspace._setup(
+            paths, settings, cache.path is not None, None, options.jobs, options.exhaustive, False, False
+        )
+        workspace._start(settings, sources, explicit, [], cache, report)
         return workspace
 
     # -- loading ---------------------------------------------------------------------------
@@ -170,52 +219,91 @@ class Workspace:
         if self.roots:
             inputs = RunInputs(self.roots, self.configuration, force_exclude=self.force_exclude)
             inputs.read_all()
-            self.settings = inputs.settings
-            sources, self._named, self._errors = inputs.sources, inputs.explicit, inputs.selected_errors
+            settings, sources, named, errors = (
+                inputs.settings,
+                inputs.sources,
+                inputs.explicit,
+                inputs.selected_errors,
+            )
         else:  # buffers only
-            self.settings = self.configuration.settings_for(Path.cwd())
-            sources, self._named, self._errors = [], set(), []
-        self.engine = Engine(self.settings, roots=self.roots)
+            settings, sources, named, errors = self.configuration.settings_for(Path.cwd()), [], set(), []
         if self.use_cache:
-            self.cache = Cache.load(self.cache_dir or self.settings.root / DEFAULT_DIRECTORY, self.settings)
+            cache: Cache = Cache.load(self.cache_dir or settings.root / DEFAULT_DIRECTORY, settings)
         else:
-            self.cache = _MemoryCache()
+            cache = _MemoryCache()
+        self._start(settings, sources, named, errors, cache)
+
+    def _start(
+        self,
+        settings: Settings,
+        sources: Sequence[SourceFile],
+        named: set[str],
+        errors: list[Diagnostic],
+        cache: Cache,
+        report: RunReport | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = Engine(settings, roots=self.roots)
+        self.cache = cache
+        self._named = named  # the files named (not walked to)
+        self._errors = errors
         self._sources = {cache_key(source): source for source in sources}
         self._sources.update(self._buffers)
-        # A buffer is checked whatever the fact pass would reach: it gets full facts.
-        self._explicit = self._named | {source.display for source in self._buffers.values()}
-        self._analyze()
+        self._analyze(report)
 
-    def _analyze(self) -> None:
+    def _analyze(self, report: RunReport | None = None) -> None:
         """The fact pass over every source (unchanged files from the cache or the memo),
         the project index, and the triage's answer for each file."""
+        report = report or RunReport()
         sources = list(self._sources.values())
+        # Named files, and buffers, are checked whatever the fact pass would reach.
+        explicit = self._named | {source.display for source in self._buffers.values()}
+        self.followed: FollowedNames | None = None
         if self.exhaustive:
             states = analyze_all(self.engine, sources, self.cache, self.jobs)
         else:
-            states, _ = fact_pass(self.engine, sources, self._explicit, self.cache, self.jobs)
-        neighbours = _cached_neighbours(self.cache, self.engine, sources, self.roots) if self.roots else []
+            states, self.followed = fact_pass(self.engine, sources, explicit, self.cache, self.jobs)
+        report.lap("facts")
+        self.neighbours = (
+            cached_neighbours(self.cache, self.engine, sources, self.roots) if self.roots else []
+        )
         complete = self.alone
+        self.unknown: set[str] = set()
         if self.roots:
             # Modules of the project the workspace did not read and whose facts it lacks.
-            unknown = files_outside(self.roots, self.settings, _read_paths(sources))
-            complete = not (unknown - set(_read_paths(neighbours)))
-        self.project: ProjectFacts = self.engine.build_project([*states, *neighbours], complete=complete)
+            self.unknown = files_outside(self.roots, self.settings, read_paths(sources))
+            self.unknown -= set(read_paths(self.neighbours))
+            complete = not self.unknown
+        self.project: ProjectFacts = self.engine.build_project([*states, *self.neighbours], complete=complete)
+        report.lap("project index")
         triage = Triage(self.project)
         codes = self.engine.selected_codes
+        self.states = states
         self._states = {cache_key(state.source): state for state in states}
+        # The files the rules run on, in the fact pass's order (fixes go in this order).
         self._checked = {
-            key
+            key: state
             for key, state in self._states.items()
             if state.source.display not in self.settings.facts_only
-            and (self.exhaustive or assign_rules(state, triage, codes))
+            and (self.exhaustive or assign_rules(state, triage, codes, self.engine))
         }
+        report.lap("triage")
 
     # -- questions -------------------------------------------------------------------------
 
     @property
     def paths(self) -> list[str]:
         return list(self._sources)
+
+    @property
+    def sources(self) -> list[SourceFile]:
+        """What the workspace reads: each file's content (the buffer in place of its file)."""
+        return list(self._sources.values())
+
+    @property
+    def checked(self) -> list[FileState]:
+        """The files the rules run on (the triage's answer), in the fact pass's order."""
+        return list(self._checked.values())
 
     def settings_for(self, path: str | os.PathLike[str]) -> Settings:
         return self.configuration.settings_for(path)
@@ -224,15 +312,23 @@ class Workspace:
         state = self._states.get(self._key(path))
         return state.facts if state is not None else None
 
-    def check(self, paths: Iterable[str | os.PathLike[str]] | None = None) -> dict[str, FileCheck]:
-        """The findings of these files (None: every file)."""
+    def check(
+        self, paths: Iterable[str | os.PathLike[str]] | None = None, *, report: RunReport | None = None
+    ) -> dict[str, FileCheck]:
+        """The findings of these files (None: every file). `report` gets the times and how
+        many findings came from the cache."""
         keys = self._keys(paths)
-        states = [self._states[key] for key in keys if key in self._checked]
-        results, _ = _lint_all(self.engine, states, self.project, self.cache, self.jobs, RunReport())
+        wanted = set(keys)
+        states = [state for key, state in self._checked.items() if key in wanted]
+        report = report or RunReport()
+        if self.noqa:
+            results, report.files_from_cache = lint_all(
+                self.engine, states, self.project, self.cache, self.jobs, report
+            )
+        else:  # findings kept from their suppressing comments are never cached
+            results = [self.engine.lint(state, self.project, noqa=False) for state in states]
         by_key = {cache_key(state.source): result for state, result in zip(states, results)}
-        checks = {key: self._file_check(key, by_key.get(key)) for key in keys}
-        self._checks.update(checks)
-        return checks
+        return {key: self._file_check(key, by_key.get(key)) for key in keys}
 
     def fix(
         self,
@@ -244,9 +340,10 @@ class Workspace:
         """Each file's fixed text (nothing written; see the module docstring)."""
         project = self.project
         fixes = {}
-        for key in self._keys(paths):
-            state = self._states.get(key)
-            if state is None or key not in self._checked:
+        keys = list(self._checked) if paths is None else self._keys(paths)
+        for key in keys:
+            state = self._checked.get(key)
+            if state is None:
                 fixes[key] = FileFix(self._display(key), diagnostics=self._unreadable(key))
                 continue
             fixes[key], project = self._fix_one(state, project, unsafe, accept)
@@ -274,6 +371,7 @@ class Workspace:
                 outcome.text,
                 outcome.state.source.data,
                 state.source.data,
+                dict(outcome.applied),
             )
             if accept is not None and not accept(fixed):
                 # Not applied: the file keeps the findings of its original content.
@@ -291,18 +389,17 @@ class Workspace:
         checks of every file whose findings may have changed."""
         key = self._key(path)
         previous = self._states.get(key)
-        before = {k: self._states[k] for k in self._checked}
+        before = set(self._checked)
         self._set_source(key, path, text)
         self._analyze()
         changed = {key} if key in self._sources else set()
-        changed |= set(before) ^ self._checked  # joined or left the files the rules run on
-        changed |= {k for k in self._checked & set(before) if self._stale(self._states[k])}
+        changed |= before ^ set(self._checked)  # joined or left the files the rules run on
+        changed |= {k for k, state in self._checked.items() if k in before and self._stale(state)}
         if previous is not None and key not in self._sources:
             changed.add(key)  # deleted: its findings go
-        answer = self.check(sorted(changed & (self._checked | set(self._sources))))
+        answer = self.check(sorted(changed & set(self._sources)))
         for gone in changed - set(answer):
             answer[gone] = FileCheck(self._display(gone))
-            self._checks.pop(gone, None)
         return answer
 
     def _set_source(self, key: str, path: str | os.PathLike[str], text: str | None) -> None:
@@ -316,7 +413,6 @@ class Workspace:
         else:
             self._buffers.pop(key, None)
             self._read_from_disk(key, display)
-        self._explicit = self._named | {source.display for source in self._buffers.values()}
 
     def _read_from_disk(self, key: str, display: str) -> None:
         try:

@@ -18,8 +18,8 @@ import libcst as cst
 import pytest
 
 import sessionlint.codes
-import sessionlint.passes
 import sessionlint.rules
+import sessionlint.workspace
 from sessionlint.config import Settings
 from sessionlint.rules import Rule
 from sessionlint.run import RunOptions, RunReport, check_paths
@@ -332,14 +332,14 @@ def test_file_changed_on_disk_between_check_and_write_is_not_overwritten(
     path = tmp_path / "app.py"
     path.write_bytes(PLAIN)
     edited_meanwhile = PLAIN + b"# saved by the editor while the check ran\n"
-    fix_file = sessionlint.passes.fix_file
+    fix_file = sessionlint.workspace.fix_file
 
     def fix_then_edit(*args, **kwargs):  # type: ignore[no-untyped-def]
         outcome = fix_file(*args, **kwargs)
         path.write_bytes(edited_meanwhile)
         return outcome
 
-    monkeypatch.setattr(sessionlint.passes, "fix_file", fix_then_edit)
+    monkeypatch.setattr(sessionlint.workspace, "fix_file", fix_then_edit)
     report = run_fix(tmp_path, monkeypatch)
     assert path.read_bytes() == edited_meanwhile
     assert report.write_errors == ["app.py: changed on disk while it was being checked; not fixed"]
