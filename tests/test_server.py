@@ -7,20 +7,17 @@ documents it needs and closes them at its end, so that none depends on another's
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.protocol import default_converter
+from pytest_lsp import ClientServerConfig, LanguageClient
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
-pytest.importorskip("pytest_lsp")
-
-import pytest_lsp  # noqa: E402
-from lsprotocol import types  # noqa: E402
-from pygls.protocol import default_converter  # noqa: E402
-from pytest_lsp import ClientServerConfig, LanguageClient  # noqa: E402
-from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features  # noqa: E402
+from sessionlint.output.rules import find_rule
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -68,7 +65,13 @@ app = FastAPI()
 def items(db=Depends(get_db)):
     return db.query(1).all()
 """
-FILES = {"pyproject.toml": PYPROJECT, "app/__init__.py": "", "app/db.py": DB, "app/deps.py": DEPS, "app/main.py": MAIN}
+FILES = {
+    "pyproject.toml": PYPROJECT,
+    "app/__init__.py": "",
+    "app/db.py": DB,
+    "app/deps.py": DEPS,
+    "app/main.py": MAIN,
+}
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +157,9 @@ async def client(lsp_client: LanguageClient, project: Path):
         )
     )
     yield
+    # `shutdown`, then `exit`: the process ends, with 0 (1 would mean exit without shutdown).
     await lsp_client.shutdown_session()
+    assert lsp_client._server is not None and lsp_client._server.returncode == 0
 
 
 class Editor:
@@ -178,7 +183,9 @@ class Editor:
         self.mark = self.published.mark()
         self.client.text_document_did_open(
             types.DidOpenTextDocumentParams(
-                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=self.texts[uri])
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=self.texts[uri]
+                )
             )
         )
         return await self.published.wait(uri, 1, since=self.mark)
@@ -209,12 +216,14 @@ class Editor:
         (change,) = edit.document_changes
         assert isinstance(change, types.TextDocumentEdit)
         assert change.text_document.uri == uri and change.text_document.version == self.versions[uri]
-        lines = self.texts[uri].splitlines(keepends=True) + [""]
+        lines = [*self.texts[uri].splitlines(keepends=True), ""]
         offsets = [0]
         for line in lines:
             offsets.append(offsets[-1] + len(line))
         text = self.texts[uri]
-        for text_edit in sorted(change.edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        for text_edit in sorted(
+            change.edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True
+        ):
             start = offsets[text_edit.range.start.line] + text_edit.range.start.character
             end = offsets[text_edit.range.end.line] + text_edit.range.end.character
             text = text[:start] + text_edit.new_text + text[end:]
@@ -271,3 +280,161 @@ async def test_edits_update_the_findings_of_every_open_module(editor: Editor) ->
     assert await editor.published.wait(editor.uri("app/deps.py"), since=editor.mark) == []
     await editor.change("app/db.py", DB)
     assert codes(await editor.published.wait(editor.uri("app/deps.py"), since=editor.mark)) == [("SL001", 6)]
+
+
+def by_code(diagnostics: list[types.Diagnostic], code: str) -> types.Diagnostic:
+    return next(d for d in diagnostics if d.code == code)
+
+
+async def test_quick_fixes_safe_and_unsafe(editor: Editor) -> None:
+    diagnostics = await editor.open("app/db.py")
+    assert codes(diagnostics) == [("SL005", 5), ("SL006", 8)]
+    uri = editor.uri("app/db.py")
+    fix, ignore, fix_all = await actions_at(editor, "app/db.py", by_code(diagnostics, "SL005"))
+    assert fix_all.kind == "source.fixAll.sessionlint"
+    assert (fix.title, fix.kind, fix.is_preferred) == ("SL005: Add `pool_pre_ping=True`", "quickfix", True)
+    assert fix.diagnostics is not None and fix.diagnostics[0].code == "SL005"
+    assert ignore.title == "Ignore SL005 on this line"
+    fixed = editor.apply(uri, fix.edit)
+    assert 'create_engine("postgresql://db/shop", pool_pre_ping=True)' in fixed
+    assert codes(await editor.change("app/db.py", fixed)) == [("SL006", 8)]
+    (unsafe, _, _) = await actions_at(
+        editor, "app/db.py", by_code(await editor.change("app/db.py", DB), "SL006")
+    )
+    assert unsafe.title.startswith("SL006: Add `expire_on_commit=False`")
+    assert unsafe.title.endswith("(unsafe fix)")
+    assert not unsafe.is_preferred
+
+
+async def test_fix_all_applies_the_safe_fixes_only(editor: Editor) -> None:
+    diagnostics = await editor.open("app/db.py")
+    uri = editor.uri("app/db.py")
+    (action,) = await actions_at(editor, "app/db.py", diagnostics[0], only=["source.fixAll.sessionlint"])
+    assert action.kind == "source.fixAll.sessionlint"
+    fixed = editor.apply(uri, action.edit)
+    assert fixed == DB.replace('"postgresql://db/shop")', '"postgresql://db/shop", pool_pre_ping=True)')
+    # The unsafe fix stays a finding.
+    assert codes(await editor.change("app/db.py", fixed)) == [("SL006", 8)]
+    # `source` asks for every source action: fix-all is one of them.
+    actions = await actions_at(editor, "app/db.py", diagnostics[0], only=["source"])
+    assert actions == []  # nothing safe left to fix
+
+
+async def test_ignore_on_this_line_adds_and_merges_noqa(editor: Editor) -> None:
+    diagnostics = await editor.open("app/db.py")
+    uri = editor.uri("app/db.py")
+    ignore = (await actions_at(editor, "app/db.py", by_code(diagnostics, "SL006")))[1]
+    assert ignore.title == "Ignore SL006 on this line"
+    text = editor.apply(uri, ignore.edit)
+    assert "AsyncSessionLocal = async_sessionmaker(async_engine)  # noqa: SL006\n" in text
+    assert codes(await editor.change("app/db.py", text)) == [("SL005", 5)]
+    # A line that already has a `# noqa: ...` gets the code added to it.
+    text = text.replace(
+        'engine = create_engine("postgresql://db/shop")',
+        'engine = create_engine("postgresql://db/shop")  # noqa: SL999',
+    )
+    diagnostic = by_code(await editor.change("app/db.py", text), "SL005")
+    ignore = (await actions_at(editor, "app/db.py", diagnostic))[1]
+    text = editor.apply(uri, ignore.edit)
+    assert 'create_engine("postgresql://db/shop")  # noqa: SL999, SL005\n' in text
+    assert await editor.change("app/db.py", text) == []
+
+
+async def test_hover_explains_the_finding(editor: Editor) -> None:
+    (diagnostic,) = await editor.open("app/deps.py")
+    hover = await editor.client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=editor.uri("app/deps.py")),
+            position=types.Position(line=5, character=8),
+        )
+    )
+    assert hover is not None and isinstance(hover.contents, types.MarkupContent)
+    text = hover.contents.value
+    assert hover.contents.kind == types.MarkupKind.Markdown
+    assert text.startswith("**SL001** `session-dependency-returns`: " + diagnostic.message)
+    summary = find_rule("SL001").summary  # type: ignore[union-attr]
+    assert summary.startswith("Flags a FastAPI session dependency") and summary in text
+    assert "(https://github.com/sessionlint/sessionlint/blob/main/docs/rules/SL001.md)" in text
+    nowhere = await editor.client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=editor.uri("app/deps.py")),
+            position=types.Position(line=0, character=0),
+        )
+    )
+    assert nowhere is None
+
+
+async def test_a_configuration_change_is_read_again(
+    editor: Editor, client: LanguageClient, project: Path
+) -> None:
+    (registration,) = client.registrations  # type: ignore[attr-defined]
+    assert registration.method == "workspace/didChangeWatchedFiles"
+    globs = [watcher["globPattern"] for watcher in registration.register_options["watchers"]]
+    assert "**/pyproject.toml" in globs
+    assert codes(await editor.open("app/db.py")) == [("SL005", 5), ("SL006", 8)]
+    pyproject = project / "pyproject.toml"
+
+    async def changed() -> list[types.Diagnostic]:
+        editor.mark = editor.published.mark()
+        client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=pyproject.as_uri(), type=types.FileChangeType.Changed)]
+            )
+        )
+        return await editor.published.wait(editor.uri("app/db.py"), since=editor.mark)
+
+    try:
+        pyproject.write_text(PYPROJECT + 'ignore = ["SL005"]\n')
+        assert codes(await changed()) == [("SL006", 8)]
+    finally:
+        pyproject.write_text(PYPROJECT)
+        assert codes(await changed()) == [("SL005", 5), ("SL006", 8)]
+
+
+async def test_half_typed_code_is_silence_and_the_server_goes_on(editor: Editor) -> None:
+    assert codes(await editor.open("app/deps.py")) == [("SL001", 6)]
+    assert await editor.change("app/deps.py", DEPS + "\ndef broken(:\n    SessionLocal(") == []
+    assert await editor.change("app/deps.py", "\x00\ufeff)))") == []
+    assert codes(await editor.change("app/deps.py", DEPS)) == [("SL001", 6)]
+
+
+async def test_workspace_folders_added_and_files_outside_them(
+    editor: Editor, client: LanguageClient, tmp_path: Path
+) -> None:
+    other = tmp_path / "billing"
+    other.mkdir()
+    (other / "pyproject.toml").write_text('[tool.sessionlint]\nignore = ["SL006"]\n')
+    (other / "db.py").write_text(DB)
+    (other / "deps.py").write_text(DEPS.replace("from app.db", "from db"))
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=other.as_uri(), name="billing")], removed=[]
+            )
+        )
+    )
+    # The folder is a project: deps.py's finding rests on db.py, which is not open. Each
+    # folder is under its own configuration.
+    billing = Editor(client, other)
+    try:
+        assert codes(await billing.open("deps.py")) == [("SL001", 6)]
+        assert codes(await billing.open("db.py")) == [("SL005", 5)]
+        assert codes(await editor.open("app/db.py")) == [("SL005", 5), ("SL006", 8)]
+    finally:
+        billing.close_all()
+        client.workspace_did_change_workspace_folders(
+            types.DidChangeWorkspaceFoldersParams(
+                event=types.WorkspaceFoldersChangeEvent(
+                    added=[], removed=[types.WorkspaceFolder(uri=other.as_uri(), name="billing")]
+                )
+            )
+        )
+    # A file in no workspace folder is checked too, under its own configuration.
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    (loose / "engine.py").write_text(DB)
+    alone = Editor(client, loose)
+    try:
+        assert codes(await alone.open("engine.py")) == [("SL005", 5), ("SL006", 8)]
+    finally:
+        alone.close_all()

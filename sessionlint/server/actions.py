@@ -15,9 +15,7 @@ FIX_ALL = "source.fixAll.sessionlint"
 KINDS = [types.CodeActionKind.QuickFix, FIX_ALL]
 
 
-def document_edit(
-    uri: str, version: int | None, edits: list[types.TextEdit]
-) -> types.WorkspaceEdit:
+def document_edit(uri: str, version: int | None, edits: list[types.TextEdit]) -> types.WorkspaceEdit:
     """Edits of one document, tied to the version they were computed on (a client refuses
     them once the buffer has moved on, rather than applying them at the wrong place)."""
     return types.WorkspaceEdit(
@@ -66,7 +64,11 @@ def ignore_action(
         edit=document_edit(
             uri,
             version,
-            [types.TextEdit(range=types.Range(start=index.at_offset(start), end=index.at_offset(end)), new_text=text)],
+            [
+                types.TextEdit(
+                    range=types.Range(start=index.at_offset(start), end=index.at_offset(end)), new_text=text
+                )
+            ],
         ),
     )
 

@@ -21,9 +21,9 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 
 from sessionlint import __version__
+from sessionlint.config import ConfigError
 from sessionlint.diagnostics import Diagnostic
-from sessionlint.server import actions
-from sessionlint.server.convert import hover_markdown, to_lsp
+from sessionlint.server.convert import to_lsp
 from sessionlint.server.positions import UTF16, LineIndex
 from sessionlint.server.projects import Checked, Projects
 from sessionlint.server.scheduler import Scheduler
@@ -45,10 +45,15 @@ class Snapshot:
     index: LineIndex
     pairs: list[tuple[Diagnostic, types.Diagnostic]]
 
+    def lsp(self) -> list[types.Diagnostic]:
+        return [lsp for _, lsp in self.pairs]
+
 
 class SessionlintServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("sessionlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        super().__init__(
+            "sessionlint", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
         self.projects: Projects | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.snapshots: dict[str, Snapshot] = {}
@@ -76,7 +81,20 @@ class SessionlintServer(LanguageServer):
 
     def log_exception(self, what: str) -> None:
         """An internal error: the client's log gets it, the server keeps serving."""
-        self.log(f"sessionlint: internal error while {what}:\n{traceback.format_exc()}", types.MessageType.Error)
+        self.log(
+            f"sessionlint: internal error while {what}:\n{traceback.format_exc()}", types.MessageType.Error
+        )
+
+    def config_error(self, error: ConfigError) -> None:
+        """A configuration the workspace cannot read: said in the log and to the user; the
+        findings shown stay until it reads again."""
+        message = f"sessionlint: configuration error: {error}"
+        self.log(message, types.MessageType.Error)
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(
+                self.window_show_message,
+                types.ShowMessageParams(type=types.MessageType.Error, message=message),
+            )
 
     @property
     def encoding(self) -> str:
@@ -108,7 +126,7 @@ class SessionlintServer(LanguageServer):
         for uri, (version, text, checked) in results.items():
             if uri not in current or current[uri][0] != version:
                 continue  # edited since: its newer text is checked next
-            self.publish(uri, version, text, checked, always=uri in uris)
+            self.publish(uri, version, text, checked)
 
     def _check(
         self, changed: dict[str, tuple[int | None, str]], documents: dict[str, tuple[int | None, str]]
@@ -121,6 +139,9 @@ class SessionlintServer(LanguageServer):
         for uri, (_, text) in changed.items():
             try:
                 answers.update(self.projects.update(_path(uri), text))
+            except ConfigError as error:
+                self.config_error(error)
+                return {}
             except Exception:
                 self.log_exception(f"checking {uri}")
         results = {}
@@ -135,19 +156,19 @@ class SessionlintServer(LanguageServer):
                 self.log_exception(f"checking {uri}")
         return results
 
-    def publish(self, uri: str, version: int | None, text: str, checked: Checked, *, always: bool) -> None:
-        """Show the findings of a check (the document checked on request always; another
-        open document only when its findings changed)."""
+    def publish(self, uri: str, version: int | None, text: str, checked: Checked) -> None:
+        """Show the findings of a check: always for a new version of the document (the
+        client waits for them), else only when they changed."""
         for error in checked.internal_errors:
             self.log(f"sessionlint: {error}", types.MessageType.Error)
         index = LineIndex(text, self.encoding)
         pairs = [(finding, to_lsp(finding, index, self.locate)) for finding in checked.findings]
         previous = self.snapshots.get(uri)
         self.snapshots[uri] = Snapshot(uri, version, index, pairs)
-        if not always and previous is not None and [d for _, d in previous.pairs] == [d for _, d in pairs]:
+        if previous is not None and previous.version == version and previous.lsp() == [d for _, d in pairs]:
             return
         self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=[lsp for _, lsp in pairs])
+            types.PublishDiagnosticsParams(uri=uri, version=version, diagnostics=self.snapshots[uri].lsp())
         )
 
     def locate(self, path: str) -> tuple[str, LineIndex] | None:

@@ -29,7 +29,9 @@ def to_lsp(finding: Diagnostic, index: LineIndex, locate: Locate) -> types.Diagn
         source=SOURCE,
         message=finding.message,
         related_information=related_information(finding, locate) or None,
-        data={"fixable": finding.fix is not None and finding.fix.applicability is not Applicability.DISPLAY_ONLY},
+        data={
+            "fixable": finding.fix is not None and finding.fix.applicability is not Applicability.DISPLAY_ONLY
+        },
     )
 
 

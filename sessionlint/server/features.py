@@ -8,6 +8,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from sessionlint.config import ConfigError
 from sessionlint.server import actions
 from sessionlint.server.app import CONFIG_FILES, SessionlintServer, _is_python, _path
 from sessionlint.server.convert import hover_markdown
@@ -89,7 +90,9 @@ def _documents(server: SessionlintServer) -> None:
 def _workspace(server: SessionlintServer) -> None:
     @server.feature(types.INITIALIZED)
     def initialized(ls: SessionlintServer, params: types.InitializedParams) -> None:
-        watched = ls.client_capabilities.workspace and ls.client_capabilities.workspace.did_change_watched_files
+        watched = (
+            ls.client_capabilities.workspace and ls.client_capabilities.workspace.did_change_watched_files
+        )
         if watched and watched.dynamic_registration:
             ls.client_register_capability(
                 types.RegistrationParams(
@@ -128,9 +131,15 @@ def _workspace(server: SessionlintServer) -> None:
         try:
             if configs:
                 await ls.off_loop(projects.reload)
-                ls.log(f"sessionlint: configuration reloaded ({', '.join(map(str, configs))})", types.MessageType.Info)
+                ls.log(
+                    f"sessionlint: configuration reloaded ({', '.join(map(str, configs))})",
+                    types.MessageType.Info,
+                )
             if modules:
                 await ls.off_loop(projects.refresh, modules)
+        except ConfigError as error:
+            ls.config_error(error)
+            return
         except Exception:
             ls.log_exception("reloading")
         ls.recheck_all()
@@ -159,7 +168,9 @@ def _code_actions(server: SessionlintServer) -> None:
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=actions.KINDS, resolve_provider=False),
     )
-    async def code_action(ls: SessionlintServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+    async def code_action(
+        ls: SessionlintServer, params: types.CodeActionParams
+    ) -> list[types.CodeAction] | None:
         uri = params.text_document.uri
         snapshot = ls.snapshots.get(uri)
         document = ls.workspace.text_documents.get(uri)

@@ -1,5 +1,6 @@
-"""The "ignore SLxxx on this line" edit: add `# noqa: SLxxx` at the end of the line the
-finding is reported on, or add the code to the `# noqa: ...` comment already there."""
+"""The "ignore SLxxx on this line" edit: a noqa comment naming the code at the end of the
+line the finding is reported on, or the code added to the noqa comment already there.
+Every edit is checked against `sessionlint.noqa`, the reader of those comments."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import io
 import re
 import tokenize
 
+from sessionlint.noqa import suppressions
 from sessionlint.server.positions import LineIndex
 
-# The comment `sessionlint.noqa` reads: `# noqa` or `# noqa: SL001, SL005` (any case).
+# A noqa comment, bare or with codes (`noqa: SL001, SL005`), in any case.
 _NOQA = re.compile(r"#\s*noqa(?::\s?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 _CODE = re.compile(r"[A-Z]+[0-9]+", re.IGNORECASE)
 
@@ -18,6 +20,16 @@ def noqa_edit(index: LineIndex, row: int, code: str) -> tuple[int, int, str] | N
     """(start offset, end offset, new text) suppressing `code` on 1-based `row`, or None
     when a comment cannot go there: the line ends inside a string or with a backslash
     continuation, or the source does not tokenize (nothing is reported on it then)."""
+    edit = _edit(index, row, code)
+    if edit is None:
+        return None
+    start, end, content = edit
+    after = index.text[:start] + content + index.text[end:]
+    codes = suppressions(after).get(row, frozenset())
+    return edit if codes is None or code in codes else None
+
+
+def _edit(index: LineIndex, row: int, code: str) -> tuple[int, int, str] | None:
     comment = _comment_on(index.text, row)
     if comment is False:
         return None
@@ -28,19 +40,19 @@ def noqa_edit(index: LineIndex, row: int, code: str) -> tuple[int, int, str] | N
         return end, line_start + len(line), f"  # noqa: {code}"
     column, text = comment
     match = _NOQA.search(text)
-    if match is None:  # another comment: the noqa goes after it, as flake8 reads it anywhere in it
+    if match is None:  # another comment: the noqa goes after it (read anywhere in the comment)
         end = line_start + len(line.rstrip())
         return end, line_start + len(line), f"  # noqa: {code}"
     codes = _CODE.findall(match.group("codes") or "")
     if not match.group("codes"):
-        return None  # a bare `# noqa` already silences the whole line
+        return None  # a bare noqa already silences the whole line
     if code.upper() in (c.upper() for c in codes):
         return None
     start = line_start + column + match.start()
     return start, start + len(match.group()), f"# noqa: {', '.join([*codes, code])}"
 
 
-def _comment_on(text: str, row: int) -> tuple[int, str] | None | bool:
+def _comment_on(text: str, row: int) -> tuple[int, str] | bool | None:
     """The comment on `row` (column, text), None when it has none, False when a comment
     added at its end would not be a comment of that line."""
     try:

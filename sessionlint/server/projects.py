@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sessionlint.codes import KNOWN_CODES, PARSE_ERROR
-from sessionlint.configuration import Configuration, default_root_of
+from sessionlint.codes import PARSE_ERROR
+from sessionlint.config import ConfigError
 from sessionlint.diagnostics import Diagnostic
 from sessionlint.workspace import FileCheck, Workspace
 
@@ -71,7 +71,7 @@ class Projects:
         root = self.owner(path)
         workspace = self._workspaces.get(root)
         if workspace is None:
-            workspace = Workspace([root], _configuration(root))
+            workspace = Workspace([root])
             self._workspaces[root] = workspace
             for name, text in self._buffers.items():
                 if self.owner(Path(name)) == root:
@@ -128,11 +128,16 @@ class Projects:
     # -- configuration and folders ---------------------------------------------------------
 
     def reload(self) -> None:
-        """A configuration file changed: every workspace reads its settings again (from a
-        new `Configuration`: the old one keeps the tables it read). The buffers stay."""
-        for root, workspace in self._workspaces.items():
-            workspace.configuration = _configuration(root)
-            workspace.reload()
+        """A configuration file changed: every workspace finds its settings again (the
+        buffers stay)."""
+        for root, workspace in list(self._workspaces.items()):
+            try:
+                workspace.reload()
+            except ConfigError:
+                # Made again (and the error told again) at the next check: the
+                # configuration may be half-edited.
+                del self._workspaces[root]
+                raise
 
     def change_folders(self, added: Iterable[Path], removed: Iterable[Path]) -> None:
         gone = {folder.absolute() for folder in removed}
@@ -140,7 +145,3 @@ class Projects:
         self.folders += [folder.absolute() for folder in added if folder.absolute() not in self.folders]
         # Workspaces are made again on demand, each file under its new owner.
         self._workspaces.clear()
-
-
-def _configuration(root: Path) -> Configuration:
-    return Configuration(KNOWN_CODES, default_root=default_root_of([root]))
