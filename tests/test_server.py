@@ -158,8 +158,22 @@ async def client(lsp_client: LanguageClient, project: Path):
     )
     yield
     # `shutdown`, then `exit`: the process ends, with 0 (1 would mean exit without shutdown).
-    await lsp_client.shutdown_session()
-    assert lsp_client._server is not None and lsp_client._server.returncode == 0
+    assert await ended(lsp_client) == 0
+
+
+async def ended(client: LanguageClient) -> int | None:
+    """Shut the server down as an editor does; its exit code (None: it hung and was killed,
+    rather than leaving the test run waiting for it forever)."""
+    server = client._server
+    assert server is not None
+    try:
+        await asyncio.wait_for(client.shutdown_session(), 20)
+    finally:
+        hung = server.returncode is None
+        if hung:
+            server.kill()
+            await server.wait()
+    return None if hung else server.returncode
 
 
 class Editor:
@@ -438,3 +452,78 @@ async def test_workspace_folders_added_and_files_outside_them(
         assert codes(await alone.open("engine.py")) == [("SL005", 5), ("SL006", 8)]
     finally:
         alone.close_all()
+
+
+# The real server, with two faults planted: the workspace fails on a buffer that says
+# BOOM, and SL005's rule crashes on a call of `explode`.
+FAULTY_SERVER = """
+import libcst as cst
+from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
+from sessionlint.server import projects, serve
+
+update, visit_call = projects.Projects.update, EngineWithoutPrePing.visit_Call
+
+def failing_update(self, path, text):
+    if "BOOM" in text:
+        raise RuntimeError("the workspace fell over")
+    return update(self, path, text)
+
+def crashing_visit_call(self, node):
+    if isinstance(node.func, cst.Name) and node.func.value == "explode":
+        raise ZeroDivisionError("the rule fell over")
+    return visit_call(self, node)
+
+projects.Projects.update = failing_update
+EngineWithoutPrePing.visit_Call = crashing_visit_call
+serve()
+"""
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-c", FAULTY_SERVER], client_factory=recording_client
+    ),
+    loop_scope="module",
+)
+async def faulty(lsp_client: LanguageClient, project: Path):
+    await lsp_client.initialize_session(
+        types.InitializeParams(
+            capabilities=types.ClientCapabilities(),
+            workspace_folders=[types.WorkspaceFolder(uri=project.as_uri(), name="shop")],
+            initialization_options={"debounceMs": 10},
+        )
+    )
+    yield
+    assert await ended(lsp_client) == 0
+
+
+async def test_internal_errors_are_logged_and_the_server_goes_on(
+    faulty: LanguageClient, project: Path
+) -> None:
+    editor = Editor(faulty, project)
+    assert codes(await editor.open("app/deps.py")) == [("SL001", 6)]
+
+    def errors() -> list[str]:
+        return [m.message for m in faulty.log_messages if m.type == types.MessageType.Error]
+
+    editor.mark = editor.published.mark()
+    editor.versions[editor.uri("app/deps.py")] += 1
+    faulty.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=editor.uri("app/deps.py"), version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=DEPS + "# BOOM\n")],
+        )
+    )
+    while not errors():
+        await faulty.wait_for_notification(types.WINDOW_LOG_MESSAGE)
+    assert "internal error while checking" in errors()[0]
+    assert "RuntimeError: the workspace fell over" in errors()[0]
+    # Still serving: the next edit is checked.
+    assert codes(await editor.change("app/deps.py", DEPS)) == [("SL001", 6)]
+    # A rule that crashes (SL005 runs on db.py): the other rules' findings stay, the crash
+    # is logged.
+    assert codes(await editor.open("app/db.py")) == [("SL005", 5), ("SL006", 8)]
+    assert codes(await editor.change("app/db.py", DB + "explode()\n")) == [("SL006", 8)]
+    assert any(
+        "internal error in SL005" in m and "ZeroDivisionError: the rule fell over" in m for m in errors()
+    )

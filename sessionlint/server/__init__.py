@@ -5,14 +5,21 @@ Needs the `server` extra (pygls, lsprotocol): `pip install 'sessionlint[server]'
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 
 REQUIRED = ("pygls", "lsprotocol")
 INSTALL_HINT = "pip install 'sessionlint[server]'"
 
 
 def missing_dependencies() -> list[str]:
-    return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
+    """The server extra's packages that cannot be imported."""
+    missing = []
+    for name in REQUIRED:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 def serve() -> None:

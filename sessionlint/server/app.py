@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -99,6 +100,24 @@ class SessionlintServer(LanguageServer):
     @property
     def encoding(self) -> str:
         return str(self.workspace.position_encoding or UTF16)
+
+    def load_folders(self) -> None:
+        """On the worker: each workspace folder's files read, their facts and the project
+        index built (from the cache when it is warm)."""
+        projects = self.projects
+        if projects is None:
+            return
+        for folder in projects.folders:
+            started = time.perf_counter()
+            try:
+                files = len(projects.workspace(folder).paths)
+            except ConfigError as error:
+                self.config_error(error)
+                continue
+            except Exception:
+                self.log_exception(f"loading {folder}")
+                continue
+            self.log(f"sessionlint: {folder}: {files} files loaded in {time.perf_counter() - started:.1f} s")
 
     # -- checking --------------------------------------------------------------------------
 

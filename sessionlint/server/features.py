@@ -108,6 +108,8 @@ def _workspace(server: SessionlintServer) -> None:
                 ),
                 None,
             )
+        # Loaded now, not at the first file opened: that one's findings come sooner.
+        ls.worker.submit(ls.load_folders)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def watched_files(ls: SessionlintServer, params: types.DidChangeWatchedFilesParams) -> None:
@@ -155,11 +157,17 @@ def _workspace(server: SessionlintServer) -> None:
             await ls.off_loop(projects.change_folders, added, removed)
         except Exception:
             ls.log_exception("changing the workspace folders")
+        ls.worker.submit(ls.load_folders)
         ls.recheck_all()
 
     @server.feature(types.SHUTDOWN)
-    def shutdown(ls: SessionlintServer, params: None) -> None:
+    async def shutdown(ls: SessionlintServer, params: None) -> None:
         ls.scheduler.stop()
+        if ls.projects is not None:
+            try:
+                await ls.off_loop(ls.projects.save)
+            except Exception:
+                ls.log_exception("saving the cache")
         ls.worker.shutdown(wait=False, cancel_futures=True)
 
 

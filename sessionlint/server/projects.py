@@ -72,6 +72,8 @@ class Projects:
         workspace = self._workspaces.get(root)
         if workspace is None:
             workspace = Workspace([root])
+            # The next start loads from the cache (the facts and findings of every file).
+            workspace.save_cache()
             self._workspaces[root] = workspace
             for name, text in self._buffers.items():
                 if self.owner(Path(name)) == root:
@@ -125,6 +127,11 @@ class Projects:
         fixed = self.workspace(path).fix([key], unsafe=False)[key].fixed
         return fixed.fixed if fixed is not None else None
 
+    def save(self) -> None:
+        """Write every workspace's cache (at shutdown: the next start is warm)."""
+        for workspace in self._workspaces.values():
+            workspace.save_cache()
+
     # -- configuration and folders ---------------------------------------------------------
 
     def reload(self) -> None:
@@ -140,8 +147,11 @@ class Projects:
                 raise
 
     def change_folders(self, added: Iterable[Path], removed: Iterable[Path]) -> None:
+        """Folders added or removed: the workspaces of removed folders go, and those of
+        files now under an added folder (made again there, with that folder's facts)."""
         gone = {folder.absolute() for folder in removed}
         self.folders = [folder for folder in self.folders if folder not in gone]
         self.folders += [folder.absolute() for folder in added if folder.absolute() not in self.folders]
-        # Workspaces are made again on demand, each file under its new owner.
-        self._workspaces.clear()
+        for root in list(self._workspaces):
+            if root in gone or (root not in self.folders and self.owner(root) != root):
+                del self._workspaces[root]
