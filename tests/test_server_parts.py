@@ -94,3 +94,34 @@ def test_ignore_on_this_line(source: str, row: int, expected: str) -> None:
 )
 def test_no_ignore_where_a_comment_cannot_go(source: str, row: int) -> None:
     assert _ignored(source, row) is None
+
+
+def test_related_locations_become_related_information(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from sessionlint.diagnostics import Diagnostic
+    from sessionlint.server.convert import to_lsp
+
+    db = tmp_path / "db.py"
+    db.write_text("x = 1\nSessionLocal = sessionmaker(engine)\n")
+    evidence = SimpleNamespace(
+        message="`SessionLocal` makes sessions",
+        path=str(db),
+        location=Location(2, 1),
+        end_location=Location(2, 13),
+    )
+    finding = Diagnostic("SL001", "n", "m", "deps.py", Location(1, 1), Location(1, 2))
+    object.__setattr__(
+        finding, "related", (evidence, SimpleNamespace(**{**vars(evidence), "path": "gone.py"}))
+    )
+
+    def locate(path: str) -> tuple[str, LineIndex] | None:
+        target = Path(path)
+        return (target.as_uri(), LineIndex(target.read_text())) if target.exists() else None
+
+    (related,) = to_lsp(finding, LineIndex("a = 1\n"), locate).related_information or []
+    assert related.message == "`SessionLocal` makes sessions"
+    assert related.location.uri == db.as_uri()
+    assert related.location.range == types.Range(
+        start=types.Position(line=1, character=0), end=types.Position(line=1, character=12)
+    )

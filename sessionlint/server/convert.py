@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Protocol
 
 from lsprotocol import types
 
@@ -44,25 +45,29 @@ def related_information(finding: Diagnostic, locate: Locate) -> list[types.Diagn
         if target is None:
             continue
         uri, index = target
-        end = getattr(related, "end_location", None) or related.location
         result.append(
             types.DiagnosticRelatedInformation(
-                location=types.Location(uri=uri, range=index.range_of(related.location, end)),
+                location=types.Location(
+                    uri=uri, range=index.range_of(related.location, related.end_location)
+                ),
                 message=related.message,
             )
         )
     return result
 
 
-def _related(finding: Diagnostic) -> Iterable[_Related]:
-    # Findings carry their evidence once the `related` field exists (see docs/ARCHITECTURE.md).
-    return getattr(finding, "related", None) or ()
+class _Related(Protocol):
+    """A finding's evidence (`diagnostics.Related`): a message at a place in a file."""
 
-
-class _Related:  # the shape read from a related location (documentation only)
+    message: str
     path: str
     location: Location
-    message: str
+    end_location: Location
+
+
+def _related(finding: Diagnostic) -> Iterable[_Related]:
+    # Read with getattr: findings carry `related` only since the evidence work landed.
+    return getattr(finding, "related", None) or ()
 
 
 def hover_markdown(findings: Iterable[Diagnostic]) -> str:
