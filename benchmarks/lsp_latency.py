@@ -54,6 +54,7 @@ class Editor:
         self.arrivals: dict[tuple[str, int | None], float] = {}
         self.counts: dict[tuple[str, int | None], int] = {}
         self.arrived = asyncio.Event()
+        self.log: list[str] = []  # the server's window/logMessage
 
         @self.client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
         def published(params: types.PublishDiagnosticsParams) -> None:
@@ -61,6 +62,10 @@ class Editor:
             self.arrivals.setdefault(key, time.perf_counter())
             self.counts[key] = len(params.diagnostics)
             self.arrived.set()
+
+        @self.client.feature(types.WINDOW_LOG_MESSAGE)
+        def logged(params: types.LogMessageParams) -> None:
+            self.log.append(params.message)
 
     async def start(self, folder: Path) -> None:
         await self.client.start_io(*SERVER)
@@ -123,6 +128,8 @@ async def session(folder: Path, path: Path, edits: int) -> dict[str, object]:
         latencies.append(await editor.change(uri, number + 2, edited(text, number)))
         await asyncio.sleep(0.05)  # a typist's pause: the server is idle again
     await editor.stop()
+    for message in editor.log:
+        print(f"  server: {message.splitlines()[0]}")
     return {"first_load_s": load, "findings": findings, "latencies_s": latencies}
 
 
