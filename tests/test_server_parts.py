@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +126,34 @@ def test_related_locations_become_related_information(tmp_path: Path) -> None:
     assert related.location.range == types.Range(
         start=types.Position(line=1, character=0), end=types.Position(line=1, character=12)
     )
+
+
+def test_changes_in_the_quiet_time_are_one_check_and_none_is_lost() -> None:
+    from sessionlint.server.scheduler import Scheduler
+
+    batches: list[list[str]] = []
+
+    async def scenario() -> None:
+        running = asyncio.Event()
+        release = asyncio.Event()
+
+        async def run(uris: list[str]) -> None:
+            batches.append(uris)
+            running.set()
+            await release.wait()
+
+        scheduler = Scheduler(run)
+        for _ in range(5):  # typing: five changes within the quiet time
+            scheduler.request("a.py", 0.05)
+        await asyncio.wait_for(running.wait(), 5)
+        # Changes arriving while that check runs are checked after it, once each.
+        for uri in ("a.py", "b.py", "a.py"):
+            scheduler.request(uri)
+        release.set()
+        while len(batches) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        scheduler.stop()
+
+    asyncio.run(scenario())
+    assert batches == [["a.py"], ["a.py", "b.py"]]
