@@ -384,6 +384,30 @@ def rules_command(output_format: str) -> None:
     streams.echo(render_rules(output_format, width=width), nl=False)
 
 
+_SERVER_HELP = """Run the language server (LSP over stdin and stdout) for editors.
+
+An editor starts it as `sessionlint server` in a Python environment where sessionlint is
+installed with its server extra (`pip install 'sessionlint[server]'`), for Python files,
+with the project's folder as the workspace folder. It shows the findings as you type, with
+the other modules' facts, offers the fixes and "ignore on this line" as code actions
+(`source.fixAll.sessionlint` applies the safe fixes) and explains a finding on hover.
+Set-ups for VS Code, Neovim, Helix and Zed: docs/integrations.md.
+"""
+
+
+@main.command("server", help=_SERVER_HELP)
+def server_command() -> None:
+    from sessionlint.server import INSTALL_HINT, missing_dependencies
+
+    missing = missing_dependencies()
+    if missing:
+        click.echo(f"error: `sessionlint server` needs {', '.join(missing)}: {INSTALL_HINT}", err=True)
+        sys.exit(EXIT_ERROR)
+    from sessionlint.server import serve
+
+    serve()
+
+
 @main.command("rule")
 @click.argument("code")
 def rule_command(code: str) -> None:

@@ -31,6 +31,8 @@ SLOW: dict[str, set[str]] = {
         "test_the_command_in_a_subprocess_reports_the_same",
         "test_the_command_in_a_subprocess_fixes_the_same",
     },
+    # A second language server, started with faults planted.
+    "test_server.py": {"test_internal_errors_are_logged_and_the_server_goes_on"},
     "test_cli.py": {
         "test_select_ignore_and_extend_select",
         "test_stdin_filename_drives_config_and_exemptions",
