@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import cast
 
 from sessionlint.cache import Cache, CacheEntry, run_key
 from sessionlint.diagnostics import Diagnostic
@@ -71,8 +72,9 @@ def fact_pass(
         reached = {id(s) for s in (*full, *names_only)}
         pending = [s for s in pending if id(s) not in reached]
         spelled.forget(full)
-        new_states = analyze_all(engine, full, cache, jobs)
-        new_shallow = analyze_all(engine, names_only, cache, jobs, shallow=True)
+        # One pool for both kinds of reading: each fork of the run costs more than small rounds save.
+        analyzed = analyze_all(engine, [*full, *names_only], cache, jobs, shallow_from=len(full))
+        new_states, new_shallow = analyzed[: len(full)], analyzed[len(full) :]
         shallow += [state for state in new_shallow if state.facts is not None and state.facts.shallow]
         new_states += new_shallow
         states.extend(new_states)
@@ -239,15 +241,23 @@ def import_targets(engine: Engine, source: SourceFile) -> list[str]:
 
 
 def analyze_all(
-    engine: Engine, sources: list[SourceFile], cache: Cache, jobs: int | None, *, shallow: bool = False
+    engine: Engine,
+    sources: list[SourceFile],
+    cache: Cache,
+    jobs: int | None,
+    *,
+    shallow: bool = False,
+    shallow_from: int | None = None,
 ) -> list[FileState]:
-    """Facts from the cache where the file is unchanged, from the fact pass elsewhere
-    (`shallow`: module-level names are enough)."""
+    """Facts from the cache where the file is unchanged, from the fact pass elsewhere, one
+    state per source, in order (`shallow`: module-level names are enough; `shallow_from`:
+    for the sources from that index on)."""
     states: list[FileState | None] = []
     misses: list[int] = []
+    first_shallow = 0 if shallow else len(sources) if shallow_from is None else shallow_from
     for index, source in enumerate(sources):
         entry = cache.get(cache_key(source), source.digest, engine.identity(source))
-        if entry is not None and entry.facts is not None and entry.facts.shallow != shallow:
+        if entry is not None and entry.facts is not None and entry.facts.shallow != (index >= first_shallow):
             # Read the file again for the facts wanted: full facts where a run from scratch
             # reads names only would tell other files (and the triage) more than it knows.
             entry = None
@@ -258,7 +268,7 @@ def analyze_all(
             states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
 
     def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None, InternalError | None]:
-        state = engine.analyze(sources[index], shallow=shallow)
+        state = engine.analyze(sources[index], shallow=index >= first_shallow)
         return state.facts, state.error, state.internal_error
 
     for index, (facts, error, crash) in zip(misses, parallel_map(analyze, misses, jobs)):
@@ -269,7 +279,8 @@ def analyze_all(
         entry = CacheEntry(source.digest, engine.identity(source), facts, error)
         cache.put(cache_key(source), entry)
         states[index] = FileState(source, facts=facts, error=error, cached=entry)
-    return [state for state in states if state is not None]
+    assert all(state is not None for state in states)
+    return cast("list[FileState]", states)
 
 
 def cache_key(source: SourceFile) -> str:
