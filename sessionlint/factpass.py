@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Sequence
+from typing import cast
 
 from sessionlint.cache import Cache, CacheEntry, run_key
 from sessionlint.diagnostics import Diagnostic
@@ -43,6 +44,7 @@ def fact_pass(
     states: list[FileState] = []
     shallow: list[FileState] = []
     followed = FollowedNames()
+    spelled = SpelledWords()
     wanted_modules: set[str] = set()
     first_round = True
     while pending or shallow:
@@ -54,12 +56,12 @@ def fact_pass(
             ]
             names_only: list[SourceFile] = []
         else:
-            full = [s for s in pending if uses_followed(engine, s, followed)]
+            full = [s for s in pending if uses_followed(engine, s, followed, spelled)]
             full_ids = {id(s) for s in full}
             names_only = [
                 s for s in pending if id(s) not in full_ids and _module_names(engine, s) & wanted_modules
             ]
-            upgraded = [state for state in shallow if uses_followed(engine, state.source, followed)]
+            upgraded = [state for state in shallow if uses_followed(engine, state.source, followed, spelled)]
             if upgraded:
                 upgraded_ids = {id(state) for state in upgraded}
                 shallow = [state for state in shallow if id(state) not in upgraded_ids]
@@ -70,8 +72,10 @@ def fact_pass(
         first_round = False
         reached = {id(s) for s in (*full, *names_only)}
         pending = [s for s in pending if id(s) not in reached]
-        new_states = analyze_all(engine, full, cache, jobs)
-        new_shallow = analyze_all(engine, names_only, cache, jobs, shallow=True)
+        spelled.forget(full)
+        # One pool for both kinds of reading: each fork of the run costs more than small rounds save.
+        analyzed = analyze_all(engine, [*full, *names_only], cache, jobs, shallow_from=len(full))
+        new_states, new_shallow = analyzed[: len(full)], analyzed[len(full) :]
         shallow += [state for state in new_shallow if state.facts is not None and state.facts.shallow]
         new_states += new_shallow
         states.extend(new_states)
@@ -122,7 +126,9 @@ class FollowedNames:
         return names
 
 
-def uses_followed(engine: Engine, source: SourceFile, followed: FollowedNames) -> bool:
+def uses_followed(
+    engine: Engine, source: SourceFile, followed: FollowedNames, spelled: SpelledWords | None = None
+) -> bool:
     """Imports a module that matters and mentions one of its names worth following."""
     if not followed:
         return False
@@ -131,8 +137,46 @@ def uses_followed(engine: Engine, source: SourceFile, followed: FollowedNames) -
         names |= followed.names_for(target)
     if not names:
         return False
-    pattern = names_pattern(frozenset(names))
-    return pattern is not None and pattern.search(source.data) is not None
+    return (spelled or SpelledWords()).spells_any(source, frozenset(names))
+
+
+_WORD = re.compile(rb"\w+")
+
+
+class SpelledWords:
+    """The words each file spells, read once for every round of the fact pass.
+
+    A module's names worth following are hundreds on real applications; a regular
+    expression of them all, searched in every pending file in every round, took longer than
+    parsing the files. A word match (`\bname\b` in bytes) of an ASCII identifier is a whole
+    run of word characters, so it is a look-up in the set of the file's runs; other names
+    (dotted, non-ASCII) are still searched for with the pattern.
+    """
+
+    def __init__(self) -> None:
+        self._words: dict[int, frozenset[bytes]] = {}
+
+    def spells_any(self, source: SourceFile, names: frozenset[str]) -> bool:
+        plain, other = _split_names(names)
+        if plain:
+            words = self._words.get(id(source))
+            if words is None:
+                words = self._words[id(source)] = frozenset(_WORD.findall(source.data))
+            if not words.isdisjoint(plain):
+                return True
+        pattern = names_pattern(other) if other else None
+        return pattern is not None and pattern.search(source.data) is not None
+
+    def forget(self, sources: Sequence[SourceFile]) -> None:
+        """Files read in full are never asked about again."""
+        for source in sources:
+            self._words.pop(id(source), None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _split_names(names: frozenset[str]) -> tuple[frozenset[bytes], frozenset[str]]:
+    plain = frozenset(name for name in names if name.isidentifier() and name.isascii())
+    return frozenset(name.encode() for name in plain), names - plain
 
 
 def reach_signatures(
@@ -198,15 +242,23 @@ def import_targets(engine: Engine, source: SourceFile) -> list[str]:
 
 
 def analyze_all(
-    engine: Engine, sources: list[SourceFile], cache: Cache, jobs: int | None, *, shallow: bool = False
+    engine: Engine,
+    sources: list[SourceFile],
+    cache: Cache,
+    jobs: int | None,
+    *,
+    shallow: bool = False,
+    shallow_from: int | None = None,
 ) -> list[FileState]:
-    """Facts from the cache where the file is unchanged, from the fact pass elsewhere
-    (`shallow`: module-level names are enough)."""
+    """Facts from the cache where the file is unchanged, from the fact pass elsewhere, one
+    state per source, in order (`shallow`: module-level names are enough; `shallow_from`:
+    for the sources from that index on)."""
     states: list[FileState | None] = []
     misses: list[int] = []
+    first_shallow = 0 if shallow else len(sources) if shallow_from is None else shallow_from
     for index, source in enumerate(sources):
         entry = cache.get(cache_key(source), source.digest, engine.identity(source))
-        if entry is not None and entry.facts is not None and entry.facts.shallow != shallow:
+        if entry is not None and entry.facts is not None and entry.facts.shallow != (index >= first_shallow):
             # Read the file again for the facts wanted: full facts where a run from scratch
             # reads names only would tell other files (and the triage) more than it knows.
             entry = None
@@ -221,7 +273,7 @@ def analyze_all(
             states.append(FileState(source, facts=entry.facts, error=entry.error, cached=entry))
 
     def analyze(index: int) -> tuple[ModuleFacts | None, Diagnostic | None, InternalError | None]:
-        state = engine.analyze(sources[index], shallow=shallow)
+        state = engine.analyze(sources[index], shallow=index >= first_shallow)
         return state.facts, state.error, state.internal_error
 
     for index, (facts, error, crash) in zip(misses, parallel_map(analyze, misses, jobs)):
@@ -232,7 +284,8 @@ def analyze_all(
         entry = CacheEntry(source.digest, engine.identity(source), facts, error)
         cache.put(cache_key(source), entry)
         states[index] = FileState(source, facts=facts, error=error, cached=entry)
-    return [state for state in states if state is not None]
+    assert all(state is not None for state in states)
+    return cast("list[FileState]", states)
 
 
 def cache_key(source: SourceFile) -> str:

@@ -24,6 +24,10 @@ SLOW: dict[str, set[str]] = {
     # Generated programs (hypothesis), and every fixture case run twice in full.
     "test_fix_properties.py": {"*"},
     "test_prefilter_soundness.py": {"test_findings_survive_prefilter_and_triage"},
+    # The benchmark script itself, timing a generated app.
+    "test_benchmark_apps.py": {"test_skipped_rows_are_left_out_and_said_so"},
+    # Every node of every fixture file, each through its own statement printing.
+    "test_positions.py": {"test_fixture_positions"},
     # The command's fixes, then the fixed apps run against pools that time out.
     "runtime/test_fixed_apps.py": {"*"},
     # The real command in a subprocess per case (the in-process runs are the quick ones).

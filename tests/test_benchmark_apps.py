@@ -113,3 +113,19 @@ def test_the_generated_app_holds_exactly_the_planted_findings(tmp_path: Path) ->
     assert result.returncode == 1, result.stderr
     found = Counter(finding["code"] for finding in json.loads(result.stdout))
     assert dict(found) == generated.expected_findings(3)
+
+
+def test_skipped_rows_are_left_out_and_said_so(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    skipped = ["sl-warm", "sl-touched", "ruff-all", "ruff-default", "flake8", "bare-parse"]
+    command = [sys.executable, str(BENCHMARKS / "run.py"), "--corpus", "generated", "--size", "2"]
+    result = subprocess.run(
+        [*command, "--rounds", "1", "--skip", ",".join(skipped), "--json-out", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    assert result.stderr.count("left out with --skip") == len(skipped)
+    assert "skipping sessionlint cold" not in result.stderr

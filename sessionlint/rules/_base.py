@@ -8,9 +8,10 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange, MetadataWrapper
 
 from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAvailability, Location, Related
+from sessionlint.positions import StatementPositions
 from sessionlint.semantics.context import FileSemantics
 from sessionlint.tokenview import TokenView, effective_indent
 
@@ -50,7 +51,7 @@ class FileContext:
         # and reported columns in `source`.
         self.view = view or TokenView(source)
         self.diagnostics: list[Diagnostic] = []
-        self._positions: dict[cst.CSTNode, CodeRange] | None = None
+        self._positions: StatementPositions | None = None
         self._line_starts: list[int] | None = None
         self._faithful: bool | None = None
 
@@ -59,9 +60,10 @@ class FileContext:
         return self.wrapper.module
 
     def position(self, node: cst.CSTNode) -> CodeRange:
-        # Resolved on first use only: most files report nothing and never pay for it.
+        # Resolved on first use only, for the top-level statement holding the node: most
+        # files report nothing and never pay for it, the others for what they report.
         if self._positions is None:
-            self._positions = self.wrapper.resolve(PositionProvider)
+            self._positions = StatementPositions(self.wrapper)
         return self._positions[node]
 
     @property

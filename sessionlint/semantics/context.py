@@ -7,6 +7,7 @@ so every rule sees the same scope without keeping its own stack.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -148,9 +149,12 @@ class FileSemantics:
 
     # -- where the visited code runs (`contexts`) ----------------------------------------
 
-    @property
+    @functools.cached_property
     def in_migration(self) -> bool:
-        """Alembic's environment or a migration script (by place, or importing `alembic.context`)."""
+        """Alembic's environment or a migration script (by place, or importing `alembic.context`).
+
+        Once per file: the answer reads every import of the module, and rules ask it node by
+        node (30,380 times, 52 s of a profiled run, on agno's 19 checked files)."""
         return self.is_migration_file or self.project.is_migration_module(self.module)
 
     @property
