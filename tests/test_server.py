@@ -342,7 +342,7 @@ async def test_ignore_on_this_line_adds_and_merges_noqa(editor: Editor) -> None:
     text = editor.apply(uri, ignore.edit)
     assert "AsyncSessionLocal = async_sessionmaker(async_engine)  # noqa: SL006\n" in text
     assert codes(await editor.change("app/db.py", text)) == [("SL005", 5)]
-    # A line that already has a `# noqa: ...` gets the code added to it.
+    # A line that already has a noqa comment gets the code added to it.
     text = text.replace(
         'engine = create_engine("postgresql://db/shop")',
         'engine = create_engine("postgresql://db/shop")  # noqa: SL999',
