@@ -19,6 +19,8 @@ RULE_NAMES = {
     "SL008": "module-level-session",
     "SL009": "async-session-not-awaited",
     "SL010": "async-session-concurrent-use",
+    "SL011": "scoped-session-not-removed",
+    "SL012": "async-engine-not-disposed",
     "SL013": "dependency-called-by-hand",
     "SL100": "unused-noqa",
 }

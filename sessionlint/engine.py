@@ -47,6 +47,12 @@ def _word_pattern(words: Iterable[str]) -> re.Pattern[bytes] | None:
 _SL_NOQA = re.compile(rb"(?i)noqa[^\r\n]*sl[0-9]")
 
 
+# An engine's `dispose()` or a registry's `remove()` (called, or handed on as a callback),
+# an app's lifespan or shutdown hook: such a file may end an object another file made,
+# whatever it imports (SL011, SL012).
+_LIFECYCLE_CALL = re.compile(rb"\.dispose\b|\.remove(?:\(\s*\)|\s*[,)])|\blifespan\s*=|\.on_event\b")
+
+
 class Engine:
     """Checks files with the selected rules over one shared semantic model."""
 
@@ -78,7 +84,7 @@ class Engine:
             and self.trigger_pattern is not None
             and self.vocabulary_pattern.search(source.data) is not None
             and self.trigger_pattern.search(source.data) is not None
-        )
+        ) or _LIFECYCLE_CALL.search(source.data) is not None
 
     def reviews_noqa(self, source: SourceFile) -> bool:
         """SL100 is selected and the file may hold a `# noqa` naming a sessionlint code (an

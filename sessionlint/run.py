@@ -120,9 +120,13 @@ def check_stdin(
     return report, None
 
 
-def check_source(source: str, path: str = "<stdin>", settings: Settings | None = None) -> list[Diagnostic]:
-    """Check one module's source text on its own (no other files are known)."""
+def check_source(
+    source: str, path: str = "<stdin>", settings: Settings | None = None, *, complete: bool = False
+) -> list[Diagnostic]:
+    """Check one module's source text on its own (no other files are known). `complete`:
+    the module is the whole project (rules that need "nothing else in the project does X"
+    conclude only then)."""
     from sessionlint.workspace import Workspace
 
-    workspace = Workspace.of_buffer(path, source, settings or Settings())
+    workspace = Workspace.of_buffer(path, source, settings or Settings(), alone=complete)
     return workspace.check([path])[path].diagnostics

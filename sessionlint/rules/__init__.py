@@ -13,6 +13,8 @@ from sessionlint.rules.sl007_session_in_background_task import SessionInBackgrou
 from sessionlint.rules.sl008_module_level_session import ModuleLevelSession
 from sessionlint.rules.sl009_async_session_not_awaited import AsyncSessionNotAwaited
 from sessionlint.rules.sl010_async_session_concurrent_use import AsyncSessionConcurrentUse
+from sessionlint.rules.sl011_scoped_session_not_removed import ScopedSessionNotRemoved
+from sessionlint.rules.sl012_async_engine_not_disposed import AsyncEngineNotDisposed
 from sessionlint.rules.sl013_dependency_called_by_hand import DependencyCalledByHand
 from sessionlint.rules.sl100_unused_noqa import UnusedNoqa
 
@@ -27,6 +29,8 @@ ALL_RULES: tuple[type[Rule], ...] = (
     ModuleLevelSession,
     AsyncSessionNotAwaited,
     AsyncSessionConcurrentUse,
+    ScopedSessionNotRemoved,
+    AsyncEngineNotDisposed,
     DependencyCalledByHand,
     UnusedNoqa,
 )

@@ -18,6 +18,7 @@ from sessionlint.semantics.engines import disposed_names
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, Span, value_refs
 from sessionlint.semantics.spans import SpanMaker
 from sessionlint.semantics.uses import param_uses
+from sessionlint.semantics.lifecycle import LifecycleCall, StateSlot, lifecycle_calls, state_slots
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,
@@ -217,6 +218,12 @@ class _ModuleCollector:
         self.main_calls: set[str] = set()
         self.constructor_calls: list[CallOf] = []
         self.lifespan_refs: list[Value | None] = []
+        self.lifecycle_calls: list[LifecycleCall] = []
+        self.state_slots: list[StateSlot] = []
+        # The function being walked (`lifecycle`): its qualname and whether it is `async def`.
+        self.scope = ""
+        self.scope_is_async = False
+        self.main_nodes: frozenset[int] = frozenset()
 
     # -- names -----------------------------------------------------------------------------
 
@@ -244,6 +251,12 @@ class _ModuleCollector:
     def collect_module(self, tree: ast.Module) -> None:
         nodes = _own_nodes(tree.body)
         self.declare_module_names(nodes)
+        self.main_nodes = frozenset(
+            id(node)
+            for statement in tree.body
+            if isinstance(statement, ast.If) and is_main_guard(statement.test)
+            for node in _own_nodes(statement.body)
+        )
         self.walk_block(nodes, self.resolve_global, prefix="", bindings_prefix="")
         for statement in tree.body:
             if isinstance(statement, ast.If) and is_main_guard(statement.test):
@@ -262,6 +275,7 @@ class _ModuleCollector:
     ) -> None:
         """A module or class body (its own nodes): record bindings, descend into nested defs and classes."""
         runs_once = bindings_prefix is not None  # the module body or a class body in it
+        self.note_lifecycle(nodes, resolve)
         for node in nodes:
             self.note_expression(node, resolve, toplevel=runs_once)
             if isinstance(node, ast.Lambda):
@@ -330,8 +344,22 @@ class _ModuleCollector:
         def resolve_inside(name: str) -> Value | None:
             return None if name in params else resolve(name)
 
-        for inner in ast.walk(node):
+        inner_nodes = list(ast.walk(node))
+        for inner in inner_nodes:
             self.note_expression(inner, resolve_inside)
+        self.note_lifecycle(inner_nodes, resolve_inside)
+
+    def note_lifecycle(self, nodes: list[ast.AST], resolve: NameResolver) -> None:
+        """`dispose()` / `remove()` calls and `app.state` assignments (see `lifecycle`)."""
+        self.lifecycle_calls += lifecycle_calls(
+            nodes,
+            resolve,
+            value_of,
+            scope=self.scope,
+            is_async=self.scope_is_async,
+            main_nodes=self.main_nodes,
+        )
+        self.state_slots += state_slots(nodes, resolve, value_of, scope=self.scope)
 
     def note_scope_header(
         self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, resolve: NameResolver
@@ -360,6 +388,13 @@ class _ModuleCollector:
         walker = _FunctionWalker(node, enclosing, self.module, self.is_package)
         qualname = self.unique_qualname(prefix + node.name)
         self.functions[qualname] = walker.facts(qualname, is_method=is_method, span=self.spans.of_def(node))
+        enclosing_scope = self.scope, self.scope_is_async
+        self.scope, self.scope_is_async = qualname, isinstance(node, ast.AsyncFunctionDef)
+        self.note_lifecycle(walker.nodes, walker.resolve)
+        self.walk_function_body(walker, qualname)
+        self.scope, self.scope_is_async = enclosing_scope
+
+    def walk_function_body(self, walker: _FunctionWalker, qualname: str) -> None:
         for inner in walker.nodes:
             self.note_expression(inner, walker.resolve)
             if isinstance(inner, ast.Lambda):
@@ -702,6 +737,8 @@ def collect(
         chained_calls=_frozen(collector.chained_calls),
         main_calls=_frozen(collector.main_calls),
         constructor_calls=tuple(collector.constructor_calls),
+        lifecycle_calls=tuple(collector.lifecycle_calls),
+        state_slots=tuple(collector.state_slots),
         referenced=_frozen(referenced),
         shallow=shallow,
     )

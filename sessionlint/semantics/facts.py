@@ -9,6 +9,7 @@ from pathlib import PurePath
 
 from sessionlint.roots import module_key
 from sessionlint.semantics.uses import NO_USES, ParamUses
+from sessionlint.semantics.lifecycle import LifecycleCall, StateSlot
 from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")
@@ -160,6 +161,10 @@ class ModuleFacts:
     # factory named directly (`vocabulary.CONSTRUCTORS`), with its arguments: the triage
     # judges pool and expiry options without parsing the file again.
     constructor_calls: tuple[CallOf, ...] = ()
+    # `x.dispose()` / `x.remove()` calls and `<x>.state.<name> = value` assignments, in any
+    # scope (`lifecycle`): who disposes an engine, removes a registry's sessions.
+    lifecycle_calls: tuple[LifecycleCall, ...] = ()
+    state_slots: tuple[StateSlot, ...] = ()
     # Qualified names of every global the facts above mention, functions' included.
     referenced: frozenset[str] = frozenset()
     # Only module-level names were collected, no function: a module read for what other

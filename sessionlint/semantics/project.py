@@ -9,9 +9,11 @@ endpoint. Unknown answers are None / False: the rules never guess.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import ClassVar
 
 from sessionlint.roots import ModuleIdentity
 from sessionlint.semantics import contexts, tasks
+from sessionlint.semantics import contexts, lifecycle
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.semantics.resolution import (
@@ -845,13 +847,46 @@ class ProjectFacts:
             "one_shot": self.one_shot_functions,
             "once": self.once_functions,
         }
+
+        def members_of(question: str) -> frozenset[FunctionRef]:
+            if question in self._LIFECYCLE_INDEXES:  # built only when a finding asked
+                return self._lifecycle_index(question)
+            return members[question]
+
         return all(
-            (self.complete if question == "complete" else (module, qualname) in members[question]) == answer
+            (self.complete if question == "complete" else (module, qualname) in members_of(question))
+            == answer
             for (question, module, qualname), answer in answers.items()
         )
 
     def lookups_still_hold(self, lookups: dict[Lookup, str | None]) -> bool:
         return all(self.resolver.token(lookup) == token for lookup, token in lookups.items())
+
+    # -- who disposes engines and removes registries (`lifecycle`) -----------------------
+
+    _LIFECYCLE_INDEXES: ClassVar[dict[str, Callable[[ProjectFacts], frozenset[FunctionRef]]]] = {
+        "disposed": lifecycle.disposed_objects,
+        "removed": lifecycle.removed_objects,
+        "registry_users": lifecycle.registry_users,
+        "shutdown": lifecycle.shutdown_hooks,
+    }
+
+    def _lifecycle_index(self, question: str) -> frozenset[FunctionRef]:
+        return self._index(question, lambda: self._LIFECYCLE_INDEXES[question](self))
+
+    def lifecycle_answer(self, question: str, key: str, name: str) -> bool:
+        """Whether `(key, name)` is in one of the `lifecycle` indexes (`disposed`, `removed`,
+        `registry_users`, `shutdown`), noted as an answer the file's findings rest on."""
+        answer = (key, name) in self._lifecycle_index(question)
+        if self.answers is not None:
+            self.answers[(question, key, name)] = answer
+        return answer
+
+    def knows_whole_project(self) -> bool:
+        """Every module of the project is known to this run (noted as an answer)."""
+        if self.answers is not None:
+            self.answers[("complete", "", "")] = self.complete
+        return self.complete
 
     # -- where code runs (`contexts`) ----------------------------------------------------
 

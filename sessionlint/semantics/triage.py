@@ -33,6 +33,7 @@ _ASYNC = frozenset({Kind.ASYNC_SESSION, Kind.ASYNC_FACTORY, Kind.ASYNC_REGISTRY}
 _SESSION_SOURCES = _SYNC | _ASYNC
 _BACKGROUND_TASKS = frozenset({Kind.BACKGROUND_TASKS})
 _SESSION_FACTORIES = frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY})
+_REGISTRIES = frozenset({Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY})
 # What SL009 finds coroutine methods on, and what calling gives one.
 _ASYNC_RECEIVERS = frozenset({Kind.ASYNC_SESSION, Kind.ASYNC_REGISTRY})
 _ASYNC_SESSION_MAKERS = frozenset({Kind.ASYNC_FACTORY, Kind.ASYNC_REGISTRY})
@@ -327,6 +328,26 @@ def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
         ):
             return True
     return False
+def _sl011_scoped_session_not_removed(module: ModuleTriage) -> bool:
+    """A module- or class-level binding that is a registry."""
+    if module.facts.is_test_file or module.facts.is_migration_file:
+        return False
+    project = module.project
+    return any(
+        project.value_kind(value, module.facts) in _REGISTRIES for value in module.facts.bindings.values()
+    )
+
+
+def _sl012_async_engine_not_disposed(module: ModuleTriage) -> bool:
+    """A call of an async engine maker (its arguments do not matter)."""
+    if module.facts.is_test_file or module.facts.is_migration_file:
+        return False
+    if any(
+        isinstance(call.func, Ref) and call.func.qualname in vocab.ASYNC_ENGINE_MAKERS
+        for call in module.facts.constructor_calls
+    ):
+        return True
+    return module.unlisted_calls_of(vocab.ASYNC_ENGINE_MAKERS)
 
 
 def _sl013_dependency_called_by_hand(module: ModuleTriage) -> bool:
@@ -346,5 +367,7 @@ CANDIDATE_TESTS: dict[str, CandidateTest] = {
     "SL008": _sl008_module_level_session,
     "SL009": _sl009_async_session_not_awaited,
     "SL010": _sl010_async_session_concurrent_use,
+    "SL011": _sl011_scoped_session_not_removed,
+    "SL012": _sl012_async_engine_not_disposed,
     "SL013": _sl013_dependency_called_by_hand,
 }

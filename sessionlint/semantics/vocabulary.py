@@ -32,6 +32,11 @@ CONFIG_ENGINE_CONSTRUCTORS = _paths(
     "sqlalchemy.ext.asyncio.async_engine_from_config",
     "sqlalchemy.ext.asyncio.engine.async_engine_from_config",
 )
+# Every way to make an `AsyncEngine` (SL012).
+ASYNC_ENGINE_MAKERS = ASYNC_ENGINE_CONSTRUCTORS | _paths(
+    "sqlalchemy.ext.asyncio.async_engine_from_config",
+    "sqlalchemy.ext.asyncio.engine.async_engine_from_config",
+)
 ENGINE_CONSTRUCTORS = SYNC_ENGINE_CONSTRUCTORS | ASYNC_ENGINE_CONSTRUCTORS | CONFIG_ENGINE_CONSTRUCTORS
 
 SESSIONMAKERS = _paths("sqlalchemy.orm.sessionmaker", "sqlalchemy.orm.session.sessionmaker")
@@ -77,6 +82,7 @@ ROUTE_METHODS = frozenset(
     {"get", "post", "put", "patch", "delete", "head", "options", "trace", "api_route", "websocket"}
 )
 STARTUP_HOOKS = frozenset({"on_event"})
+MIDDLEWARE_DECORATORS = frozenset({"middleware"})
 BACKGROUND_TASKS = _paths(
     "fastapi.BackgroundTasks",
     "fastapi.background.BackgroundTasks",
