@@ -59,6 +59,11 @@ _NOQA_IS_FLAKE8S = (
     "the plugin reports what the rules find and never SL100"
 )
 
+_WHOLE_PROJECT = (
+    "that nothing disposes the engine / removes the registry's sessions is concluded only by a "
+    "run that knows the whole project: flake8 checks one file at a time"
+)
+
 # Case id -> why flake8's single-file view differs from the inline expectations.
 DIFFERS: dict[str, str] = {
     "SL004/ok_annotation_contradicted_across_modules": (
@@ -116,6 +121,23 @@ DIFFERS: dict[str, str] = {
     "SL005/flag_scripts_folder_imported": _SCRIPT_IMPORTED,
     "SL010/flag_crossfile_dependency": _PROVIDED + " and what `crud.item_with_owner` does with it",
     "SL010/flag_crossfile_helper_gathers": _PROVIDED + " and that `load_page` gathers coroutines using it",
+    **dict.fromkeys(
+        [
+            *(
+                f"SL011/{name}"
+                for name in ("flag_never_removed.py", "flag_removed_only_on_the_event_loop.py")
+            ),
+            *(f"SL011/{name}" for name in ("flag_crossfile_service", "flag_removed_only_by_tests")),
+            *(f"SL012/{name}" for name in ("flag_module_level_engine.py", "flag_made_in_lifespan.py")),
+            *(
+                f"SL012/{name}"
+                for name in ("flag_shutdown_hook_no_fix.py", "flag_disposed_by_unrelated_engine.py")
+            ),
+            *(f"SL012/{name}" for name in ("flag_crossfile_lifespan", "flag_disposed_only_by_test_fixture")),
+            "SL012/flag_lifespan_file_names_no_engine",
+        ],
+        _WHOLE_PROJECT,
+    ),
     "SL013/flag_crossfile_script": (
         "the session generator is defined in another module: alone, the script does not know "
         "that `provide_session()` creates and yields a session"

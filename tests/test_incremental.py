@@ -360,3 +360,110 @@ def test_a_project_named_through_dotdot_runs_incrementally(
     assert second.returncode in (0, 1), second.stderr.decode()
     assert incremental(second.stderr.decode()), second.stderr.decode()
     assert json.loads(second.stdout) == json.loads(first.stdout)
+
+
+# -- project-wide rules: a dispose or remove in one file decides another file's finding --------
+
+ASYNC_DB = """\
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+engine = create_async_engine("postgresql+asyncpg://app@db/app", pool_pre_ping=True)
+Session = scoped_session(sessionmaker())
+"""
+LIFESPAN = """\
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.db import Session, engine
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    yield
+    await engine.dispose()
+
+
+app = FastAPI(lifespan=lifespan)
+
+
+@app.get("/users")
+def users():
+    try:
+        return Session.execute("SELECT 1").all()
+    finally:
+        Session.remove()
+"""
+ENGINE_FINDING = ("app/db.py", 4, "SL012")
+REGISTRY_FINDING = ("app/db.py", 5, "SL011")
+
+
+@pytest.fixture
+def lifecycle_project(tmp_path: Path) -> Path:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "db.py").write_text(ASYNC_DB)
+    (tmp_path / "app" / "main.py").write_text(LIFESPAN)
+    (tmp_path / "app" / "plain.py").write_text(PLAIN)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("call", "finding"),
+    [("    await engine.dispose()\n", ENGINE_FINDING), ("        Session.remove()\n", REGISTRY_FINDING)],
+    ids=["dispose", "remove"],
+)
+def test_a_dispose_or_remove_leaving_another_file_changes_the_findings(
+    lifecycle_project: Path, call: str, finding: tuple[str, int, str]
+) -> None:
+    """The finding on db.py rests on main.py's call: cached and incremental runs see it go and
+    come back exactly as runs from scratch do."""
+    main = lifecycle_project / "app" / "main.py"
+    before, _ = check(lifecycle_project)
+    assert finding not in before
+    main.write_text(LIFESPAN.replace(call, call[: len(call) - len(call.lstrip())] + "pass\n"))
+    after, _ = check(lifecycle_project)
+    assert finding in after
+    assert after == from_scratch(lifecycle_project)
+    main.write_text(LIFESPAN)
+    restored, _ = check(lifecycle_project)
+    assert restored == before == from_scratch(lifecycle_project)
+
+
+def test_a_dispose_in_a_file_never_read_before_is_seen(lifecycle_project: Path) -> None:
+    """plain.py names nothing the rules are about; once it disposes something the checker
+    cannot resolve (`request.app.state.engine`), it may be the engine: no finding."""
+    main = lifecycle_project / "app" / "main.py"
+    main.write_text(LIFESPAN.replace("    await engine.dispose()\n", "    pass\n"))
+    assert ENGINE_FINDING in check(lifecycle_project)[0]
+    append(
+        lifecycle_project / "app" / "plain.py",
+        "\n\nasync def close(request):\n    await request.app.state.engine.dispose()\n",
+    )
+    after, stderr = check(lifecycle_project)
+    assert not incremental(stderr), stderr
+    assert ENGINE_FINDING not in after
+    assert after == from_scratch(lifecycle_project)
+
+
+def test_nothing_disposes_is_concluded_only_over_the_whole_project(tmp_path: Path) -> None:
+    """main.py alone has an engine and a lifespan that does not dispose it; shutdown.py does.
+    A run that reads main.py alone cannot know that nothing disposes the engine."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "main.py").write_text(
+        LIFESPAN.replace("from app.db import Session, engine", ASYNC_DB).replace(
+            "    await engine.dispose()\n", ""
+        )
+    )
+    (tmp_path / "app" / "shutdown.py").write_text(
+        "from app.main import app, engine\n\n\n@app.on_event('shutdown')\n"
+        "async def close():\n    await engine.dispose()\n"
+    )
+    assert not [f for f in from_scratch(tmp_path) if f[2] == "SL012"]
+    alone = run_cli("check", "--no-cache", "--format", "json", "app/main.py", cwd=tmp_path)
+    assert alone.returncode in (0, 1), alone.stderr.decode()
+    assert not [d for d in json.loads(alone.stdout) if d["code"] == "SL012"]
+    (tmp_path / "app" / "shutdown.py").unlink()
+    assert [f for f in from_scratch(tmp_path) if f[2] == "SL012"]
