@@ -35,9 +35,9 @@ class _Engine:
 class AsyncEngineNotDisposed(Rule):
     """
     ## What it does
-    Flags an async engine (`create_async_engine(...)`) created once for an application that
-    has a lifespan or a shutdown hook, when no application code in the checked tree calls
-    `dispose()` on it.
+    Flags an async engine (`create_async_engine(...)`, or a project function that only
+    returns one) created once for an application that has a lifespan or a shutdown hook,
+    when no application code in the checked tree calls `dispose()` on it.
 
     ## Why is this bad?
     An engine owns a pool of open database connections. When the application stops (on
@@ -133,9 +133,8 @@ class AsyncEngineNotDisposed(Rule):
 
     def _note(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
         semantics = self.semantics
-        if (
-            not isinstance(value, cst.Call)
-            or semantics.qualified_name(value.func) not in vocab.ASYNC_ENGINE_MAKERS
+        if not isinstance(value, cst.Call) or not lifecycle.makes_async_engine(
+            semantics.project, semantics.value_of(value), semantics.module
         ):
             return
         if (
@@ -166,8 +165,11 @@ class AsyncEngineNotDisposed(Rule):
 
     def leave_Module(self, original_node: cst.Module) -> None:
         project = self.semantics.project
+        reported = set()
         for engine in self._engines:
             key, name = engine.ref
+            if engine.ref in reported:
+                continue  # made again in another branch (`if sqlite: ... else: ...`): one object
             if (
                 not project.knows_whole_project()
                 or not project.lifecycle_answer("shutdown", *lifecycle.UNKNOWN)
@@ -175,6 +177,7 @@ class AsyncEngineNotDisposed(Rule):
                 or project.lifecycle_answer("disposed", key, name)
             ):
                 continue
+            reported.add(engine.ref)
             shown = engine.spelling or self.quote(engine.call)
             self.report(engine.call, fix=self._fix(engine), description=_MESSAGE.format(name=shown))
 

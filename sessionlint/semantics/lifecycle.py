@@ -279,16 +279,40 @@ def shutdown_hooks(project: ProjectFacts) -> frozenset[FunctionRef]:
                     isinstance(decorator, CallOf)
                     and project.is_route_decorator(decorator, vocab.STARTUP_HOOKS, module.root)
                     and decorator.args
-                    and isinstance(decorator.args[0], Text)
-                    and decorator.args[0].prefix == "shutdown"
+                    and _names_shutdown(decorator.args[0])
                 ):
                     found.add((module.key, qualname))
     return frozenset(found | {UNKNOWN, (LIFESPANS, str(len(lifespans)))}) if found else frozenset()
 
 
+def makes_async_engine(project: ProjectFacts, value: Value | None, module: ModuleFacts) -> bool:
+    """A call of an async engine maker (`create_async_engine`), or of a project function
+    (neither a generator nor a coroutine) each of whose returns is one: a thin wrapper."""
+    if not isinstance(value, CallOf):
+        return False
+    if project.external_name(value.func, module.root) in vocab.ASYNC_ENGINE_MAKERS:
+        return True
+    maker = project.function_of(value.func, module)
+    if maker is None or maker.facts.is_generator or maker.facts.is_async or not maker.facts.returns:
+        return False
+    return all(
+        isinstance(made, CallOf)
+        and project.external_name(made.func, maker.module.root) in vocab.ASYNC_ENGINE_MAKERS
+        for made in maker.facts.returns
+    )
+
+
 def made_object(module: ModuleFacts, scope: str) -> ObjectRef:
     """The object a function (`scope`; "" for the module's body) makes and binds to no global."""
     return (module.key, scope + MADE)
+
+
+def _names_shutdown(event: Value | None) -> bool:
+    """`"shutdown"`; the fact pass reads a string spelling a module-level name as that name
+    (a forward reference), so `"shutdown"` in a module defining `shutdown` is that `Ref`."""
+    if isinstance(event, Text):
+        return event.prefix == "shutdown"
+    return isinstance(event, Ref) and event.qualname.rpartition(".")[2] == "shutdown"
 
 
 class Receivers:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 
+from sessionlint.semantics import lifecycle
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import ModuleFacts, value_refs
 from sessionlint.semantics.project import Binding, External, Function, ProjectFacts
@@ -339,15 +340,13 @@ def _sl011_scoped_session_not_removed(module: ModuleTriage) -> bool:
 
 
 def _sl012_async_engine_not_disposed(module: ModuleTriage) -> bool:
-    """A call of an async engine maker (its arguments do not matter)."""
+    """A call of an async engine maker, or of a project function wrapping one."""
     if module.facts.is_test_file or module.facts.is_migration_file:
         return False
-    if any(
-        isinstance(call.func, Ref) and call.func.qualname in vocab.ASYNC_ENGINE_MAKERS
-        for call in module.facts.constructor_calls
-    ):
-        return True
-    return module.unlisted_calls_of(vocab.ASYNC_ENGINE_MAKERS)
+    project = module.project
+    return any(
+        lifecycle.makes_async_engine(project, CallOf(Ref(name)), module.facts) for name in module.facts.calls
+    )
 
 
 def _sl013_dependency_called_by_hand(module: ModuleTriage) -> bool:
