@@ -135,6 +135,7 @@ DIFFERS: dict[str, str] = {
             ),
             *(f"SL012/{name}" for name in ("flag_crossfile_lifespan", "flag_disposed_only_by_test_fixture")),
             "SL012/flag_lifespan_file_names_no_engine",
+            "SL012/flag_made_through_wrapper.py",
         ],
         _WHOLE_PROJECT,
     ),

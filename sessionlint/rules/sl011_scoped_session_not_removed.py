@@ -47,9 +47,10 @@ class ScopedSessionNotRemoved(Rule):
       generator dependency's set-up and tear-down may even run on two different threads),
       while middleware and `async def` code run on the event loop's thread. A `remove()`
       in a middleware or an `async def` dependency removes only the loop thread's session,
-      never those of the pool's threads: it must run in sync code on the thread that used
-      the session, at the end of the sync endpoint (in a `finally`), or in the sync
-      dependency that opened it;
+      never those of the pool's threads. It must run in sync code, in the same call that
+      used the session: at the end of the sync endpoint, in a `finally`. A `remove()` in a
+      sync dependency's tear-down removes the session of whichever pool thread runs the
+      tear-down, not always the one the set-up or the endpoint used;
     - a task-scoped registry (`async_scoped_session(..., scopefunc=asyncio.current_task)`):
       `remove()` must run in the task that used the session: in an `async def` dependency's
       tear-down (after its `yield`) or at the end of the endpoint. A `BaseHTTPMiddleware`
@@ -98,7 +99,9 @@ class ScopedSessionNotRemoved(Rule):
     - a registry that application code calls `remove()` on anywhere (or hands `remove` on
       as a callback), except the one misplacement the checker can prove: a thread-local
       registry used only by sync endpoints and dependencies and removed only from
-      `async def` code (flagged with its own message). Other placements are not judged;
+      `async def` code (flagged with its own message). Other placements are not judged:
+      a `remove()` in sync code (a sync dependency's tear-down included) counts, and so
+      does any `remove()` of a task-scoped registry;
     - a `remove()` the checker cannot resolve to one registry (a parameter's, an unknown
       object's): it may be this registry's;
     - a registry only scripts, CLI commands, tests or migrations use, or that no endpoint,
