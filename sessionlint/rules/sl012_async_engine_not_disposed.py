@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from sessionlint.diagnostics import Fix, FixAvailability
-from sessionlint.rules._base import Rule
+from sessionlint.rules._base import FileContext, Rule
 from sessionlint.semantics import lifecycle
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.project import Function
@@ -113,7 +113,7 @@ class AsyncEngineNotDisposed(Rule):
     fix_title = "Dispose the engine after the lifespan's `yield`"
     fix_availability = FixAvailability.SOMETIMES
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: FileContext) -> None:
         super().__init__(context)
         self._engines: list[_Engine] = []
         self._functions: dict[str, tuple[cst.FunctionDef, Function]] = {}

@@ -115,6 +115,30 @@ class FunctionFacts:
         return next((param for param in self.params if param.name == name), None)
 
 
+@fact
+class LifecycleCall:
+    """`receiver.dispose(...)`, `receiver.remove()`, or `receiver.dispose` handed on as a
+    callback (see `semantics/lifecycle.py`)."""
+
+    method: str
+    receiver: Value | None
+    # The enclosing function's qualname; "" at module or class level.
+    scope: str
+    line: int
+    is_async: bool
+    # Under the module's `if __name__ == "__main__":` block.
+    main_guard: bool
+
+
+@fact
+class StateSlot:
+    """`<x>.state.<name> = value`: Starlette's `app.state`, which `request.app.state` reads."""
+
+    name: str
+    value: Value | None
+    scope: str
+
+
 @fact(frozen=False)
 class ModuleFacts:
     """Everything other modules and the rules need to know about one module."""

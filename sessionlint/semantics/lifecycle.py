@@ -23,7 +23,9 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.values import Attr, Awaited, CallOf, Kind, Local, Ref, Text, Value, fact
+from sessionlint.semantics.facts import LifecycleCall, StateSlot
+from sessionlint.semantics.resolution import Binding
+from sessionlint.semantics.values import Attr, Awaited, CallOf, Kind, Local, Ref, Text, Value
 
 if TYPE_CHECKING:
     from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
@@ -46,29 +48,6 @@ _REGISTRIES = frozenset({Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY})
 _WANTED = {DISPOSE: frozenset({Kind.ENGINE}), REMOVE: _REGISTRIES}
 _MAX_DEPTH = 12
 _NOT_IT = ("", "")  # a receiver known to be something else (a session, a list, ...)
-
-
-@fact
-class LifecycleCall:
-    """`receiver.dispose(...)`, `receiver.remove()`, or `receiver.dispose` handed on."""
-
-    method: str
-    receiver: Value | None
-    # The enclosing function's qualname; "" at module or class level.
-    scope: str
-    line: int
-    is_async: bool
-    # Under the module's `if __name__ == "__main__":` block.
-    main_guard: bool
-
-
-@fact
-class StateSlot:
-    """`<x>.state.<name> = value`: Starlette's `app.state`, which `request.app.state` reads."""
-
-    name: str
-    value: Value | None
-    scope: str
 
 
 def lifecycle_calls(
@@ -202,21 +181,13 @@ def _registry_named(
 ) -> ObjectRef | None:
     """The module- or class-level registry a name (or an attribute of it: `Session.query`) is."""
     target = project.resolve(qualname, module.root)
-    if depth > _MAX_DEPTH or not _is_binding(target):
+    if depth > _MAX_DEPTH or not isinstance(target, Binding):
         return None
-    owner: ModuleFacts = target.module  # type: ignore[union-attr]
-    name: str = target.name  # type: ignore[union-attr]
+    owner, name = target.module, target.name
     bound = owner.bindings.get(name)
     if isinstance(bound, Ref):  # `Session = db.Session`
         return _registry_named(project, bound.qualname, owner, depth + 1)
     return (owner.key, name) if project.value_kind(bound, owner) in _REGISTRIES else None
-
-
-def _is_binding(target: object) -> bool:
-    # Imported here: `resolution` imports the facts, which import this module's facts.
-    from sessionlint.semantics.resolution import Binding
-
-    return isinstance(target, Binding)
 
 
 def _function(module: ModuleFacts, scope: str) -> FunctionFacts | None:
@@ -366,11 +337,9 @@ class Receivers:
 
     def _global(self, qualname: str, module: ModuleFacts, depth: int) -> ObjectRef | None:
         target = self.project.resolve(qualname, module.root)
-        if not _is_binding(target):
+        if not isinstance(target, Binding):
             return None
-        owner: ModuleFacts = target.module  # type: ignore[union-attr]
-        name: str = target.name  # type: ignore[union-attr]
-        rest: tuple[str, ...] = target.rest  # type: ignore[union-attr]
+        owner, name, rest = target.module, target.name, target.rest
         if len(rest) == 2 and rest[0] == "state":
             return self._state(rest[1], depth)
         if rest:
