@@ -126,6 +126,8 @@ class ScopedSessionNotRemoved(Rule):
         semantics = self.semantics
         if not isinstance(target, cst.Name) or not isinstance(value, cst.Call):
             return
+        if not isinstance(value.func, (cst.Name, cst.Attribute)):
+            return  # `make()()`: a registry is made by naming its maker (and chains run deep)
         if not semantics.at_module_level or semantics.main_guards:
             return
         kind = semantics.kind_of(value)

@@ -330,13 +330,11 @@ def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
             return True
     return False
 def _sl011_scoped_session_not_removed(module: ModuleTriage) -> bool:
-    """A module- or class-level binding that is a registry."""
+    """A reference to something that makes a registry (`scoped_session`, a project function
+    returning one): the rule reports a module-level call of it."""
     if module.facts.is_test_file or module.facts.is_migration_file:
         return False
-    project = module.project
-    return any(
-        project.value_kind(value, module.facts) in _REGISTRIES for value in module.facts.bindings.values()
-    )
+    return module.references(_REGISTRIES)
 
 
 def _sl012_async_engine_not_disposed(module: ModuleTriage) -> bool:
