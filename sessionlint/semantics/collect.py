@@ -17,8 +17,16 @@ from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.engines import disposed_names
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, Span, value_refs
 from sessionlint.semantics.spans import SpanMaker
+from sessionlint.semantics.facts import (
+    FunctionFacts,
+    LifecycleCall,
+    ModuleFacts,
+    ParamFacts,
+    StateSlot,
+    value_refs,
+)
+from sessionlint.semantics.lifecycle import lifecycle_calls, state_slots
 from sessionlint.semantics.uses import param_uses
-from sessionlint.semantics.lifecycle import LifecycleCall, StateSlot, lifecycle_calls, state_slots
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
     Awaited,

@@ -9,7 +9,6 @@ from pathlib import PurePath
 
 from sessionlint.roots import module_key
 from sessionlint.semantics.uses import NO_USES, ParamUses
-from sessionlint.semantics.lifecycle import LifecycleCall, StateSlot
 from sessionlint.semantics.values import Attr, Awaited, CallOf, ItemOf, Ref, SubscriptOf, UnionOf, Value, fact
 
 _TEST_FILE = re.compile(r"(^test_.*|.*_test|^conftest)\.pyi?$")

@@ -12,8 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import ClassVar
 
 from sessionlint.roots import ModuleIdentity
-from sessionlint.semantics import contexts, tasks
-from sessionlint.semantics import contexts, lifecycle
+from sessionlint.semantics import contexts, lifecycle, tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.semantics.resolution import (

@@ -329,6 +329,8 @@ def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
         ):
             return True
     return False
+
+
 def _sl011_scoped_session_not_removed(module: ModuleTriage) -> bool:
     """A reference to something that makes a registry (`scoped_session`, a project function
     returning one): the rule reports a module-level call of it."""
