@@ -15,17 +15,17 @@ from sessionlint.semantics import tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.engines import disposed_names
-from sessionlint.semantics.facts import FunctionFacts, ModuleFacts, ParamFacts, Span, value_refs
-from sessionlint.semantics.spans import SpanMaker
 from sessionlint.semantics.facts import (
     FunctionFacts,
     LifecycleCall,
     ModuleFacts,
     ParamFacts,
+    Span,
     StateSlot,
     value_refs,
 )
 from sessionlint.semantics.lifecycle import lifecycle_calls, state_slots
+from sessionlint.semantics.spans import SpanMaker
 from sessionlint.semantics.uses import param_uses
 from sessionlint.semantics.values import (
     TEXT_PREFIX_LENGTH,
