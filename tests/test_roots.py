@@ -57,13 +57,20 @@ def findings(result) -> set[tuple[str, int, str]]:  # type: ignore[no-untyped-de
     return {(item.path, item.row, item.code) for item in reported(result)}
 
 
+_WHOLE_PROJECT_CODES = frozenset({"SL011", "SL012"})
+
+
 def test_checking_the_whole_fixtures_folder_gives_each_case_its_own_findings(tmp_path: Path) -> None:
     """Many cases define an `app` package: each is a source root of its own, so checking them
     all at once finds, in every case, what checking the case alone finds (its inline
     expectations, which `test_fixtures` holds the case alone to).
 
-    The one intended difference: a case's `# config:` lines become a `pyproject.toml` only
-    when it is checked alone; in the whole folder it runs with the default settings."""
+    The intended differences: a case's `# config:` lines become a `pyproject.toml` only
+    when it is checked alone; in the whole folder it runs with the default settings. And
+    the whole-project rules (SL011, SL012) conclude "nothing in the checked tree removes /
+    disposes it" over the whole tree: another case's `remove()` on a receiver the model
+    cannot resolve may be any registry (roots import each other), so they may find less,
+    never more."""
     copy_case(FIXTURES, tmp_path / "fixtures")
     result = run_cli("check", "--no-cache", "--format", "json", "fixtures", cwd=tmp_path)
     by_file: dict[str, set[Expected]] = {}
@@ -81,6 +88,7 @@ def test_checking_the_whole_fixtures_folder_gives_each_case_its_own_findings(tmp
             for item in items
         }
         missing, extra = matches(case.expectations(), got)
+        missing = {item for item in missing if item.code not in _WHOLE_PROJECT_CODES}
         assert not missing and not extra, (
             f"{case.id}: missing {sorted(map(str, missing))}, extra {sorted(map(str, extra))}"
         )
