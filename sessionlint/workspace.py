@@ -71,6 +71,7 @@ from sessionlint.filestate import FileState, InternalError, LintResult
 from sessionlint.fixer import fix_file
 from sessionlint.inputs import RunInputs
 from sessionlint.passes import assign_rules, cached_neighbours, lint_all, read_paths
+from sessionlint.quickedit import quick_edit
 from sessionlint.report import FixedFile, RunOptions, RunReport
 from sessionlint.scope import files_outside
 from sessionlint.semantics.facts import ModuleFacts
@@ -388,6 +389,9 @@ class Workspace:
         """An unsaved buffer replaces the file (`text=None`: the file on disk again); the
         checks of every file whose findings may have changed."""
         key = self._key(path)
+        quick = self._quick_update(key, path, text)
+        if quick is not None:
+            return quick
         previous = self._states.get(key)
         before = set(self._checked)
         self._set_source(key, path, text)
@@ -402,25 +406,78 @@ class Workspace:
             answer[gone] = FileCheck(self._display(gone))
         return answer
 
+    def _quick_update(
+        self, key: str, path: str | os.PathLike[str], text: str | None
+    ) -> dict[str, FileCheck] | None:
+        """The update from the buffer alone when no other file can see the edit (see
+        `quickedit`); None: run the full update."""
+        before = self._sources.get(key)
+        after = self._new_source(key, path, text)
+        if before is None or after is None or self.followed is None or self.exhaustive:
+            return None
+        buffers = {source.display for source in self._buffers.values()}
+        explicit_after = (buffers - {before.display}) | ({after.display} if text is not None else set())
+        previous = self._states.get(key)
+        others = [*self._sources.values(), *(state.source for state in self.neighbours)]
+        edit = quick_edit(
+            self.engine,
+            before,
+            after,
+            previous,
+            (self._named | buffers, self._named | explicit_after),
+            self.followed,
+            self.project,
+            others,
+        )
+        if edit is None:
+            return None
+        self._commit_source(key, after, text is not None)
+        self.project = edit.project
+        if previous is not None:
+            state = edit.state
+            entry = CacheEntry(after.digest, self.engine.identity(after), state.facts, state.error)
+            self.cache.put(key, entry)
+            state.cached = entry
+            self.states = [state if s is previous else s for s in self.states]
+            self._states[key] = state
+            checked = state.source.display not in self.settings.facts_only and assign_rules(
+                state, Triage(self.project), self.engine.selected_codes, self.engine
+            )
+            # The files the rules run on, in the fact pass's order as a full update keeps it.
+            self._checked = {
+                k: s
+                for k, s in self._states.items()
+                if (k == key and checked) or (k != key and k in self._checked)
+            }
+        return self.check([key])
+
     def _set_source(self, key: str, path: str | os.PathLike[str], text: str | None) -> None:
+        source = self._new_source(key, path, text)
+        if source is None:
+            self._buffers.pop(key, None)
+            self._sources.pop(key, None)  # gone (or unreadable): no longer a file of the project
+        else:
+            self._commit_source(key, source, text is not None)
+
+    def _new_source(self, key: str, path: str | os.PathLike[str], text: str | None) -> SourceFile | None:
+        """The file's content after the update: the buffer, or the disk's (None: unreadable)."""
         old = self._sources.get(key)
         file_path = Path(key) if old is None or old.path is not None else None
         display = old.display if old is not None else display_path(os.fspath(path))
         if text is not None:
-            source = SourceFile(file_path, display, text.encode("utf-8"), "utf-8", text)
-            self._buffers[key] = source
-            self._sources[key] = source
-        else:
-            self._buffers.pop(key, None)
-            self._read_from_disk(key, display)
-
-    def _read_from_disk(self, key: str, display: str) -> None:
+            return SourceFile(file_path, display, text.encode("utf-8"), "utf-8", text)
         try:
             data, stamp = read_file(Path(key))
         except UnreadableSource:
-            self._sources.pop(key, None)  # gone (or unreadable): no longer a file of the project
-            return
-        self._sources[key] = SourceFile(Path(key), display, data, stamp=stamp)
+            return None
+        return SourceFile(Path(key), display, data, stamp=stamp)
+
+    def _commit_source(self, key: str, source: SourceFile, buffer: bool) -> None:
+        if buffer:
+            self._buffers[key] = source
+        else:
+            self._buffers.pop(key, None)
+        self._sources[key] = source
 
     def _stale(self, state: FileState) -> bool:
         """Its last findings no longer hold: something its rules looked up changed."""

@@ -163,3 +163,137 @@ def test_reload_reads_a_changed_configuration_and_keeps_the_buffers(project: Pat
     (project / "pyproject.toml").write_text("[tool.sessionlint]\n")
     workspace.reload()
     assert [d.code for d in workspace.check([jobs])[str(jobs)].diagnostics] == ["SL002"]
+
+
+# -- updates answered from the buffer alone (`sessionlint.quickedit`) ----------------------
+
+API = """\
+from fastapi import Depends, FastAPI
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from app.db.session import SessionLocal
+
+app = FastAPI()
+
+
+def get_db():
+    db = SessionLocal()
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+@app.get("/users")
+def users(db: Session = Depends(get_db)):
+    return db.execute(text("SELECT 1")).all()
+
+
+def report() -> int:
+    db = SessionLocal()
+    db.execute(text("SELECT 1"))
+    return 1
+"""
+BODY_EDIT = API.replace("    return 1\n", "    total = 2\n    return total\n")
+NEW_IMPORT = "from app.tasks import send_reminders\n" + BODY_EDIT
+BROKEN = NEW_IMPORT + "\ndef broken(:\n"
+
+
+class Calls:
+    """How many times the fact pass ran and how many files were parsed for facts."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sessionlint.workspace as workspace_module
+        from sessionlint.engine import Engine
+
+        self.fact_passes = self.analyzed = self.triaged = 0
+        fact_pass, analyze, assign = workspace_module.fact_pass, Engine.analyze, workspace_module.assign_rules
+
+        def counted_pass(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.fact_passes += 1
+            return fact_pass(*args, **kwargs)
+
+        def counted_analyze(engine, source, **kwargs):  # type: ignore[no-untyped-def]
+            self.analyzed += 1
+            return analyze(engine, source, **kwargs)
+
+        def counted_assign(*args, **kwargs):  # type: ignore[no-untyped-def]
+            self.triaged += 1
+            return assign(*args, **kwargs)
+
+        monkeypatch.setattr(workspace_module, "fact_pass", counted_pass)
+        monkeypatch.setattr(Engine, "analyze", counted_analyze)
+        monkeypatch.setattr(workspace_module, "assign_rules", counted_assign)
+
+    def reset(self) -> None:
+        self.fact_passes = self.analyzed = self.triaged = 0
+
+
+def rebuilt(root: Path, buffers: dict[str, str]) -> Workspace:
+    """A workspace built from scratch over the disk with these buffers."""
+    fresh = Workspace([root], use_cache=False)
+    for key, text in buffers.items():
+        fresh._set_source(key, key, text)
+    fresh.reload()
+    return fresh
+
+
+def assert_as_rebuilt(workspace: Workspace, root: Path, buffers: dict[str, str]) -> None:
+    fresh = rebuilt(root, buffers)
+    assert list(workspace._checked) == list(fresh._checked)
+    assert [s.rule_codes for s in workspace.checked] == [s.rule_codes for s in fresh.checked]
+    assert workspace.followed is not None and fresh.followed is not None
+    assert workspace.followed.by_module == fresh.followed.by_module
+    assert workspace.check() == fresh.check()
+
+
+@pytest.fixture
+def api_project(project: Path) -> Path:
+    (project / "app" / "api.py").write_text(API)
+    return project
+
+
+def test_updates_answer_as_a_workspace_built_from_scratch(
+    api_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, session = str(api_project / "app" / "api.py"), str(api_project / "app" / "db" / "session.py")
+    workspace = Workspace([api_project], use_cache=False)
+    workspace.check()
+    calls = Calls(monkeypatch)
+    buffers: dict[str, str] = {}
+    steps: list[tuple[str, str | None, bool]] = [
+        (api, BODY_EDIT, True),  # a body edit: the buffer alone
+        (api, NEW_IMPORT, False),  # a new import: the fact pass may reach other files
+        (session, SESSION + "\nPOOL_SIZE = 5\n", True),  # a constant no other file names
+        (session, SESSION.replace("SessionLocal", "SessionMaker"), False),  # a renamed factory
+        (api, BROKEN, False),  # a syntax error
+        (api, NEW_IMPORT, False),  # ... fixed
+        (api, None, False),  # back to the disk
+        (session, SESSION + "\nPOOL_SIZE = 5\n", False),  # the factory's name back
+        (session, None, True),  # back to the disk: only a constant goes
+    ]
+    for path, text, alone in steps:
+        calls.reset()
+        answer = workspace.update(path, text)
+        if text is None:
+            buffers.pop(path, None)
+        else:
+            buffers[path] = text
+        assert (calls.fact_passes == 0) == alone, (path, text)
+        fresh = rebuilt(api_project, buffers)
+        assert answer[path] == fresh.check([path])[path]
+        assert_as_rebuilt(workspace, api_project, buffers)
+    assert [d.code for d in workspace.check([api])[api].diagnostics] == ["SL002"]
+
+
+def test_a_body_edit_analyses_only_the_buffer(api_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    api = str(api_project / "app" / "api.py")
+    workspace = Workspace([api_project], use_cache=False)
+    workspace.check()
+    calls = Calls(monkeypatch)
+    answer = workspace.update(api, BODY_EDIT)
+    assert (calls.fact_passes, calls.analyzed, calls.triaged) == (0, 1, 1)
+    assert list(answer) == [api]
+    assert [(d.code, d.location.row) for d in answer[api].diagnostics] == [("SL002", 24)]
+    assert answer == rebuilt(api_project, {api: BODY_EDIT}).check([api])

@@ -1,0 +1,148 @@
+"""An edit of one buffer answered from that buffer alone, when no other file can see it.
+
+`Workspace.update` re-runs the fact pass over every file, rebuilds the project index and
+re-triages every file: seconds on an application of a thousand files, where an editor wants
+the buffer's findings in a tenth of that. Most edits change nothing another file can see:
+a statement inside an endpoint, a new module-level constant. `quick_edit` decides that from
+the buffer's old and new bytes and facts, and then the workspace only swaps the buffer's
+facts into the index and checks the buffer again. Everything it cannot prove falls back to
+the full update (None), so the answers stay those of a workspace built from scratch:
+
+- the fact pass reaches the file alike (`factpass.reach_signature`: same seeding, same
+  imports, same followed names spelled), and reads it the same way (full or names only);
+- its facts differ only in module-level names (bindings, definitions) and functions whose
+  interface (parameters, decorators, calls, kind) is unchanged, the module's other facts
+  (imports, calls, dependency and lifespan calls, ...) are equal, so every whole-project
+  index over them is too;
+- no changed name is referenced elsewhere in the module (nothing else in it derives from
+  one) nor spelled by any other file (no other module can resolve to it, import it or reach
+  it through a star import: every way of naming a global spells it);
+- the names the fact pass follows from the module (`names_worth_following`) are the same.
+
+Then every other file's facts, triage, reading by the fact pass and findings are unchanged,
+and only the buffer's triage and findings are computed again. A file the fact pass did not
+read, or that holds an SL000 both times, has no facts in the index: the swap alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+
+from sessionlint.engine import Engine
+from sessionlint.factpass import FollowedNames, names_pattern, reach_signature
+from sessionlint.filestate import FileState
+from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
+from sessionlint.semantics.project import ProjectFacts
+from sessionlint.semantics.triage import Triage, names_worth_following
+from sessionlint.sources import SourceFile
+
+__all__ = ["QuickEdit", "quick_edit"]
+
+# Module facts an edit may change without any other file seeing it (checked name by name).
+_BY_NAME = frozenset({"digest", "bindings", "binding_spans", "definitions", "functions", "referenced"})
+# What a function shows the project: how it is called, what it calls, what it is. The rest
+# (its body's locals, returns, dataflow, positions) is asked of it by name only.
+_INTERFACE = ("qualname", "name", "is_async", "is_generator", "is_method", "decorators", "params")
+_INTERFACE += ("calls", "imports", "declared_globals")
+
+
+@dataclass
+class QuickEdit:
+    """The buffer's new state (not yet triaged) and the index with its facts in place."""
+
+    state: FileState
+    project: ProjectFacts
+
+
+def quick_edit(
+    engine: Engine,
+    before: SourceFile,
+    after: SourceFile,
+    previous: FileState | None,
+    explicit: tuple[set[str], set[str]],
+    followed: FollowedNames,
+    project: ProjectFacts,
+    others: Iterable[SourceFile],
+) -> QuickEdit | None:
+    """The edit from `before` to `after` answered alone, or None (run the full update).
+    `previous`: the file's state (None: the fact pass did not read it); `explicit`: the files
+    named before and after the edit; `others`: every other file's source."""
+    after.identity = engine.identity(before)
+    if reach_signature(engine, before, explicit[0], followed) != reach_signature(
+        engine, after, explicit[1], followed
+    ):
+        return None
+    if previous is None:
+        return QuickEdit(FileState(after), project)
+    old = previous.facts
+    state = engine.analyze(after, shallow=old is not None and old.shallow)
+    if state.internal_error is not None or (old is None) != (state.facts is None):
+        return None
+    if old is None or state.facts is None:
+        return QuickEdit(state, project)  # an SL000 both times: nothing in the index
+    changed = changed_names(old, state.facts)
+    if changed is None or (changed and _spelled_elsewhere(changed, others, before, after)):
+        return None
+    swapped = _swapped(engine, project, old, state.facts)
+    if swapped is None:
+        return None
+    if names_worth_following(old, Triage(project)) != names_worth_following(state.facts, Triage(swapped)):
+        return None
+    return QuickEdit(state, swapped)
+
+
+def changed_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
+    """The module-level names whose facts differ, when only such names differ and nothing
+    else in the module refers to them; None otherwise."""
+    for item in fields(ModuleFacts):
+        if item.name not in _BY_NAME and getattr(old, item.name) != getattr(new, item.name):
+            return None
+    changed = {
+        name
+        for name in old.bindings.keys() | new.bindings.keys()
+        if _binding(old, name) != _binding(new, name)
+    }
+    changed |= old.definitions ^ new.definitions
+    for qualname in old.functions.keys() | new.functions.keys():
+        was, now = old.functions.get(qualname), new.functions.get(qualname)
+        if was == now:
+            continue
+        if was is None or now is None or _interface(was) != _interface(now):
+            return None  # a function added, removed or called differently: indexes may change
+        changed.add(qualname.split(".")[0].split("#")[0])
+    if any(name.split(".")[0] in changed for name in old.referenced | new.referenced):
+        return None  # other facts of the module derive from a changed name
+    return changed
+
+
+def _binding(facts: ModuleFacts, name: str) -> tuple[object, ...]:
+    return (name in facts.bindings, facts.bindings.get(name), facts.binding_spans.get(name))
+
+
+def _interface(function: FunctionFacts) -> tuple[object, ...]:
+    return tuple(getattr(function, name) for name in _INTERFACE)
+
+
+def _spelled_elsewhere(
+    names: set[str], others: Iterable[SourceFile], before: SourceFile, after: SourceFile
+) -> bool:
+    pattern = names_pattern(frozenset(names))
+    return pattern is not None and any(
+        pattern.search(source.data) is not None
+        for source in others
+        if source is not before and source is not after
+    )
+
+
+def _swapped(
+    engine: Engine, project: ProjectFacts, old: ModuleFacts, new: ModuleFacts
+) -> ProjectFacts | None:
+    """The index with `new` in place of `old`, its whole-project indexes kept (equal: see the
+    module docstring); None when `old` is not the module the index holds under its key (two
+    files are the same module)."""
+    if project.modules.get(old.key) is not old:
+        return None
+    modules = [new if facts is old else facts for facts in project.modules.values()]
+    complete = project._complete  # a callable stays unasked
+    return engine.project(modules, indexes=project.known_indexes(), complete=complete)
