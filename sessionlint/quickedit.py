@@ -111,9 +111,22 @@ def changed_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
         if was is None or now is None or _interface(was) != _interface(now):
             return None  # a function added, removed or called differently: indexes may change
         changed.add(qualname.split(".")[0].split("#")[0])
-    if any(name.split(".")[0] in changed for name in old.referenced | new.referenced):
+    if changed & _referenced_globals(old) or changed & _referenced_globals(new):
         return None  # other facts of the module derive from a changed name
     return changed
+
+
+def _referenced_globals(facts: ModuleFacts) -> set[str]:
+    """The module's own globals its references name (qualified by the module's name, as
+    `m.x`), and the first part of every reference (a conservative reading of the rest)."""
+    prefix = f"{facts.module}." if facts.module else ""
+    names = {reference.split(".")[0] for reference in facts.referenced}
+    names |= {
+        reference[len(prefix) :].split(".")[0]
+        for reference in facts.referenced
+        if reference.startswith(prefix)
+    }
+    return names
 
 
 def _binding(facts: ModuleFacts, name: str) -> tuple[object, ...]:
@@ -128,8 +141,10 @@ def _spelled_elsewhere(
     names: set[str], others: Iterable[SourceFile], before: SourceFile, after: SourceFile
 ) -> bool:
     pattern = names_pattern(frozenset(names))
+    spellings = [name.encode() for name in names]
+    # A search for the bytes first: a pattern starting with `\b` is tried at every position.
     return pattern is not None and any(
-        pattern.search(source.data) is not None
+        any(spelling in source.data for spelling in spellings) and pattern.search(source.data) is not None
         for source in others
         if source is not before and source is not after
     )

@@ -198,6 +198,13 @@ def report() -> int:
 BODY_EDIT = API.replace("    return 1\n", "    total = 2\n    return total\n")
 NEW_IMPORT = "from app.tasks import send_reminders\n" + BODY_EDIT
 BROKEN = NEW_IMPORT + "\ndef broken(:\n"
+# The factory's value comes from a private name: changing it changes what `SessionLocal` is.
+INDIRECT = "from sqlalchemy.ext.asyncio import async_sessionmaker\n" + SESSION.replace(
+    "SessionLocal = sessionmaker(bind=engine)",
+    "_sync = sessionmaker(bind=engine)\n_async = async_sessionmaker(bind=engine)\n"
+    "_factory = _sync\nSessionLocal = _factory",
+)
+ASYNC_INDIRECT = INDIRECT.replace("_factory = _sync", "_factory = _async")
 
 
 class Calls:
@@ -267,6 +274,8 @@ def test_updates_answer_as_a_workspace_built_from_scratch(
         (api, NEW_IMPORT, False),  # a new import: the fact pass may reach other files
         (session, SESSION + "\nPOOL_SIZE = 5\n", True),  # a constant no other file names
         (session, SESSION.replace("SessionLocal", "SessionMaker"), False),  # a renamed factory
+        (session, INDIRECT, False),
+        (session, ASYNC_INDIRECT, False),  # a private name another one in the module derives from
         (api, BROKEN, False),  # a syntax error
         (api, NEW_IMPORT, False),  # ... fixed
         (api, None, False),  # back to the disk

@@ -13,6 +13,7 @@ method called through `self`, a callback passed as a value) is simply not in a c
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -40,7 +41,13 @@ def is_migration_module(module: ModuleFacts) -> bool:
 
 
 def in_script_folder(module: ModuleFacts) -> bool:
-    return any(part in _SCRIPT_FOLDERS for part in PurePath(module.path).parts[:-1])
+    return _in_script_folder(module.path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_script_folder(path: str) -> bool:
+    # Asked for every call SL003 meets: an editor's re-check of a large module asked it hundreds of times.
+    return any(part in _SCRIPT_FOLDERS for part in PurePath(path).parts[:-1])
 
 
 def is_command(project: ProjectFacts, function: Function) -> bool:
