@@ -87,7 +87,10 @@ def quick_edit(
     swapped = _swapped(engine, project, old, state.facts)
     if swapped is None:
         return None
-    if names_worth_following(old, Triage(project)) != names_worth_following(state.facts, Triage(swapped)):
+    # Those names come from bindings and functions: with none of them changed, neither are they.
+    if changed and names_worth_following(old, Triage(project)) != names_worth_following(
+        state.facts, Triage(swapped)
+    ):
         return None
     return QuickEdit(state, swapped)
 
