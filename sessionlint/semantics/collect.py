@@ -11,7 +11,7 @@ import functools
 from collections.abc import Iterable, Iterator
 from typing import Callable, Optional, cast
 
-from sessionlint.semantics import tasks
+from sessionlint.semantics import callsites, tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.dataflow import dataflow
 from sessionlint.semantics.engines import disposed_names
@@ -232,6 +232,7 @@ class _ModuleCollector:
         self.scope = ""
         self.scope_is_async = False
         self.main_nodes: frozenset[int] = frozenset()
+        self.receiver_globals: set[str] = set()
 
     # -- names -----------------------------------------------------------------------------
 
@@ -332,6 +333,7 @@ class _ModuleCollector:
                 self.toplevel_calls.add(func.qualname)
             if func.qualname in vocab.CONSTRUCTORS:
                 self.constructor_calls.append(cast(CallOf, value_of(node, resolve)))
+        self.receiver_globals.update(callsites.receiver_globals(node, lambda e: value_of(e, resolve)))
         callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         # The whole call's value only where it is kept: most calls are just callees.
         if callee in _DEPENDENCY_CALL_NAMES:
@@ -695,6 +697,7 @@ class _FunctionWalker:
             starts_tasks=tasks.starts_tasks(self.nodes),
             param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
             disposed=_frozen(disposed_names(self.node.body, self.nodes)),
+            **callsites.function_facts(self.nodes, lambda expr: value_of(expr, self.resolve)),
             span=span,
         )
 
@@ -747,6 +750,7 @@ def collect(
         constructor_calls=tuple(collector.constructor_calls),
         lifecycle_calls=tuple(collector.lifecycle_calls),
         state_slots=tuple(collector.state_slots),
+        receiver_globals=_frozen(collector.receiver_globals),
         referenced=_frozen(referenced),
         shallow=shallow,
     )
