@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 from typing import cast
 
+from sessionlint.semantics import callsites
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect_function import FunctionWalker
 from sessionlint.semantics.collect_nodes import all_args, bound_names, frozen, own_nodes
@@ -59,6 +60,7 @@ class _ModuleCollector:
         self.main_calls: set[str] = set()
         self.constructor_calls: list[CallOf] = []
         self.lifespan_refs: list[Value | None] = []
+        self.receiver_globals: set[str] = set()
         self.lifecycle_calls: list[LifecycleCall] = []
         self.state_slots: list[StateSlot] = []
         # The function being walked (`lifecycle`): its qualname and whether it is `async def`.
@@ -165,6 +167,7 @@ class _ModuleCollector:
                 self.toplevel_calls.add(func.qualname)
             if func.qualname in vocab.CONSTRUCTORS:
                 self.constructor_calls.append(cast(CallOf, value_of(node, resolve)))
+        self.receiver_globals.update(callsites.receiver_globals(node, lambda e: value_of(e, resolve)))
         callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
         # The whole call's value only where it is kept: most calls are just callees.
         if callee in _DEPENDENCY_CALL_NAMES:
@@ -299,6 +302,7 @@ def collect(
         chained_calls=frozen(collector.chained_calls),
         main_calls=frozen(collector.main_calls),
         constructor_calls=tuple(collector.constructor_calls),
+        receiver_globals=frozen(collector.receiver_globals),
         lifecycle_calls=tuple(collector.lifecycle_calls),
         state_slots=tuple(collector.state_slots),
         referenced=frozen(referenced),

@@ -9,7 +9,7 @@ import ast
 from collections.abc import Iterator
 from typing import cast
 
-from sessionlint.semantics import tasks
+from sessionlint.semantics import callsites, tasks
 from sessionlint.semantics import vocabulary as vocab
 from sessionlint.semantics.collect_nodes import NOTHING, SCOPES, all_args, bound_names, frozen, own_nodes
 from sessionlint.semantics.collect_values import NameResolver, import_bindings, value_of
@@ -285,5 +285,6 @@ class FunctionWalker:
             starts_tasks=tasks.starts_tasks(self.nodes),
             param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
             disposed=frozen(disposed_names(self.node.body, self.nodes)),
+            **callsites.function_facts(self.nodes, lambda expr: value_of(expr, self.resolve)),
             span=span,
         )

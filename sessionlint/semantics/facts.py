@@ -98,6 +98,11 @@ class FunctionFacts:
     # `try` holds every use of them, or later in the binding's block): see
     # `engines.disposed_names`.
     disposed: frozenset[str] = frozenset()
+    # Call sites the triage tells apart (see `callsites`): every (callee, position or keyword,
+    # value) of a call given as an argument to a call of a global (SL002), and the receivers
+    # of coroutine methods called without `await` right there (SL009).
+    inline_call_args: tuple[tuple[str, int | str, CallOf], ...] = ()
+    coroutine_receivers: tuple[Value, ...] = ()
     # The header `def name` / `async def name`: where the function is defined (evidence).
     span: Span = NO_SPAN
 
@@ -188,6 +193,9 @@ class ModuleFacts:
     # scope (`lifecycle`): who disposes an engine, removes a registry's sessions.
     lifecycle_calls: tuple[LifecycleCall, ...] = ()
     state_slots: tuple[StateSlot, ...] = ()
+    # The globals the receivers of coroutine-method calls are made of (`get_db().execute()`,
+    # `app.db.session.commit()`), anywhere in the module: see `callsites.receiver_globals`.
+    receiver_globals: frozenset[str] = frozenset()
     # Qualified names of every global the facts above mention, functions' included.
     referenced: frozenset[str] = frozenset()
     # Only module-level names were collected, no function: a module read for what other

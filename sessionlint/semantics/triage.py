@@ -221,12 +221,28 @@ def _sl002_session_not_closed(module: ModuleTriage) -> bool:
         for function in module.functions
         for name in function.facts.assigned_names
         for value in function.facts.locals.get(name, ())
-    ) or any(
-        # A session made inline as an argument (`purge(SessionLocal())`): a function calling
-        # a session source and a project function.
-        module.any_kind(function.facts.calls, _SESSION_SOURCES) and len(function.facts.calls) > 1
-        for function in module.functions
-    )
+    ) or any(_passes_new_session(module, function) for function in module.functions)
+
+
+def _passes_new_session(module: ModuleTriage, function: Function) -> bool:
+    """A session made inline as an argument of a project function that only uses that
+    parameter (`purge(SessionLocal())`): the rule's own questions, asked of the recorded
+    call sites (`callsites.inline_call_args`)."""
+    project = module.project
+    for callee_name, key, value in function.facts.inline_call_args:
+        if not module.may_create_session(value) or not project.creates_pooled_session(function, value):
+            continue
+        callee = project.function_of(Ref(callee_name), module.facts)
+        if callee is None or callee.facts.is_method:
+            continue
+        if isinstance(key, str):
+            name: str | None = key
+        else:
+            params = callee.facts.params
+            name = params[key].name if key < len(params) else None
+        if name is not None and project.only_uses_param(callee, name):
+            return True
+    return False
 
 
 def _sl003_engine_in_function(module: ModuleTriage) -> bool:
@@ -291,21 +307,26 @@ def _sl008_module_level_session(module: ModuleTriage) -> bool:
 
 def _sl009_async_session_not_awaited(module: ModuleTriage) -> bool:
     """A receiver of an async kind: a call giving one (`factory().execute`, a module-level
-    session's method), or a parameter or local name of such a kind."""
+    session's method), or a receiver of a coroutine method not awaited in a function."""
     if not module.references(_ASYNC):
         return False
-    for name in module.facts.calls:
-        if module.call_kinds(name) & _ASYNC_RECEIVERS or module.binding_kind(name) in _ASYNC_RECEIVERS:
-            return True
-    if any(module.call_kinds(name) & _ASYNC_SESSION_MAKERS for name in module.facts.chained_calls):
-        return True
     project = module.project
-    for function in module.functions:
-        facts = function.facts
-        for name in (*(param.name for param in facts.params), *facts.locals):
-            if project.local_kind(name, module.facts, facts) in _ASYNC_RECEIVERS:
-                return True
-    return False
+    # A receiver made of a global (`get_db().execute`, `factory()().commit`, a module-level
+    # session's method), anywhere in the module (`callsites.receiver_globals`).
+    for name in module.facts.receiver_globals:
+        if module.call_kinds(name) & (_ASYNC_RECEIVERS | _ASYNC_SESSION_MAKERS):
+            return True
+        if project.value_kind(Ref(name), module.facts) in _ASYNC_RECEIVERS:
+            return True
+        if module.binding_kind(name) in _ASYNC_RECEIVERS:
+            return True
+    # A receiver in a function (a parameter, a local, `self.session`, ...) the rule could
+    # find a coroutine method called on without `await` (`callsites.coroutine_receivers`).
+    return any(
+        project.value_kind(receiver, module.facts, function.facts) in _ASYNC_RECEIVERS
+        for function in module.functions
+        for receiver in function.facts.coroutine_receivers
+    )
 
 
 def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
