@@ -26,7 +26,8 @@ from sessionlint.limits import (
 )
 from sessionlint.roots import ModuleIdentity, SourceRoots, configured_roots
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.collect import collect, import_bindings
+from sessionlint.semantics.collect import collect
+from sessionlint.semantics.collect_values import import_bindings
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import FunctionRef, ProjectFacts
 from sessionlint.sources import SourceFile, UnreadableSource, decode, error_diagnostic

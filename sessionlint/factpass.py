@@ -15,7 +15,7 @@ from sessionlint.diagnostics import Diagnostic
 from sessionlint.engine import Engine, _word_pattern
 from sessionlint.filestate import FileState, InternalError
 from sessionlint.parallel import parallel_map
-from sessionlint.semantics.collect import relative_import_base
+from sessionlint.semantics.collect_values import relative_import_base
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.triage import Triage, names_worth_following
 from sessionlint.sources import SourceFile

@@ -15,7 +15,7 @@ import libcst as cst
 
 from sessionlint.diagnostics import Related
 from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.collect import string_value
+from sessionlint.semantics.collect_values import string_value
 from sessionlint.semantics.evidence import Evidence
 from sessionlint.semantics.facts import ModuleFacts
 from sessionlint.semantics.project import Function, ProjectFacts
@@ -266,7 +266,7 @@ class FileSemantics:
 
 
 def expression_value(node: cst.BaseExpression | None, resolve) -> Value | None:  # type: ignore[no-untyped-def]
-    """The symbolic value of a LibCST expression (the twin of `collect.value_of`)."""
+    """The symbolic value of a LibCST expression (the twin of `collect_values.value_of`)."""
     if node is None:
         return None
     if isinstance(node, cst.Name):

@@ -57,6 +57,7 @@ class Function:
 
 
 Target = Union[External, Binding, Function, None]
+FunctionRef = tuple[str, str]  # (module key, function qualname): see `ModuleFacts.key`
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,68 @@
+"""The fact pass's walk of one scope: its own nodes in source order (nested scopes left
+out), the names a target binds, a function's parameters, and shared empty sets.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Iterable, Iterator
+
+SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+# Fields that never hold a node the fact pass looks at: names and flags (plain values), and
+# the `Load` / `Store` / operator singletons (their parents are what is checked).
+_LEAF_FIELDS = frozenset(
+    {"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "asname", "module", "level"}
+    | {"kind", "conversion", "is_async", "type_comment"}
+)
+
+
+@functools.cache
+def _child_fields(node_class: type[ast.AST]) -> tuple[str, ...]:
+    return tuple(name for name in node_class._fields if name not in _LEAF_FIELDS)
+
+
+def own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
+    """Every node of a scope's body in source order, not descending into nested scopes.
+
+    Computed once per scope and reused by every question asked of it: walking the tree is
+    most of the fact pass's cost (`ast.iter_child_nodes` also yields every `Load` context).
+    """
+    nodes: list[ast.AST] = []
+    stack = list(body)[::-1]
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if isinstance(node, SCOPES):
+            continue
+        children: list[ast.AST] = []
+        for field in _child_fields(type(node)):
+            value = getattr(node, field, None)
+            if isinstance(value, list):
+                children += [item for item in value if isinstance(item, ast.AST)]
+            elif isinstance(value, ast.AST):
+                children.append(value)
+        stack += children[::-1]
+    return nodes
+
+
+def bound_names(target: ast.AST) -> Iterator[str]:
+    # Only names the target binds: `db.info["x"] = 1` and `app.state.engine = e` bind nothing.
+    for node in ast.walk(target):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            yield node.id
+
+
+def all_args(args: ast.arguments) -> list[ast.arg]:
+    extra = [a for a in (args.vararg, args.kwarg) if a is not None]
+    return args.posonlyargs + args.args + args.kwonlyargs + extra
+
+
+NOTHING: frozenset[str] = frozenset()
+
+
+def frozen(names: Iterable[str]) -> frozenset[str]:
+    """One shared empty set: most functions call, share or declare nothing, and an empty
+    frozenset costs as much memory as a small full one."""
+    return frozenset(names) or NOTHING
