@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sessionlint.output.rules import rule_docs  # noqa: E402  (after the path is set)
+from sessionlint.report.formats.rules import rule_docs  # noqa: E402  (after the path is set)
 
 DOCS = ROOT / "docs" / "rules"
 _FIX = {"never": "", "sometimes": "sometimes", "always": "yes"}

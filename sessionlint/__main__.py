@@ -9,7 +9,7 @@ def run() -> None:
     """The command line. Ctrl-C while it starts (importing click and the tool take a
     moment) ends it as Ctrl-C later does: exit 130, no traceback."""
     try:
-        from sessionlint.cli import EXIT_INTERRUPTED, main
+        from sessionlint.entry.cli import EXIT_INTERRUPTED, main
     except KeyboardInterrupt:
         sys.exit(130)
     try:

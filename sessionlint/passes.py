@@ -13,17 +13,17 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from sessionlint.cache import Cache, CachedFindings
-from sessionlint.codes import UNUSED_NOQA
-from sessionlint.engine import Engine
-from sessionlint.factpass import cache_key
-from sessionlint.files import ProjectWalk
-from sessionlint.filestate import FileState, LintResult
+from sessionlint.cache.store import Cache, CachedFindings
+from sessionlint.discover.files import ProjectWalk
+from sessionlint.facts.engine import Engine
+from sessionlint.facts.factpass import cache_key
+from sessionlint.facts.filestate import FileState, LintResult
 from sessionlint.parallel import parallel_map
-from sessionlint.report import RunReport
-from sessionlint.semantics.project import ProjectFacts
-from sessionlint.semantics.triage import Triage
-from sessionlint.sources import SourceFile
+from sessionlint.project.index import ProjectFacts
+from sessionlint.read.sources import SourceFile
+from sessionlint.report.run import RunReport
+from sessionlint.settings.codes import UNUSED_NOQA
+from sessionlint.triage.triage import Triage
 
 
 def read_paths(items: Sequence[SourceFile] | Sequence[FileState]) -> list[str]:

@@ -29,13 +29,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from sessionlint.engine import Engine
-from sessionlint.factpass import FollowedNames, names_pattern, reach_signature
-from sessionlint.filestate import FileState
-from sessionlint.semantics.facts import FunctionFacts, ModuleFacts
-from sessionlint.semantics.project import ProjectFacts
-from sessionlint.semantics.triage import Triage, names_worth_following
-from sessionlint.sources import SourceFile
+from sessionlint.facts.engine import Engine
+from sessionlint.facts.factpass import FollowedNames, names_pattern, reach_signature
+from sessionlint.facts.facts import FunctionFacts, ModuleFacts
+from sessionlint.facts.filestate import FileState
+from sessionlint.project.index import ProjectFacts
+from sessionlint.read.sources import SourceFile
+from sessionlint.triage.triage import Triage, names_worth_following
 
 __all__ = ["QuickEdit", "quick_edit"]
 

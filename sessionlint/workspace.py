@@ -60,24 +60,24 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sessionlint.cache import DEFAULT_DIRECTORY, Cache, CacheEntry
-from sessionlint.codes import KNOWN_CODES
-from sessionlint.config import Settings
-from sessionlint.configuration import Configuration, default_root_of
-from sessionlint.diagnostics import Diagnostic
-from sessionlint.engine import Engine
-from sessionlint.factpass import FollowedNames, analyze_all, cache_key, fact_pass
-from sessionlint.filestate import FileState, InternalError, LintResult
-from sessionlint.fixer import fix_file
-from sessionlint.inputs import RunInputs
+from sessionlint.cache.store import DEFAULT_DIRECTORY, Cache, CacheEntry
+from sessionlint.discover.scope import files_outside
+from sessionlint.facts.engine import Engine
+from sessionlint.facts.factpass import FollowedNames, analyze_all, cache_key, fact_pass
+from sessionlint.facts.facts import ModuleFacts
+from sessionlint.facts.filestate import FileState, InternalError, LintResult
+from sessionlint.fixes.fixer import fix_file
 from sessionlint.passes import assign_rules, cached_neighbours, lint_all, read_paths
+from sessionlint.project.index import ProjectFacts
 from sessionlint.quickedit import quick_edit
-from sessionlint.report import FixedFile, RunOptions, RunReport
-from sessionlint.scope import files_outside
-from sessionlint.semantics.facts import ModuleFacts
-from sessionlint.semantics.project import ProjectFacts
-from sessionlint.semantics.triage import Triage
-from sessionlint.sources import SourceFile, UnreadableSource, decode, display_path, read_file
+from sessionlint.read.inputs import RunInputs
+from sessionlint.read.sources import SourceFile, UnreadableSource, decode, display_path, read_file
+from sessionlint.report.diagnostics import Diagnostic
+from sessionlint.report.run import FixedFile, RunOptions, RunReport
+from sessionlint.settings.codes import KNOWN_CODES
+from sessionlint.settings.config import Settings
+from sessionlint.settings.configuration import Configuration, default_root_of
+from sessionlint.triage.triage import Triage
 
 __all__ = ["FileCheck", "FileFix", "Workspace"]
 

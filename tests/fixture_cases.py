@@ -141,7 +141,7 @@ class InProcessResult:
 
 
 def run_in_process(*args: str, cwd: Path) -> InProcessResult:
-    """`sessionlint ARGS` run from `cwd` in this process: click's CliRunner on `sessionlint.cli.main`,
+    """`sessionlint ARGS` run from `cwd` in this process: click's CliRunner on `sessionlint.entry.cli.main`,
     the entry point both the `sessionlint` script and `python -m sessionlint` call, so options,
     configuration, the run, the output and the exit code are the command's own. It saves the
     interpreter's start and imports (about a second a case under load); what only a process shows
@@ -151,7 +151,7 @@ def run_in_process(*args: str, cwd: Path) -> InProcessResult:
     """
     from click.testing import CliRunner
 
-    from sessionlint.cli import main
+    from sessionlint.entry.cli import main
 
     try:
         runner = CliRunner(mix_stderr=False)  # type: ignore[call-arg]  # click 8.1

@@ -171,12 +171,12 @@ def importing(name, *args, **kwargs):
 
 builtins.__import__ = importing
 if moment == "later":
-    import sessionlint.inputs
+    import sessionlint.read.inputs
 
     def read_all(self):
         os.kill(os.getpid(), signal.SIGINT)
 
-    sessionlint.inputs.RunInputs.read_all = read_all
+    sessionlint.read.inputs.RunInputs.read_all = read_all
 sys.argv = ["sessionlint", *sys.argv[1:]]
 runpy.run_module("sessionlint", run_name="__main__", alter_sys=True)
 """

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.config import Settings
-from sessionlint.run import RunOptions, check_paths
+from sessionlint.entry.run import RunOptions, check_paths
+from sessionlint.settings.config import Settings
 from tests.fixture_cases import run_cli
 
 GOOD = b'from sqlalchemy import create_engine\nengine = create_engine("postgresql://x")\n'
@@ -464,18 +464,18 @@ def _check_in(folder: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, 
 
 
 def test_file_deleted_between_discovery_and_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sessionlint.inputs
+    import sessionlint.read.inputs
 
     (tmp_path / "good.py").write_bytes(GOOD)
     (tmp_path / "vanishing.py").write_bytes(GOOD)
-    discover = sessionlint.inputs.discover
+    discover = sessionlint.read.inputs.discover
 
     def discover_then_delete(*args, **kwargs):  # type: ignore[no-untyped-def]
         found = discover(*args, **kwargs)
         (tmp_path / "vanishing.py").unlink()
         return found
 
-    monkeypatch.setattr(sessionlint.inputs, "discover", discover_then_delete)
+    monkeypatch.setattr(sessionlint.read.inputs, "discover", discover_then_delete)
     found = _check_in(tmp_path, monkeypatch)
     assert ("vanishing.py", "SL000", "cannot read file: No such file or directory") in found
     assert ("good.py", "SL005") in {(path, code) for path, code, _ in found}

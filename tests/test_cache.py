@@ -184,27 +184,27 @@ def test_fix_with_parallel_fact_pass_fixes_every_file(tmp_path: Path) -> None:
 
 def _check_in_process(folder: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list, list[str]]:
     """Findings, and the files the run read."""
-    import sessionlint.inputs
-    from sessionlint.config import Settings
-    from sessionlint.run import RunOptions, check_paths
+    import sessionlint.read.inputs
+    from sessionlint.entry.run import RunOptions, check_paths
+    from sessionlint.settings.config import Settings
 
     read: list[str] = []
-    read_file = sessionlint.inputs.read_file
+    read_file = sessionlint.read.inputs.read_file
 
     def counting(path: Path):  # type: ignore[no-untyped-def]
         read.append(path.name)
         return read_file(path)
 
-    monkeypatch.setattr(sessionlint.inputs, "read_file", counting)
+    monkeypatch.setattr(sessionlint.read.inputs, "read_file", counting)
     monkeypatch.chdir(folder)
     report = check_paths([Path(".")], Settings(root=folder), RunOptions(cache_dir=folder / ".cache", jobs=1))
     return [(d.path, d.location, d.code) for d in report.diagnostics], read
 
 
 def test_unchanged_stamps_answer_without_reading(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sessionlint.cache
+    import sessionlint.cache.store
 
-    monkeypatch.setattr(sessionlint.cache, "RACY_NS", 0)  # the files were written just now
+    monkeypatch.setattr(sessionlint.cache.store, "RACY_NS", 0)  # the files were written just now
     first, read = _check_in_process(project, monkeypatch)
     assert len(read) == 4
     again, read = _check_in_process(project, monkeypatch)
@@ -232,9 +232,9 @@ def test_files_changed_just_before_a_run_are_read_again(
 
 
 def test_an_undone_edit_reads_only_that_file(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import sessionlint.cache
+    import sessionlint.cache.store
 
-    monkeypatch.setattr(sessionlint.cache, "RACY_NS", 0)
+    monkeypatch.setattr(sessionlint.cache.store, "RACY_NS", 0)
     first, _ = _check_in_process(project, monkeypatch)
     routes = project / "app" / "routes.py"
     stat = routes.stat()

@@ -165,8 +165,8 @@ def test_gitlab_fingerprints_survive_an_edit_elsewhere(workdir: Path) -> None:
 def test_reports_read_the_files_as_they_are_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An editor or a library user renders again after an edit, in the same process: the
     line texts (fingerprints, byte columns) are those of the file now, not of a first read."""
-    from sessionlint.diagnostics import Diagnostic, Location
-    from sessionlint.output import gitlab, rdjson
+    from sessionlint.report.diagnostics import Diagnostic, Location
+    from sessionlint.report.formats import gitlab, rdjson
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "db.py").write_text("engine = create_engine(url)\n", encoding="utf-8")

@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sessionlint.semantics.collect import collect
+from sessionlint.facts.collect import collect
 from tests.fixture_cases import run_cli
 from tests.test_output_formats import SCHEMA_PATH, validate
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.factpass import SpelledWords, names_pattern
-from sessionlint.sources import SourceFile
+from sessionlint.facts.factpass import SpelledWords, names_pattern
+from sessionlint.read.sources import SourceFile
 
 TEXT = (
     b"from app.db import get_db, SessionLocal\n"

@@ -17,12 +17,12 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
-import sessionlint.codes
 import sessionlint.rules
+import sessionlint.settings.codes
 import sessionlint.workspace
-from sessionlint.config import Settings
+from sessionlint.entry.run import RunOptions, RunReport, check_paths
 from sessionlint.rules import Rule
-from sessionlint.run import RunOptions, RunReport, check_paths
+from sessionlint.settings.config import Settings
 from tests.fixture_cases import run_cli
 
 PLAIN = b'from sqlalchemy import create_engine\n\nengine = create_engine("postgresql://x")\n'
@@ -273,7 +273,7 @@ def _with_rules(monkeypatch: pytest.MonkeyPatch, *rules: type[Rule]) -> None:
     """Registered like a real rule: in the rule list and in the static table of codes."""
     monkeypatch.setattr(sessionlint.rules, "ALL_RULES", (*sessionlint.rules.ALL_RULES, *rules))
     for rule in rules:
-        monkeypatch.setitem(sessionlint.codes.RULE_NAMES, rule.code, rule.name)
+        monkeypatch.setitem(sessionlint.settings.codes.RULE_NAMES, rule.code, rule.name)
 
 
 def test_unparseable_fix_dropped_and_never_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -380,7 +380,7 @@ def test_write_failure_exits_2_and_says_why(tmp_path: Path) -> None:
         "def full(*args, **kwargs):\n"
         "    raise OSError(28, 'No space left on device')\n"
         "tempfile.mkstemp = full\n"
-        "from sessionlint.cli import main\n"
+        "from sessionlint.entry.cli import main\n"
         "main(prog_name='sessionlint')\n"
     )
     result = subprocess.run(

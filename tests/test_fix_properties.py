@@ -37,9 +37,9 @@ import libcst as cst
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from sessionlint.config import Settings
-from sessionlint.run import RunOptions, check_stdin
-from sessionlint.tokenview import tokenizer_view
+from sessionlint.entry.run import RunOptions, check_stdin
+from sessionlint.rulepass.tokenview import tokenizer_view
+from sessionlint.settings.config import Settings
 from tests.fixture_cases import all_cases
 
 CHECK = RunOptions(use_cache=False)

@@ -129,7 +129,7 @@ import sys
 
 import libcst as cst
 
-import sessionlint.codes
+import sessionlint.settings.codes
 import sessionlint.rules
 from sessionlint.rules import Rule
 
@@ -145,8 +145,8 @@ class AwaitsInPlainDef(Rule):
 
 
 sessionlint.rules.ALL_RULES = (*sessionlint.rules.ALL_RULES, AwaitsInPlainDef)
-sessionlint.codes.RULE_NAMES["SL993"] = AwaitsInPlainDef.name
-from sessionlint.cli import main
+sessionlint.settings.codes.RULE_NAMES["SL993"] = AwaitsInPlainDef.name
+from sessionlint.entry.cli import main
 
 main(prog_name="sessionlint")
 """

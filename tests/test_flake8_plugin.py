@@ -1,7 +1,7 @@
 """The flake8 plugin, run by real flake8 in a subprocess over every fixture case.
 
 flake8 checks one file at a time, so the plugin cannot see facts that live in other files
-(see the `sessionlint.flake8_plugin` docstring). Every case on which flake8 and the inline
+(see the `sessionlint.entry.flake8_plugin` docstring). Every case on which flake8 and the inline
 expectations differ is listed in `DIFFERS` with the reason; a listed case that stops
 differing fails too, so the list stays honest.
 """

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.codes import KNOWN_CODES
-from sessionlint.config import Settings, load_settings
-from sessionlint.run import RunOptions, RunReport, check_paths
+from sessionlint.entry.run import RunOptions, RunReport, check_paths
+from sessionlint.settings.codes import KNOWN_CODES
+from sessionlint.settings.config import Settings, load_settings
 from tests.fixture_cases import Case, all_cases, run_cli
 
 DB = """\

@@ -20,11 +20,11 @@ LAUNCHER = textwrap.dedent(
 
     import libcst as cst
 
-    import sessionlint.codes
-    import sessionlint.engine
-    import sessionlint.fixer
+    import sessionlint.settings.codes
+    import sessionlint.facts.engine
+    import sessionlint.fixes.fixer
     import sessionlint.rules
-    import sessionlint.run
+    import sessionlint.entry.run
     from sessionlint.rules import Rule
 
 
@@ -43,28 +43,28 @@ LAUNCHER = textwrap.dedent(
     where = sys.argv.pop(1)
     if where == "rule":
         sessionlint.rules.ALL_RULES = (*sessionlint.rules.ALL_RULES, Explodes)
-        sessionlint.codes.RULE_NAMES[Explodes.code] = Explodes.name  # registered like a real rule
+        sessionlint.settings.codes.RULE_NAMES[Explodes.code] = Explodes.name  # registered like a real rule
     elif where == "facts":
-        collect = sessionlint.engine.collect
+        collect = sessionlint.facts.engine.collect
 
         def collect_or_explode(tree, *, path, **kwargs):
             if path.endswith("crash.py"):
                 raise ValueError("facts went wrong")
             return collect(tree, path=path, **kwargs)
 
-        sessionlint.engine.collect = collect_or_explode
+        sessionlint.facts.engine.collect = collect_or_explode
     elif where == "fixer":
         def apply_edits(text, edits):
             raise KeyError("edits went wrong")
 
-        sessionlint.fixer.apply_edits = apply_edits
+        sessionlint.fixes.fixer.apply_edits = apply_edits
     elif where == "project":
         def build_project(self, states):
             raise AttributeError("the index went wrong")
 
-        sessionlint.engine.Engine.build_project = build_project
+        sessionlint.facts.engine.Engine.build_project = build_project
 
-    from sessionlint.cli import main
+    from sessionlint.entry.cli import main
 
     main(prog_name="sessionlint")
     '''

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.add_noqa import with_comments
-from sessionlint.fixer import apply_edits
+from sessionlint.fixes.add_noqa import with_comments
+from sessionlint.fixes.fixer import apply_edits
 from sessionlint.rules.sl100_unused_noqa import unused_noqa
 
 
@@ -73,8 +73,8 @@ def test_unused_noqa_judges_only_what_it_may() -> None:
 
 
 def test_baseline_setting_is_a_path_relative_to_its_configuration(tmp_path: Path) -> None:
-    from sessionlint.codes import KNOWN_CODES
-    from sessionlint.config import ConfigError, settings_from_table
+    from sessionlint.settings.codes import KNOWN_CODES
+    from sessionlint.settings.config import ConfigError, settings_from_table
 
     settings = settings_from_table(
         {"baseline": "ci/base.json"}, source="pyproject.toml", root=tmp_path, known_codes=KNOWN_CODES

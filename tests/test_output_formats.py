@@ -19,9 +19,9 @@ from urllib.parse import quote
 import jsonschema
 import pytest
 
-from sessionlint.diagnostics import DOCS_URL
-from sessionlint.output import github
-from sessionlint.output.rules import rule_docs
+from sessionlint.report.diagnostics import DOCS_URL
+from sessionlint.report.formats import github
+from sessionlint.report.formats.rules import rule_docs
 from tests.fixture_cases import run_cli
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-2.1.0.json"

@@ -8,9 +8,9 @@ import libcst as cst
 import pytest
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from sessionlint import positions as positions_module
-from sessionlint.positions import StatementPositions
-from sessionlint.tokenview import tokenizer_view
+from sessionlint.rulepass import positions as positions_module
+from sessionlint.rulepass.positions import StatementPositions
+from sessionlint.rulepass.tokenview import tokenizer_view
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SOURCES = sorted(path for path in FIXTURES.rglob("*.py") if not path.name.endswith(".fixed.py"))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.codes import RULE_NAMES
-from sessionlint.config import Settings
-from sessionlint.run import RunOptions, check_paths
+from sessionlint.entry.run import RunOptions, check_paths
+from sessionlint.settings.codes import RULE_NAMES
+from sessionlint.settings.config import Settings
 from tests.fixture_cases import Case, all_cases
 
 CASES = all_cases()
@@ -26,8 +26,8 @@ def _findings(folder: Path, *, exhaustive: bool, only: str | None = None) -> lis
 
 
 def _settings(folder: Path) -> Settings:
-    from sessionlint.codes import KNOWN_CODES
-    from sessionlint.config import load_settings
+    from sessionlint.settings.codes import KNOWN_CODES
+    from sessionlint.settings.config import load_settings
 
     return load_settings([folder], None, KNOWN_CODES)
 

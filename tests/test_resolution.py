@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sessionlint.codes import RULE_NAMES
-from sessionlint.config import Settings
-from sessionlint.engine import Engine
-from sessionlint.semantics.project import External, Function, ProjectFacts
-from sessionlint.semantics.triage import Triage
-from sessionlint.sources import SourceFile
+from sessionlint.facts.engine import Engine
+from sessionlint.project.index import External, Function, ProjectFacts
+from sessionlint.read.sources import SourceFile
+from sessionlint.settings.codes import RULE_NAMES
+from sessionlint.settings.config import Settings
+from sessionlint.triage.triage import Triage
 
 DB = """\
 from sqlalchemy import create_engine

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.codes import OPT_IN_CODES, RULE_NAMES
-from sessionlint.config import Settings
-from sessionlint.diagnostics import FixAvailability
+from sessionlint.entry.run import check_source
+from sessionlint.report.diagnostics import FixAvailability
 from sessionlint.rules import ALL_RULES, Rule
-from sessionlint.run import check_source
+from sessionlint.settings.codes import OPT_IN_CODES, RULE_NAMES
+from sessionlint.settings.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_DIR = ROOT / "sessionlint" / "rules"

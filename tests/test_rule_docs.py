@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sessionlint.diagnostics import DOCS_URL
-from sessionlint.output.rules import rule_docs
+from sessionlint.report.diagnostics import DOCS_URL
+from sessionlint.report.formats.rules import rule_docs
 from sessionlint.rules import ALL_RULES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ from pygls.protocol import default_converter
 from pytest_lsp import ClientServerConfig, LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
-from sessionlint.output.rules import find_rule
+from sessionlint.report.formats.rules import find_rule
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -459,7 +459,7 @@ async def test_workspace_folders_added_and_files_outside_them(
 FAULTY_SERVER = """
 import libcst as cst
 from sessionlint.rules.sl005_engine_without_pre_ping import EngineWithoutPrePing
-from sessionlint.server import projects, serve
+from sessionlint.entry.server import projects, serve
 
 update, visit_call = projects.Projects.update, EngineWithoutPrePing.visit_Call
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from sessionlint.diagnostics import Location
-from sessionlint.server.noqa_edit import noqa_edit
-from sessionlint.server.positions import UTF8, UTF16, UTF32, LineIndex
+from sessionlint.entry.server.noqa_edit import noqa_edit
+from sessionlint.entry.server.positions import UTF8, UTF16, UTF32, LineIndex
+from sessionlint.report.diagnostics import Location
 
 
 def run_command(args: list[str], cwd: Path, *, prelude: str = "") -> subprocess.CompletedProcess[str]:
@@ -100,8 +100,8 @@ def test_no_ignore_where_a_comment_cannot_go(source: str, row: int) -> None:
 def test_related_locations_become_related_information(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from sessionlint.diagnostics import Diagnostic
-    from sessionlint.server.convert import to_lsp
+    from sessionlint.entry.server.convert import to_lsp
+    from sessionlint.report.diagnostics import Diagnostic
 
     db = tmp_path / "db.py"
     db.write_text("x = 1\nSessionLocal = sessionmaker(engine)\n")
@@ -129,7 +129,7 @@ def test_related_locations_become_related_information(tmp_path: Path) -> None:
 
 
 def test_changes_in_the_quiet_time_are_one_check_and_none_is_lost() -> None:
-    from sessionlint.server.scheduler import Scheduler
+    from sessionlint.entry.server.scheduler import Scheduler
 
     batches: list[list[str]] = []
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sessionlint.report import PHASES, RunReport
+from sessionlint.report.run import PHASES, RunReport
 from tests.fixture_cases import run_cli
 
 FLAGGED = (

@@ -1,4 +1,4 @@
-"""`sessionlint.walk`: the read-only traversals match LibCST's own `node.visit`.
+"""`sessionlint.rulepass.walk`: the read-only traversals match LibCST's own `node.visit`.
 
 Same nodes (the tree's own, not copies), same source order, same skipping of a subtree
 when a `visit_<Node>` hook returns False, with `leave_<Node>` still called; only the nodes
@@ -11,7 +11,7 @@ import textwrap
 
 import libcst as cst
 
-from sessionlint.walk import iter_nodes, visit
+from sessionlint.rulepass.walk import iter_nodes, visit
 
 SOURCE = textwrap.dedent(
     """\

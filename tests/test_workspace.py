@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.config import Settings
+from sessionlint.settings.config import Settings
 from sessionlint.workspace import Workspace
 
 SESSION = """\
@@ -212,7 +212,7 @@ class Calls:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         import sessionlint.workspace as workspace_module
-        from sessionlint.engine import Engine
+        from sessionlint.facts.engine import Engine
 
         self.fact_passes = self.analyzed = self.triaged = 0
         fact_pass, analyze, assign = workspace_module.fact_pass, Engine.analyze, workspace_module.assign_rules

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from sessionlint.diagnostics import Edit
+from sessionlint.report.diagnostics import Edit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext

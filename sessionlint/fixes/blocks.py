@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from sessionlint.tokenview import leading_whitespace
-from sessionlint.walk import visit
+from sessionlint.rulepass.tokenview import leading_whitespace
+from sessionlint.rulepass.walk import visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext

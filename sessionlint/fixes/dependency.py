@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from sessionlint.diagnostics import Edit
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import Kind
 from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start
 from sessionlint.fixes.imports import add_import, imported_name, is_free
 from sessionlint.fixes.scopes import bound_in_any, head
 from sessionlint.fixes.templates import render_dependency_body
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.lifetime import names_in
-from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind
-from sessionlint.walk import OwnScopeVisitor, visit
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import Edit
+from sessionlint.rulepass.lifetime import names_in
+from sessionlint.rulepass.walk import OwnScopeVisitor, visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext

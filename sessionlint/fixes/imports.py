@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from sessionlint.diagnostics import Edit
 from sessionlint.fixes.blocks import line_end
-from sessionlint.semantics.project import External
+from sessionlint.project.index import External
+from sessionlint.report.diagnostics import Edit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext

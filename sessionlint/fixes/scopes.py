@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 import libcst as cst
 
-from sessionlint.walk import OwnScopeVisitor, visit
+from sessionlint.rulepass.walk import OwnScopeVisitor, visit
 
 
 def bound_names(scope: cst.FunctionDef | cst.ClassDef) -> set[str]:

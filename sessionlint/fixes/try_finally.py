@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from sessionlint.diagnostics import Edit
 from sessionlint.fixes.blocks import body_indent, indent_text, line_end, line_start, newline_at
-from sessionlint.semantics.lifetime import References, names_in
-from sessionlint.tokenview import split_lines
-from sessionlint.walk import OwnScopeVisitor, visit
+from sessionlint.report.diagnostics import Edit
+from sessionlint.rulepass.lifetime import References, names_in
+from sessionlint.rulepass.tokenview import split_lines
+from sessionlint.rulepass.walk import OwnScopeVisitor, visit
 
 if TYPE_CHECKING:
     from sessionlint.rules._base import FileContext

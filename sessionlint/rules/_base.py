@@ -10,10 +10,18 @@ from typing import ClassVar
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper
 
-from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAvailability, Location, Related
-from sessionlint.positions import StatementPositions
-from sessionlint.semantics.context import FileSemantics
-from sessionlint.tokenview import TokenView, effective_indent
+from sessionlint.report.diagnostics import (
+    Applicability,
+    Diagnostic,
+    Edit,
+    Fix,
+    FixAvailability,
+    Location,
+    Related,
+)
+from sessionlint.rulepass.context import FileSemantics
+from sessionlint.rulepass.positions import StatementPositions
+from sessionlint.rulepass.tokenview import TokenView, effective_indent
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 # Source quoted in a message longer than this is summarised (`func(...)`).
@@ -47,7 +55,7 @@ class FileContext:
         self.source = source
         self.wrapper = wrapper
         self.semantics = semantics
-        # What LibCST parsed (see `sessionlint.tokenview`): positions are in its text, offsets
+        # What LibCST parsed (see `sessionlint.rulepass.tokenview`): positions are in its text, offsets
         # and reported columns in `source`.
         self.view = view or TokenView(source)
         self.diagnostics: list[Diagnostic] = []

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import Applicability, Fix, FixAvailability
+from sessionlint.facts.values import Kind
 from sessionlint.fixes.dependency import generator_dependency
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import Applicability, Fix, FixAvailability
 from sessionlint.rules._base import UNSEEN_CALLERS, Rule
-from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind
 
 
 class SessionDependencyReturns(Rule):

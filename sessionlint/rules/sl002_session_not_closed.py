@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import FixAvailability
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import Kind, Local
 from sessionlint.fixes.try_finally import close_in_finally
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import FixAvailability
+from sessionlint.rulepass import lifetime
+from sessionlint.rulepass.walk import visit
 from sessionlint.rules._base import Rule
-from sessionlint.semantics import lifetime
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind, Local
-from sessionlint.walk import visit
 
 Creation = tuple[str, cst.SimpleStatementLine, cst.BaseSmallStatement, Kind]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import Related
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import CallOf, Kind, Local, Ref
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import Related
+from sessionlint.rulepass.evidence import describe
+from sessionlint.rulepass.walk import OwnScopeVisitor, visit
 from sessionlint.rules._base import Rule
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.evidence import describe
-from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import CallOf, Kind, Local, Ref
-from sessionlint.walk import OwnScopeVisitor, visit
 
 # Decorators of functions that run once per process, or cache their result.
 _RUNS_ONCE_DECORATORS = vocab.CACHE_DECORATORS | vocab.PYTEST_FIXTURES

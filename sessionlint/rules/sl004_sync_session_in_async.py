@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import Applicability, Fix, FixAvailability, Related
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import Kind
+from sessionlint.project import paramuse
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import Applicability, Fix, FixAvailability, Related
+from sessionlint.rulepass import lifetime
+from sessionlint.rulepass.blocking import BlockingCalls
+from sessionlint.rulepass.context import FileSemantics
+from sessionlint.rulepass.walk import OwnScopeVisitor, visit
 from sessionlint.rules._base import UNSEEN_CALLERS, FileContext, Rule
-from sessionlint.semantics import lifetime, paramuse
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.blocking import BlockingCalls
-from sessionlint.semantics.context import FileSemantics
-from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Kind
-from sessionlint.walk import OwnScopeVisitor, visit
 
 # FastAPI awaits a websocket endpoint directly: it must stay a coroutine function.
 _THREAD_POOL_ROUTE_METHODS = vocab.ROUTE_METHODS - {"websocket"}

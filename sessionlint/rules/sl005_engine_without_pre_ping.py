@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import FixAvailability
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import CallOf
 from sessionlint.fixes.arguments import add_keyword_argument
+from sessionlint.report.diagnostics import FixAvailability
+from sessionlint.rulepass.sqlite import sqlite_guarded_calls
+from sessionlint.rulepass.sqlite_engines import opens_sqlite
 from sessionlint.rules._base import FileContext, Rule
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.sqlite import sqlite_guarded_calls
-from sessionlint.semantics.sqlite_engines import opens_sqlite
-from sessionlint.semantics.values import CallOf
 
 
 class EngineWithoutPrePing(Rule):
@@ -79,7 +79,7 @@ class EngineWithoutPrePing(Rule):
     - calls of the project's own functions that return an engine (`make_engine(url)`): they
       take their own arguments, and the constructor call inside them is checked instead;
     - where the process is short, so the pool never sits idle long enough to go stale
-      (the contexts, see `sessionlint/semantics/contexts.py`):
+      (the contexts, see `sessionlint/project/contexts.py`):
       - migrations: Alembic `env.py` and migration scripts, and any module importing
         `alembic.context`, wherever it lives;
       - tests: test files (`test_*.py`, `*_test.py`, `conftest.py`, files under `tests/`)

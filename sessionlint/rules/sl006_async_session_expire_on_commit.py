@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import FixAvailability
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import CallOf, Kind
 from sessionlint.fixes.arguments import add_keyword_argument
+from sessionlint.report.diagnostics import FixAvailability
 from sessionlint.rules._base import Rule
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.values import CallOf, Kind
 
 _UNSAFE_TITLE = (
     "Add `expire_on_commit=False` (unsafe: attributes read after `commit()` are no longer reloaded)"

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import libcst as cst
 
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import Kind
 from sessionlint.rules._base import Rule
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.values import Kind
 
 
 class SessionInBackgroundTask(Rule):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from sessionlint.diagnostics import Related
+from sessionlint.facts.values import Kind
+from sessionlint.report.diagnostics import Related
+from sessionlint.rulepass.context import is_main_guard
 from sessionlint.rules._base import FileContext, Rule
-from sessionlint.semantics.context import is_main_guard
-from sessionlint.semantics.values import Kind
 
 _FACTORIES = frozenset({Kind.SYNC_FACTORY, Kind.ASYNC_FACTORY})
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from sessionlint.diagnostics import Edit, FixAvailability, Related
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import Kind
+from sessionlint.report.diagnostics import Edit, FixAvailability, Related
 from sessionlint.rules._base import FileContext, Rule
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.values import Kind
 
 # Attributes of the coroutine object itself: using them is deliberate, not a missing `await`.
 _COROUTINE_ATTRIBUTES = frozenset({"send", "throw", "close", "__await__"})

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.values import CallOf, Kind, Local, Value
+from sessionlint.project.tasks import Chain, callee_param
 from sessionlint.rules._base import FileContext, Rule
 from sessionlint.rules._concurrency import (
     FunctionState,
@@ -17,9 +20,6 @@ from sessionlint.rules._concurrency import (
     slots,
     suspends,
 )
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.tasks import Chain, callee_param
-from sessionlint.semantics.values import CallOf, Kind, Local, Value
 
 _GATHER = "`asyncio.gather` runs its coroutines at the same time"
 _REPEATED = "a task is started with it on every iteration, none awaited before the next"

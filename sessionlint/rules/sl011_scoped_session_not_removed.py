@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
+from sessionlint.facts.values import Kind
+from sessionlint.project import lifecycle
 from sessionlint.rules._base import Rule
-from sessionlint.semantics import lifecycle
-from sessionlint.semantics.values import Kind
 
 _REGISTRIES = frozenset({Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY})
 

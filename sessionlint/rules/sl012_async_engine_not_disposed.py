@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from sessionlint.diagnostics import Fix, FixAvailability
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.project import lifecycle
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import Fix, FixAvailability
 from sessionlint.rules._base import FileContext, Rule
-from sessionlint.semantics import lifecycle
-from sessionlint.semantics import vocabulary as vocab
-from sessionlint.semantics.project import Function
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _MESSAGE = (

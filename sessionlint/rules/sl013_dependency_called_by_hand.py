@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from sessionlint.diagnostics import Related
+from sessionlint.facts.values import Local, Value
+from sessionlint.project.index import Function
+from sessionlint.report.diagnostics import Related
 from sessionlint.rules._base import FileContext, Rule
-from sessionlint.semantics.project import Function
-from sessionlint.semantics.values import Local, Value
 
 _DRIVERS = frozenset({"next", "anext"})
 _DUNDER_DRIVERS = frozenset({"__next__", "__anext__"})

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from sessionlint.codes import PARSE_ERROR, RULE_NAMES, UNUSED_NOQA
-from sessionlint.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAvailability, Location
-from sessionlint.noqa import Directive, directives
+from sessionlint.report.diagnostics import Applicability, Diagnostic, Edit, Fix, FixAvailability, Location
+from sessionlint.rulepass.noqa import Directive, directives
 from sessionlint.rules._base import Rule
+from sessionlint.settings.codes import PARSE_ERROR, RULE_NAMES, UNUSED_NOQA
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 

@@ -1,0 +1,267 @@
+"""Incremental runs: when a few files changed since the last run over the same files, only
+they are checked again, if the change cannot alter anything other files' findings rest on.
+
+A full run that checks (no fix) and used no facts from outside its files leaves a snapshot
+next to the cache: per file, its digest, what the fact pass asked of its bytes (its
+`reach_signature`), whether and how it was read for facts (and those facts, pickled), what
+the triage decided for it, and its findings; and the names the fact pass followed and the
+whole-project indexes built. A later run over the same files (same folder, same paths
+named, same file list) whose changed files all keep their reach signature and their facts
+is the same run for every other file: the fact pass reaches the same files, the project
+index is the same, so is every triage answer, and the other files' findings stand. Only
+the changed files' own findings are computed again, against the stored facts, each module
+unpickled when a lookup needs it. Anything else (a fact changed, a file added) runs in full.
+
+Like the no-change shortcut, a run's inputs are its files' paths and contents and the
+package folders that name their modules (`files.package_layout`): an `__init__.py`
+appearing above the checked folders, or beside files named explicitly, changes the shape.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from sessionlint.cache.store import Cache
+from sessionlint.discover.roots import ModuleIdentity
+from sessionlint.discover.scope import files_outside, names_root
+from sessionlint.facts.engine import Engine
+from sessionlint.facts.factpass import FollowedNames, reach_signature
+from sessionlint.facts.facts import ModuleFacts
+from sessionlint.facts.filestate import FileState
+from sessionlint.project.index import FunctionRef, ProjectFacts
+from sessionlint.read.sources import SourceFile
+from sessionlint.report.diagnostics import Diagnostic
+from sessionlint.report.run import RunReport
+from sessionlint.settings.config import Settings
+
+_FORMAT = 2  # 2: module identities are (root, name)
+# Past this many changed files a full run (parallel, cached per file) is as quick.
+MAX_CHANGED = 32
+
+_NOT_READ, _SHALLOW, _FULL = "not read", "shallow", "full"
+
+
+@dataclass
+class FileRecord:
+    digest: str
+    signature: str
+    identity: ModuleIdentity
+    reading: str  # _NOT_READ, _SHALLOW or _FULL
+    facts: bytes | None  # the pickled ModuleFacts (None: not read, or the file had an SL000)
+    checked: bool  # the triage sent it to the rules (or it has an SL000 to report)
+    rule_codes: frozenset[str] | None
+    findings: list[Diagnostic]
+
+
+@dataclass
+class Snapshot:
+    shape: str
+    records: dict[str, FileRecord]  # by display path
+    followed: FollowedNames
+    indexes: dict[str, frozenset[FunctionRef]]
+
+    @classmethod
+    def load(cls, cache: Cache) -> Snapshot | None:
+        data = cache.read_sidecar("snapshot")
+        if isinstance(data, dict) and data.get("format") == _FORMAT and isinstance(data["snapshot"], cls):
+            return data["snapshot"]
+        return None  # none, or corrupt or foreign: run in full
+
+    def save(self, cache: Cache) -> None:
+        cache.write_sidecar("snapshot", {"format": _FORMAT, "snapshot": self})
+
+
+def discard_snapshot(cache: Cache) -> None:
+    path = cache.sidecar("snapshot")
+    if path is not None:
+        with contextlib.suppress(OSError):  # none, or a read-only cache folder
+            path.unlink()
+
+
+def save_snapshot(
+    cache: Cache,
+    shape: str,
+    engine: Engine,
+    sources: Sequence[SourceFile],
+    states: Sequence[FileState],
+    checked: Mapping[str, list[Diagnostic]],
+    signatures: Mapping[str, str],
+    followed: FollowedNames,
+    indexes: dict[str, frozenset[FunctionRef]],
+) -> None:
+    """Record a full run (`checked`: the findings of each file the rules saw, by display;
+    `signatures`: each file's `reach_signature` with the `followed` names)."""
+    previous = Snapshot.load(cache)
+    old = previous.records if previous is not None else {}
+    by_display = {state.source.display: state for state in states}
+    records = {}
+    for source in sources:
+        state = by_display.get(source.display)
+        facts = state.facts if state is not None else None
+        reading = _NOT_READ if state is None else _SHALLOW if facts is not None and facts.shallow else _FULL
+        earlier = old.get(source.display)
+        identity = engine.identity(source)
+        if facts is None:
+            blob = None
+        elif (
+            earlier is not None
+            and earlier.facts is not None
+            and (earlier.digest, earlier.reading, earlier.identity) == (source.digest, reading, identity)
+        ):
+            blob = earlier.facts  # the same bytes read the same way as the same module: pickled already
+        else:
+            blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
+        records[source.display] = FileRecord(
+            digest=source.digest,
+            signature=signatures[source.display],
+            identity=identity,
+            reading=reading,
+            facts=blob,
+            checked=source.display in checked,
+            rule_codes=state.rule_codes if state is not None else None,
+            findings=checked.get(source.display, []),
+        )
+    Snapshot(shape, records, followed, indexes).save(cache)
+
+
+def recheck(
+    paths: Sequence[Path],
+    sources: Sequence[SourceFile],
+    explicit: set[str],
+    settings: Settings,
+    cache: Cache,
+    shape: str,
+    report: RunReport,
+) -> bool:
+    """Findings for every file from the last run's snapshot and the changed files alone,
+    into `report`; False (and nothing reported) when this run must run in full."""
+    snapshot = Snapshot.load(cache)
+    if snapshot is None or snapshot.shape != shape:
+        return False
+    records = snapshot.records
+    changed = [source for source in sources if records[source.display].digest != source.digest]
+    if len(changed) > MAX_CHANGED:
+        return False
+    engine = Engine(settings, roots=paths)
+    states = []
+    for source in changed:
+        state = _same_reach(engine, source, records[source.display], explicit, snapshot.followed)
+        if state is None:
+            return False
+        states.append(state)
+    unknown = files_outside(paths, settings, [str(s.path.absolute()) for s in sources if s.path is not None])
+    if not unknown and not names_root(paths, settings):
+        return False  # knowing the whole project then rests on files outside these inputs
+    project = _stored_project(engine, snapshot, states, complete=not unknown)
+    if project is None:
+        return False
+    findings = {display: record.findings for display, record in records.items()}
+    for state in states:
+        record = records[state.source.display]
+        if not record.checked:
+            findings[state.source.display] = []
+        elif state.facts is None:
+            findings[state.source.display] = [state.error] if state.error is not None else []
+        else:
+            state.rule_codes = record.rule_codes
+            project.record_answers()  # as the full run does: nothing memoised for another file
+            result = engine.lint(state, project)
+            if result.internal_errors:
+                return False  # a full run reports them, with everything else
+            findings[state.source.display] = result.diagnostics
+    for source in sources:
+        report.diagnostics.extend(findings[source.display])
+    report.files_changed = len(changed)
+    report.files_checked = sum(records[state.source.display].checked for state in states)
+    if changed:
+        _update(snapshot, states, findings).save(cache)
+    return True
+
+
+def _same_reach(
+    engine: Engine, source: SourceFile, record: FileRecord, explicit: set[str], followed: FollowedNames
+) -> FileState | None:
+    """The changed file's state, if the fact pass would reach it as before and find the
+    same facts; None otherwise."""
+    source.identity = record.identity
+    if reach_signature(engine, source, explicit, followed) != record.signature:
+        return None
+    if record.reading == _NOT_READ:
+        return FileState(source)
+    state = engine.analyze(source, shallow=record.reading == _SHALLOW)
+    if state.internal_error is not None:
+        return None
+    before = pickle.loads(record.facts) if record.facts is not None else None
+    if (before is None) != (state.facts is None):
+        return None
+    if before is None and record.checked and [state.error] != record.findings:
+        return None  # a different SL000: how the fact pass read the file may matter to it
+    if (
+        before is not None
+        and state.facts is not None
+        and replace(state.facts, digest=before.digest) != before
+    ):
+        return None
+    return state
+
+
+def _stored_project(
+    engine: Engine, snapshot: Snapshot, states: list[FileState], *, complete: bool
+) -> ProjectFacts | None:
+    """The last run's project, with the changed files' (equal) facts in place of theirs;
+    None when two files are the same module (`x.py` and `x.pyi`: which one the full run
+    kept depends on the order it read them in)."""
+    blobs: dict[str, bytes] = {}
+    identities: dict[str, ModuleIdentity] = {}
+    for record in snapshot.records.values():
+        if record.facts is not None:
+            key = record.identity.key
+            if key in blobs:
+                return None
+            blobs[key] = record.facts
+            identities[key] = record.identity
+    modules = StoredModules(blobs)
+    for state in states:
+        if state.facts is not None:
+            modules.replace(state.facts)
+    return engine.project(modules, identities=identities, indexes=snapshot.indexes, complete=complete)
+
+
+def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, list[Diagnostic]]) -> Snapshot:
+    records = dict(snapshot.records)
+    for state in states:
+        display = state.source.display
+        facts = state.facts
+        blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL) if facts is not None else None
+        records[display] = replace(
+            records[display], digest=state.source.digest, facts=blob, findings=findings[display]
+        )
+    return replace(snapshot, records=records)
+
+
+class StoredModules(Mapping[str, ModuleFacts]):
+    """Module facts by key (see `roots.module_key`), kept pickled and unpickled on first use: a file's check looks
+    up a handful of the project's modules."""
+
+    def __init__(self, blobs: dict[str, bytes]) -> None:
+        self._blobs = blobs
+        self._loaded: dict[str, ModuleFacts] = {}
+
+    def replace(self, facts: ModuleFacts) -> None:
+        self._loaded[facts.key] = facts
+
+    def __getitem__(self, name: str) -> ModuleFacts:
+        facts = self._loaded.get(name)
+        if facts is None:
+            facts = self._loaded[name] = pickle.loads(self._blobs[name])
+        return facts
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blobs)
+
+    def __len__(self) -> int:
+        return len(self._blobs)

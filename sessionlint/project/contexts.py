@@ -1,0 +1,161 @@
+"""Where code runs, computed once per project: one-shot code, code that runs once per
+process, migrations.
+
+A pool that lives for one short process does not go stale (SL005) and cannot be rebuilt
+per request (SL003); a script's failure is seen at once, not under load. The rules ask
+these through `ProjectFacts` (`is_one_shot`, `runs_once`, `is_script_module`,
+`is_migration_module`) and `FileSemantics` (`in_one_shot_code`, `in_test_code`,
+`in_migration`); each rule's page says in which contexts it applies.
+
+Every answer here suppresses findings: a function whose callers are not all known (a
+method called through `self`, a callback passed as a value) is simply not in a context.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from sessionlint.facts.values import Ref
+
+if TYPE_CHECKING:
+    from sessionlint.facts.facts import ModuleFacts
+    from sessionlint.project.index import Function, FunctionRef, ProjectFacts
+
+_SCRIPT_FOLDERS = frozenset({"scripts"})
+_COMMAND_LINE_PACKAGES = ("click.", "typer.")
+_ALEMBIC_CONTEXT = "alembic.context"
+# Calls are followed this many steps from the roots (`main` -> `seed` -> `load_rows`).
+_MAX_ROUNDS = 16
+
+
+def is_migration_module(module: ModuleFacts) -> bool:
+    """Alembic's `env.py` and migration scripts: by their place, or by importing
+    `alembic.context` wherever they live."""
+    if module.is_migration_file:
+        return True
+    names = (*module.import_targets(), *module.calls)
+    return any(name == _ALEMBIC_CONTEXT or name.startswith(_ALEMBIC_CONTEXT + ".") for name in names)
+
+
+def in_script_folder(module: ModuleFacts) -> bool:
+    return _in_script_folder(module.path)
+
+
+@functools.lru_cache(maxsize=4096)
+def _in_script_folder(path: str) -> bool:
+    # Asked for every call SL003 meets: an editor's re-check of a large module asked it hundreds of times.
+    return any(part in _SCRIPT_FOLDERS for part in PurePath(path).parts[:-1])
+
+
+def is_command(project: ProjectFacts, function: Function) -> bool:
+    """A `click` / `typer` command: a CLI entry point."""
+    return any(name.startswith(_COMMAND_LINE_PACKAGES) for name in project.decorator_names(function))
+
+
+def script_modules(project: ProjectFacts) -> frozenset[FunctionRef]:
+    """Modules under a `scripts/` folder that no application module imports (as
+    `(module, "")`): run as scripts, never part of the service."""
+    candidates = {module.key for module in project.modules.values() if in_script_folder(module)}
+    if not candidates:
+        return frozenset()
+    imported: set[str] = set()
+    for module in project.modules.values():
+        if module.key in candidates or module.is_test_file:
+            continue
+        for target in module.import_targets():
+            parts = target.split(".")
+            for length in range(1, len(parts) + 1):
+                found = project.module_named(".".join(parts[:length]), module.root)
+                if found is not None and found.key in candidates:
+                    imported.add(found.key)
+    return frozenset((name, "") for name in candidates - imported)
+
+
+# Callers that are not functions: a module's body, a script's `if __name__ == "__main__":`
+# block, the body of a module under `scripts/`.
+_MODULE_BODY: FunctionRef = ("", "<module>")
+_MAIN_BLOCK: FunctionRef = ("", "<main>")
+_SCRIPT_BODY: FunctionRef = ("", "<script>")
+
+
+class _CallGraph:
+    """Who calls each project function: other functions, or a module's body."""
+
+    def __init__(self, project: ProjectFacts) -> None:
+        self.project = project
+        self.scripts = {module for module, _ in project.script_modules}
+        self.callers: dict[FunctionRef, set[FunctionRef]] = {}
+        self.functions: dict[FunctionRef, Function] = {}
+        for module in project.modules.values():
+            for qualname, facts in module.functions.items():
+                ref = (module.key, qualname)
+                self.functions[ref] = project.function_in(module, qualname)  # type: ignore[assignment]
+                self._add(facts.calls, ref, module)
+            self._add(module.main_calls, _MAIN_BLOCK, module)
+            body = _SCRIPT_BODY if module.key in self.scripts else _MODULE_BODY
+            self._add(module.toplevel_calls - module.main_calls, body, module)
+
+    def _add(self, qualnames: Iterable[str], caller: FunctionRef, module: ModuleFacts) -> None:
+        for qualname in qualnames:
+            target = self.project.function_of(Ref(qualname), module)
+            if target is not None:
+                callee = (target.module.key, target.facts.qualname)
+                self.callers.setdefault(callee, set()).add(caller)
+
+    def closure(self, roots: set[FunctionRef], excluded: set[FunctionRef]) -> frozenset[FunctionRef]:
+        """The roots, and every function all of whose known callers are in the set."""
+        found = set(roots) - excluded
+        for _ in range(_MAX_ROUNDS):
+            added = {
+                ref
+                for ref, callers in self.callers.items()
+                if ref not in found and ref not in excluded and callers <= found
+            }
+            if not added:
+                break
+            found |= added
+        return frozenset(ref for ref in found if ref[0])
+
+
+def one_shot_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
+    """Functions of one-shot code: CLI commands, every function of a script module, and
+    the functions only a script's `if __name__ == "__main__":` block, a script module's
+    body or those reach. Request-serving code (dependencies, endpoints, lifespans) never."""
+    graph = _CallGraph(project)
+    roots = {_MAIN_BLOCK, _SCRIPT_BODY}
+    for ref, function in graph.functions.items():
+        if ref[0] in graph.scripts or is_command(project, function):
+            roots.add(ref)
+    excluded = {
+        ref
+        for ref, function in graph.functions.items()
+        if project.is_dependency(function)
+        or project.is_endpoint(function)
+        or project.is_startup_hook(function)
+    }
+    return graph.closure(roots, excluded)
+
+
+def once_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
+    """Functions that run once per process (what they build is built once): lifespan and
+    startup hooks, app factories, `main`, CLI entry points, one-shot code, and the
+    functions only module bodies and those call. Dependencies and endpoints never."""
+    graph = _CallGraph(project)
+    roots = {_MAIN_BLOCK, _SCRIPT_BODY, _MODULE_BODY, *project.one_shot_functions}
+    for ref, function in graph.functions.items():
+        if (
+            function.facts.name == "main"
+            or is_command(project, function)
+            or project.is_startup_hook(function)
+            or project.is_app_factory(function)
+        ):
+            roots.add(ref)
+    excluded = {
+        ref
+        for ref, function in graph.functions.items()
+        if project.is_dependency(function) or project.is_endpoint(function)
+    }
+    return graph.closure(roots, excluded)

@@ -1,0 +1,1 @@
+"""Settings: the codes, `[tool.sessionlint]`, and which configuration applies to each folder."""
