@@ -6,9 +6,9 @@ an engine, an app or router; for a function whether it is a session dependency o
 endpoint. Unknown answers are None / False: the rules never guess.
 
 `ProjectFacts` holds the modules, the resolver and the memos; its questions live by topic
-in mixins: kinds (`project_kinds`), dependencies (`project_dependencies`), callers and the
-whole-project indexes (`project_callers`), sessions and engines (`project_sessions`), roles
-and where code runs (`project_roles`).
+in mixins: kinds (`kinds`), dependencies (`dependencies`), callers and the whole-project
+indexes (`callers`), sessions and engines (`sessions`), roles and where code runs
+(`roles`), each a module of this package.
 """
 
 from __future__ import annotations
