@@ -63,6 +63,10 @@ def _shares_a_built_fixture(item: pytest.Item) -> bool:
     )
 
 
+# First: pytest-xdist reads the `xdist_group` marks in its own hook of this name, so they
+# must be added before it runs (else every test is sent out alone, and each worker builds
+# the shared results again).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     distributed = config.pluginmanager.hasplugin("xdist")
     for item in items:
