@@ -11,7 +11,7 @@ from typing import cast
 
 from sessionlint.facts import callsites
 from sessionlint.facts import vocabulary as vocab
-from sessionlint.facts.collect_nodes import NOTHING, SCOPES, all_args, bound_names, frozen, own_nodes
+from sessionlint.facts.collect_nodes import SCOPES, all_args, bound_names, frozen, own_nodes
 from sessionlint.facts.collect_values import NameResolver, import_bindings, value_of
 from sessionlint.facts.dataflow import dataflow
 from sessionlint.facts.engines import disposed_names
@@ -241,10 +241,10 @@ class FunctionWalker:
         decorators = tuple(value_of(d, self.enclosing) for d in node.decorator_list)
         flows, leaving = dataflow(self.nodes, self.local_names, {arg.arg for arg in all_args(args)})
         is_async = isinstance(node, ast.AsyncFunctionDef)
-        session_params, handoffs, gather_sites = (
+        handoffs, gather_sites = (
             tasks.session_uses(self.nodes, frozenset(p.name for p in params), self.resolve)
             if is_async
-            else (NOTHING, (), ())
+            else ((), ())
         )
         mentioned: list[Value | None] = [
             *decorators,
@@ -280,7 +280,6 @@ class FunctionWalker:
             closed_names=frozen(closed),
             flows=flows,
             leaving=frozen(leaving),
-            session_params=frozen(session_params),
             param_handoffs=handoffs,
             gather_sites=gather_sites,
             starts_tasks=tasks.starts_tasks(self.nodes),

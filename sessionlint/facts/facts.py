@@ -83,10 +83,8 @@ class FunctionFacts:
     # named in a `return` or `yield`, stored on a parameter's or a global's attribute or
     # item, kept by one (`self.items.append(row)`), or used in a nested function or lambda.
     leaving: frozenset[tuple[str, int, bool]] = frozenset()
-    # Coroutines (see `tasks`): the parameters the body awaits a method on or enters with
-    # `async with` (uses as a session), and every (parameter, global callee, position or
-    # keyword) it passes a parameter on to.
-    session_params: frozenset[str] = frozenset()
+    # Coroutines (see `tasks`): every (parameter, global callee, position or keyword) the
+    # body passes a parameter on to (what it uses as a session itself: `param_uses.awaited`).
     param_handoffs: tuple[tuple[str, str, int | str], ...] = ()
     # Calls of a global spelled `gather` given coroutines that use parameters (`tasks.GatherSite`).
     gather_sites: tuple[tuple[str, tuple[tuple[str, str, int | str, bool], ...]], ...] = ()

@@ -57,30 +57,19 @@ def starts_tasks(nodes: Iterable[ast.AST]) -> bool:
 
 def session_uses(
     nodes: Iterable[ast.AST], params: frozenset[str], resolve: Callable[[str], Value | None]
-) -> tuple[frozenset[str], tuple[Handoff, ...], tuple[GatherSite, ...]]:
-    """(parameters the body awaits a method on or enters with `async with`, every hand-off
-    of a parameter to a global callee, every `gather` given coroutines that use parameters)
-    over a coroutine's own nodes."""
-    used: set[str] = set()
+) -> tuple[tuple[Handoff, ...], tuple[GatherSite, ...]]:
+    """(every hand-off of a parameter to a global callee, every `gather` given coroutines
+    that use parameters) over a coroutine's own nodes. The parameters it uses as a session
+    itself are `FunctionFacts.param_uses.awaited` (`facts/uses.py`)."""
     handoffs: list[Handoff] = []
     sites: list[GatherSite] = []
     for node in nodes:
-        if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
-            receiver = _method_receiver(node.value)
-            if receiver in params:
-                used.add(receiver)
-        elif isinstance(node, ast.AsyncWith):
-            for item in node.items:
-                entered = item.context_expr
-                name = _method_receiver(entered) if isinstance(entered, ast.Call) else _name(entered)
-                if name in params:
-                    used.add(name)
-        elif isinstance(node, ast.Call):
+        if isinstance(node, ast.Call):
             handoffs += _handoffs(node, params, resolve)
             site = _gather_site(node, params, resolve)
             if site is not None:
                 sites.append(site)
-    return frozenset(used), tuple(handoffs), tuple(sites)
+    return tuple(handoffs), tuple(sites)
 
 
 def _gather_site(
@@ -165,7 +154,7 @@ def _uses_param_as_session(project: ProjectFacts, function: Function, name: str)
     facts = function.facts
     if not facts.is_async or facts.is_generator or facts.param(name) is None or name in facts.locals:
         return False
-    if name in facts.session_params:
+    if name in facts.param_uses.awaited:  # awaits a method on it, or enters it
         return True
     return any(
         uses_param_as_session(project, callee, param) for callee, param in _passed_to(project, function, name)
