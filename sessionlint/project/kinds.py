@@ -7,6 +7,8 @@ Unknown answers are None: the rules never guess.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.facts import FunctionFacts, ModuleFacts, ParamFacts
 from sessionlint.facts.values import (
@@ -23,6 +25,7 @@ from sessionlint.facts.values import (
     UnionOf,
     Value,
 )
+from sessionlint.project.memo import memoized
 from sessionlint.project.resolution import Binding, External, Function
 
 SESSION_CLASS_KINDS = {
@@ -59,18 +62,8 @@ class KindQuestions:
         key = ("value", value, module.key, function.qualname if function else None, self._declarations)
         return self._memo(key, lambda: self._value_kind(value, module, function))
 
-    def _memo(self, key: tuple[object, ...], compute) -> Kind | None:  # type: ignore[no-untyped-def]
-        if key in self._kind_cache:
-            return self._kind_cache[key]
-        if key in self._in_progress:
-            return None
-        self._in_progress.add(key)
-        try:
-            result = compute()
-        finally:
-            self._in_progress.discard(key)
-        self._kind_cache[key] = result
-        return result
+    def _memo(self, key: tuple[object, ...], compute: Callable[[], Kind | None]) -> Kind | None:
+        return memoized(self._kind_cache, self._in_progress, key, compute, None)
 
     def _value_kind(self, value: Value, module: ModuleFacts, function: FunctionFacts | None) -> Kind | None:
         if isinstance(value, Ref):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Union
 
 from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.values import Ref, Value
+from sessionlint.project.memo import memoized
 from sessionlint.project.resolution import External
 
 if TYPE_CHECKING:
@@ -175,17 +176,7 @@ def _memoized(
 ) -> object:
     """`compute()` once per key and per file checked (`ProjectFacts.forget_answers`); a key
     met again while it is computed (recursion through a cycle of calls) answers `cycle`."""
-    if key in project.task_answers:
-        return project.task_answers[key]
-    if key in project.task_progress:
-        return cycle
-    project.task_progress.add(key)
-    try:
-        result = compute()
-    finally:
-        project.task_progress.discard(key)
-    project.task_answers[key] = result
-    return result
+    return memoized(project.task_answers, project.task_progress, key, compute, cycle)
 
 
 def callee_param(function: Function, slot: Slot) -> str | None:
