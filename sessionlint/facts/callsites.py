@@ -11,6 +11,10 @@ names a function calls keeps nearly every file of a real application:
   `coroutine_receivers` records the receivers of the calls spelled like one
   (`x.execute(...)`, `x.get(...)`) that are not awaited right there, so the triage asks
   the receiver's kind instead of any name of an async kind.
+- SL010 flags an async session handed to tasks that run at the same time. Most coroutines
+  that start tasks (`create_task`, `gather`) hand them no session. `task_values` records,
+  in a function that starts tasks, every value the rule could find to be that session: the
+  calls' arguments and the receivers of coroutine methods.
 
 Both over-approximate what the rules visit: the triage keeps a file whenever the rule
 could flag it (`tests/test_prefilter_soundness.py`).
@@ -25,6 +29,7 @@ from typing import TypedDict
 from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.facts import value_refs
 from sessionlint.facts.values import CallOf, Ref, Value
+from sessionlint.project.tasks import TASK_START_SPELLINGS
 
 ValueOf = Callable[[ast.expr], "Value | None"]
 InlineArg = tuple[str, "int | str", CallOf]
@@ -36,14 +41,16 @@ _COROUTINE_METHODS = vocab.ASYNC_SESSION_COROUTINES | vocab.ASYNC_SCOPED_SESSION
 class CallSiteFacts(TypedDict):
     inline_call_args: tuple[InlineArg, ...]
     coroutine_receivers: tuple[Value, ...]
+    task_values: tuple[Value, ...]
 
 
 def function_facts(nodes: list[ast.AST], value_of: ValueOf) -> CallSiteFacts:
-    """Both records for one function, from its own nodes (`FunctionFacts` fields)."""
+    """The records for one function, from its own nodes (`FunctionFacts` fields)."""
     lambdas = [node for node in nodes if isinstance(node, ast.Lambda)]
     return CallSiteFacts(
         inline_call_args=inline_call_args(nodes, value_of),
         coroutine_receivers=coroutine_receivers(nodes, lambdas, value_of),
+        task_values=task_values(nodes, value_of),
     )
 
 
@@ -94,6 +101,89 @@ def coroutine_receivers(
             if receiver is not None:
                 found[receiver] = None
     return tuple(found)
+
+
+def task_values(nodes: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
+    """The values the rule could find handed to a task in this function: the arguments of
+    every call, and the receivers of coroutine methods, within a task start's arguments
+    (`create_task(load(session))`, `gather(session.execute(a), ...)`, `start_soon(f,
+    session)`) or within what is bound or appended to a name those arguments use
+    (`coros = [load(session, i) for i in ids]`, `coros.append(...)`, then `gather(*coros)`).
+
+    Over what the rule visits as this function: its own nodes, the lambdas and classes among
+    them (visited with the function's state) and what a nested `def` evaluates here (its
+    decorators, defaults and annotations). Empty when it starts no task."""
+    candidates = list(nodes)
+    for node in nodes:
+        if isinstance(node, (ast.Lambda, ast.ClassDef)):
+            candidates += ast.walk(node)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for part in (*node.decorator_list, node.args, node.returns):
+                candidates += ast.walk(part) if part is not None else ()
+    roots: list[ast.AST] = [
+        node for node in candidates if isinstance(node, ast.Call) and _starts_task(node, value_of)
+    ]
+    if not roots:
+        return ()
+    roots += _feeding(candidates, _direct_names(roots))
+    found: dict[Value, None] = {}
+    for root in roots:
+        for call in ast.walk(root):
+            if isinstance(call, ast.Call):
+                for expression in _handed(call):
+                    value = value_of(expression)
+                    if value is not None:
+                        found[value] = None
+    return tuple(found)
+
+
+def _direct_names(calls: list[ast.AST]) -> set[str]:
+    """Names given whole to the calls (`gather(*coros)`, `create_task(coro)`)."""
+    names = set()
+    for call in calls:
+        assert isinstance(call, ast.Call)
+        for arg in [*call.args, *(keyword.value for keyword in call.keywords)]:
+            inner = arg.value if isinstance(arg, ast.Starred) else arg
+            if isinstance(inner, ast.Name):
+                names.add(inner.id)
+    return names
+
+
+def _feeding(candidates: list[ast.AST], names: set[str]) -> list[ast.AST]:
+    """What is bound to those names (`coros = [...]`) or handed to a method of them
+    (`coros.append(load(session))`): the rule follows a name given to `gather` that far."""
+    found: list[ast.AST] = []
+    for node in candidates:
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(n, ast.Name) and n.id in names for t in targets for n in ast.walk(t)):
+                found.append(node.value)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in names
+        ):
+            found.append(node)
+    return found
+
+
+def _handed(call: ast.Call) -> list[ast.expr]:
+    expressions = [arg.value if isinstance(arg, ast.Starred) else arg for arg in call.args]
+    expressions += [keyword.value for keyword in call.keywords]
+    if isinstance(call.func, ast.Attribute) and call.func.attr in vocab.ASYNC_SESSION_COROUTINES:
+        expressions.append(call.func.value)
+    return expressions
+
+
+def _starts_task(call: ast.Call, value_of: ValueOf) -> bool:
+    """Spelled like a task start, or a global imported as one under another name (`from
+    asyncio import create_task as spawn`; the triage resolves the project's re-exports)."""
+    func = call.func
+    if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) in TASK_START_SPELLINGS:
+        return True
+    callee = value_of(func) if isinstance(func, ast.Name) else None
+    return isinstance(callee, Ref) and callee.qualname.rpartition(".")[2] in TASK_START_SPELLINGS
 
 
 def receiver_globals(node: ast.Call, value_of: ValueOf) -> Iterator[str]:

@@ -282,7 +282,6 @@ class FunctionWalker:
             leaving=frozen(leaving),
             param_handoffs=handoffs,
             gather_sites=gather_sites,
-            starts_tasks=tasks.starts_tasks(self.nodes),
             param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
             disposed=frozen(disposed_names(self.node.body, self.nodes)),
             **callsites.function_facts(self.nodes, lambda expr: value_of(expr, self.resolve)),

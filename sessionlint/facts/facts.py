@@ -88,8 +88,6 @@ class FunctionFacts:
     param_handoffs: tuple[tuple[str, str, int | str], ...] = ()
     # Calls of a global spelled `gather` given coroutines that use parameters (`tasks.GatherSite`).
     gather_sites: tuple[tuple[str, tuple[tuple[str, str, int | str, bool], ...]], ...] = ()
-    # A call spelled like a task start (`gather`, `create_task`, `start_soon`): for the triage.
-    starts_tasks: bool = False
     # How the body uses the parameters: awaited, never for I/O, handed to awaited calls.
     param_uses: ParamUses = NO_USES
     # Locals the function disposes after their last use (`engine.dispose()` in a `finally` whose
@@ -98,9 +96,11 @@ class FunctionFacts:
     disposed: frozenset[str] = frozenset()
     # Call sites the triage tells apart (see `callsites`): every (callee, position or keyword,
     # value) of a call given as an argument to a call of a global (SL002), and the receivers
-    # of coroutine methods called without `await` right there (SL009).
+    # of coroutine methods called without `await` right there (SL009); in a function that
+    # starts tasks, the values its calls are given (SL010).
     inline_call_args: tuple[tuple[str, int | str, CallOf], ...] = ()
     coroutine_receivers: tuple[Value, ...] = ()
+    task_values: tuple[Value, ...] = ()
     # The header `def name` / `async def name`: where the function is defined (evidence).
     span: Span = NO_SPAN
 

@@ -45,17 +45,6 @@ TASK_START_SPELLINGS = vocab.TASK_GROUP_METHODS | frozenset(
 )
 
 
-def starts_tasks(nodes: Iterable[ast.AST]) -> bool:
-    """A call spelled like a task start (`gather`, `create_task`, `ensure_future`, `start_soon`)."""
-    for node in nodes:
-        if isinstance(node, ast.Call):
-            func = node.func
-            spelled = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            if spelled in TASK_START_SPELLINGS:
-                return True
-    return False
-
-
 def session_uses(
     nodes: Iterable[ast.AST], params: frozenset[str], resolve: Callable[[str], Value | None]
 ) -> tuple[tuple[Handoff, ...], tuple[GatherSite, ...]]:

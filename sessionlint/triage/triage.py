@@ -26,6 +26,7 @@ from sessionlint.facts.values import (
     Value,
 )
 from sessionlint.project import lifecycle
+from sessionlint.project.tasks import TASK_START_SPELLINGS
 from sessionlint.project.index import Binding, External, Function, ProjectFacts
 
 _ENGINE = frozenset({Kind.ENGINE})
@@ -330,17 +331,27 @@ def _sl009_async_session_not_awaited(module: ModuleTriage) -> bool:
 
 
 def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
-    """A task start (a call spelled like one, or a global that is one under another name),
-    or a call of a project coroutine that hands a parameter to `gather`, in a module that
-    names something of an async session kind."""
+    """A function starting tasks that is given an AsyncSession (an argument or a receiver of
+    one of its calls: `callsites.task_values`), or a call of a project coroutine that hands
+    a parameter to `gather`, in a module that names something of an async session kind."""
     if not module.references(_ASYNC):
         return False
-    if any(function.facts.starts_tasks for function in module.functions):
-        return True
     project = module.project
+    if any(
+        project.value_kind(value, module.facts, function.facts) == Kind.ASYNC_SESSION
+        for function in module.functions
+        for value in function.facts.task_values
+    ):
+        return True
     for name in module.facts.calls:
         target = project.resolve(name, module.facts.root)
-        if isinstance(target, External) and target.qualname in _TASK_STARTERS:
+        # A task starter under another name (`from asyncio import create_task as spawn`):
+        # `task_values` is recorded where a call is spelled like one.
+        if (
+            isinstance(target, External)
+            and target.qualname in _TASK_STARTERS
+            and name.rpartition(".")[2] not in TASK_START_SPELLINGS
+        ):
             return True
         # A call of a project coroutine that hands a parameter to `gather`.
         if (
