@@ -26,8 +26,8 @@ from sessionlint.facts.values import (
     Value,
 )
 from sessionlint.project import lifecycle
-from sessionlint.project.tasks import TASK_START_SPELLINGS
 from sessionlint.project.index import Binding, External, Function, ProjectFacts
+from sessionlint.project.tasks import TASK_START_SPELLINGS
 
 _ENGINE = frozenset({Kind.ENGINE})
 _SYNC = frozenset({Kind.SYNC_SESSION, Kind.SYNC_FACTORY, Kind.SYNC_REGISTRY})
