@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypedDict
 
 from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.collect_nodes import walk
 from sessionlint.facts.facts import value_refs
 from sessionlint.facts.values import CallOf, Ref, Value
 from sessionlint.project.tasks import TASK_START_SPELLINGS
@@ -87,7 +88,7 @@ def coroutine_receivers(
     A call directly under `await` is left out: the rule never flags one."""
     candidates = list(nodes)
     for node in lambdas:
-        candidates += ast.walk(node)
+        candidates += walk(node)
     awaited = {id(node.value) for node in candidates if isinstance(node, ast.Await)}
     found: dict[Value, None] = {}
     for node in candidates:
@@ -116,10 +117,10 @@ def task_values(nodes: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
     candidates = list(nodes)
     for node in nodes:
         if isinstance(node, (ast.Lambda, ast.ClassDef)):
-            candidates += ast.walk(node)
+            candidates += walk(node)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for part in (*node.decorator_list, node.args, node.returns):
-                candidates += ast.walk(part) if part is not None else ()
+                candidates += walk(part) if part is not None else ()
     roots: list[ast.AST] = [
         node for node in candidates if isinstance(node, ast.Call) and _starts_task(node, value_of)
     ]
@@ -128,7 +129,7 @@ def task_values(nodes: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
     roots += _feeding(candidates, _direct_names(roots))
     found: dict[Value, None] = {}
     for root in roots:
-        for call in ast.walk(root):
+        for call in walk(root):
             if isinstance(call, ast.Call):
                 for expression in _handed(call):
                     value = value_of(expression)
@@ -156,7 +157,7 @@ def _feeding(candidates: list[ast.AST], names: set[str]) -> list[ast.AST]:
     for node in candidates:
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(n, ast.Name) and n.id in names for t in targets for n in ast.walk(t)):
+            if any(isinstance(n, ast.Name) and n.id in names for t in targets for n in walk(t)):
                 found.append(node.value)
         elif (
             isinstance(node, ast.Call)

@@ -15,7 +15,7 @@ from typing import cast
 from sessionlint.facts import callsites
 from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.collect_function import FunctionWalker
-from sessionlint.facts.collect_nodes import all_args, bound_names, frozen, own_nodes
+from sessionlint.facts.collect_nodes import all_args, bound_names, frozen, own_nodes, walk
 from sessionlint.facts.collect_values import NameResolver, import_bindings, star_import_source, value_of
 from sessionlint.facts.facts import FunctionFacts, LifecycleCall, ModuleFacts, Span, StateSlot, value_refs
 from sessionlint.facts.spans import SpanMaker
@@ -179,16 +179,13 @@ class _ModuleCollector:
     def note_lambda(self, node: ast.Lambda, resolve: NameResolver) -> None:
         """Calls in a lambda (and the lambdas in it): its parameters are nobody's globals."""
         params = {
-            arg.arg
-            for inner in ast.walk(node)
-            if isinstance(inner, ast.Lambda)
-            for arg in all_args(inner.args)
+            arg.arg for inner in walk(node) if isinstance(inner, ast.Lambda) for arg in all_args(inner.args)
         }
 
         def resolve_inside(name: str) -> Value | None:
             return None if name in params else resolve(name)
 
-        inner_nodes = list(ast.walk(node))
+        inner_nodes = list(walk(node))
         for inner in inner_nodes:
             self.note_expression(inner, resolve_inside)
         self.note_lifecycle(inner_nodes, resolve_inside)
@@ -217,7 +214,7 @@ class _ModuleCollector:
             header += args.defaults + [d for d in args.kw_defaults if d is not None]
             header += [a.annotation for a in all_args(args) if a.annotation is not None]
         for part in header:
-            for inner in ast.walk(part):
+            for inner in walk(part):
                 self.note_expression(inner, resolve)
 
     def collect_function(
@@ -240,8 +237,9 @@ class _ModuleCollector:
 
     def walk_function_body(self, walker: FunctionWalker, qualname: str) -> None:
         for inner in walker.nodes:
-            self.note_expression(inner, walker.resolve)
-            if isinstance(inner, ast.Lambda):
+            if inner.__class__ is ast.Call:
+                self.note_expression(inner, walker.resolve)
+            elif isinstance(inner, ast.Lambda):
                 self.note_lambda(inner, walker.resolve_in_closure)
             elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 self.collect_function(

@@ -22,6 +22,12 @@ from sessionlint.project import tasks
 
 _KEEPING_METHODS = vocab.CONTAINER_STORE_METHODS | vocab.EXIT_STACK_METHODS
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# The node types `FunctionWalker.facts` looks at (`ast` classes are never subclassed): the
+# others, most of a body, are skipped at the cost of one set look-up.
+_NOTED = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.AugAssign, ast.With}
+    | {ast.AsyncWith, ast.Return, ast.Yield, ast.YieldFrom, ast.Call, ast.Set, ast.List, ast.Tuple, ast.Dict}
+)
 _AWAITS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
 
 
@@ -170,7 +176,7 @@ class FunctionWalker:
                 attributes.setdefault(cast(ast.Attribute, target).attr, []).append(value)
 
         for inner in self.nodes:
-            if isinstance(inner, _COMPREHENSIONS):
+            if inner.__class__ not in _NOTED:
                 continue
             if isinstance(inner, ast.Assign):
                 value = value_of(_own_value(inner), self.resolve)

@@ -23,6 +23,22 @@ def _child_fields(node_class: type[ast.AST]) -> tuple[str, ...]:
     return tuple(name for name in node_class._fields if name not in _LEAF_FIELDS)
 
 
+# Fields whose lists may hold something else than nodes (`None`, names), and fields that
+# hold a plain value (not worth a look in `walk`).
+_MIXED_LISTS = frozenset({("Dict", "keys"), ("arguments", "kw_defaults"), ("MatchClass", "kwd_attrs")})
+_PLAIN_VALUES = frozenset({("Constant", "value"), ("MatchSingleton", "value"), ("AnnAssign", "simple")})
+
+
+@functools.cache
+def _walked_fields(node_class: type[ast.AST]) -> tuple[tuple[str, bool], ...]:
+    name = node_class.__name__
+    return tuple(
+        (field, (name, field) in _MIXED_LISTS)
+        for field in _child_fields(node_class)
+        if (name, field) not in _PLAIN_VALUES
+    )
+
+
 def own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
     """Every node of a scope's body in source order, not descending into nested scopes.
 
@@ -37,19 +53,41 @@ def own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
         if isinstance(node, SCOPES):
             continue
         children: list[ast.AST] = []
-        for field in _child_fields(type(node)):
+        for field, mixed in _walked_fields(node.__class__):
             value = getattr(node, field, None)
-            if isinstance(value, list):
-                children += [item for item in value if isinstance(item, ast.AST)]
+            if value is None:
+                continue
+            if value.__class__ is list:
+                children += [item for item in value if isinstance(item, ast.AST)] if mixed else value
             elif isinstance(value, ast.AST):
                 children.append(value)
         stack += children[::-1]
     return nodes
 
 
+def walk(node: ast.AST) -> list[ast.AST]:
+    """`ast.walk(node)` as a list, in the same order, without the `Load` / `Store` /
+    operator singletons and names (`_LEAF_FIELDS`): faster than `ast.walk`, whose
+    generators over every field of every node were much of the fact pass's time."""
+    nodes = [node]
+    index = 0
+    while index < len(nodes):
+        current = nodes[index]
+        index += 1
+        for field, mixed in _walked_fields(current.__class__):
+            value = getattr(current, field, None)
+            if value is None:
+                continue
+            if value.__class__ is list:
+                nodes += [item for item in value if isinstance(item, ast.AST)] if mixed else value
+            elif isinstance(value, ast.AST):
+                nodes.append(value)
+    return nodes
+
+
 def bound_names(target: ast.AST) -> Iterator[str]:
     # Only names the target binds: `db.info["x"] = 1` and `app.state.engine = e` bind nothing.
-    for node in ast.walk(target):
+    for node in walk(target):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             yield node.id
 

@@ -14,9 +14,15 @@ import ast
 from collections.abc import Iterable
 
 from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.collect_nodes import walk
 
 _KEEPING_METHODS = vocab.CONTAINER_STORE_METHODS | vocab.EXIT_STACK_METHODS
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+# The node types `dataflow` looks at (`ast` classes are never subclassed).
+_FLOWING = frozenset(
+    {ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr, ast.For, ast.AsyncFor, ast.With}
+    | {ast.AsyncWith, ast.Return, ast.YieldFrom, ast.Yield, ast.Call, *_NESTED}
+)
 
 
 Leave = tuple[str, int, bool]  # a local, the line where its value leaves, whether by a bare `yield name`
@@ -38,7 +44,7 @@ def dataflow(
     def names(node: ast.AST | None) -> set[str]:
         if node is None:
             return set()
-        return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id in local_names}
+        return {n.id for n in walk(node) if isinstance(n, ast.Name) and n.id in local_names}
 
     def store(target: ast.AST, sources: set[str]) -> None:
         if not sources:
@@ -54,7 +60,9 @@ def dataflow(
             leave(sources)  # `self.row = row`, `CACHE[k] = row`
 
     for node in nodes:
-        line = getattr(node, "lineno", line)
+        if node.__class__ not in _FLOWING:
+            continue
+        line = node.lineno  # where a value leaves: the statement or expression it leaves by
         if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

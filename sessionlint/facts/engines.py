@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
+from sessionlint.facts.collect_nodes import walk
+
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # Where a name's value is handed on whole, to live on past the `finally`.
 _ESCAPING_PARENTS = (
@@ -43,6 +45,11 @@ def disposed_names(body: list[ast.stmt], own_nodes: list[ast.AST]) -> frozenset[
     statements) with no `return` / `break` / `continue` / `yield` between; used there only
     as a receiver or an argument, never returned, yielded, aliased, stored or captured by a
     nested scope."""
+    if not any(
+        node.__class__ is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr == "dispose"
+        for node in own_nodes
+    ):
+        return frozenset()  # most functions: nothing disposed, no block worth a look
     found: set[str] = set()
     tries = [node for node in own_nodes if isinstance(node, _TRY_TYPES) and node.finalbody]
     for node in tries:
@@ -153,7 +160,7 @@ def _covers(
     bindings = 0
     for inner in own_nodes:
         if isinstance(inner, _NESTED):
-            if any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(inner)):
+            if any(isinstance(n, ast.Name) and n.id == name for n in walk(inner)):
                 return False  # a closure may use it after the `finally`
         elif isinstance(inner, (ast.Assign, ast.AnnAssign)) and _binds(inner, name):
             value = inner.value
@@ -195,7 +202,7 @@ def _escapes(region: list[ast.AST], name: str) -> bool:
 
 def _walk_all(nodes: Iterable[ast.AST]) -> Iterator[ast.AST]:
     for node in nodes:
-        yield from ast.walk(node)
+        yield from walk(node)
 
 
 def _ids(nodes: Iterable[ast.AST]) -> set[int]:

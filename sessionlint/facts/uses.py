@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Optional
 
 from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.collect_nodes import walk
 from sessionlint.facts.values import CallOf, Value, fact
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -81,7 +82,7 @@ def param_uses(
             # A nested scope may use a parameter in any way, at any time: a read.
             reads.update(
                 n.id
-                for n in ast.walk(inner)
+                for n in walk(inner)
                 if isinstance(n, ast.Name) and n.id in params and isinstance(n.ctx, ast.Load)
             )
     return ParamUses(

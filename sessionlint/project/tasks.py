@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Callable, Union
 
 from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.collect_nodes import walk
 from sessionlint.facts.values import Ref, Value
 from sessionlint.project.memo import memoized
 from sessionlint.project.resolution import External
@@ -77,7 +78,7 @@ def _gather_site(
             for element in value.elts:
                 uses += _coroutine_uses(element, params, resolve, many=False)
         elif isinstance(value, (ast.ListComp, ast.GeneratorExp, ast.SetComp)):
-            bound = {n.id for g in value.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+            bound = {n.id for g in value.generators for n in walk(g.target) if isinstance(n, ast.Name)}
             uses += _coroutine_uses(value.elt, params - bound, resolve, many=True)
     return (callee, tuple(uses)) if uses else None
 
