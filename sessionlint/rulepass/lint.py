@@ -16,6 +16,7 @@ from sessionlint.read.sources import decode, error_diagnostic
 from sessionlint.report.diagnostics import Diagnostic
 from sessionlint.rulepass.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.rulepass.noqa import without_suppressed
+from sessionlint.rulepass.prune import pruned_text
 from sessionlint.rulepass.tokenview import TokenView, tokenizer_view
 from sessionlint.rulepass.walk import walk
 from sessionlint.rules import Rule
@@ -49,10 +50,35 @@ def lint_file(
     if not rules:
         result.diagnostics = _reviewed(settings, state, text, [], result)
         return result
+    if state.tree is None and not review_noqa and state.rule_codes is not None:
+        pruned = pruned_text(text, state.rule_codes, state.facts, project)
+        if pruned is not None:
+            # Nothing to report from what the rules can look at: the answer. Anything at
+            # all: the whole file again, for findings, fixes and evidence from all of it.
+            found = _checked(settings, state, project, rules, text, tokenizer_view(pruned), noqa, False)
+            if not found.diagnostics and not found.internal_errors:
+                return found
     # The tree is not kept on the state: with every checked file's tree alive until the run
     # ends, memory grows with the project and each garbage collection walks all of them.
     view = tokenizer_view(text)
     tree = state.tree if view.text is text else None
+    return _checked(settings, state, project, rules, text, view, noqa, review_noqa, tree)
+
+
+def _checked(
+    settings: Settings,
+    state: FileState,
+    project: ProjectFacts,
+    rules: Sequence[type[Rule]],
+    text: str,
+    view: TokenView,
+    noqa: bool,
+    review_noqa: bool,
+    tree: cst.Module | None = None,
+) -> LintResult:
+    """The rules over `view` (of the file's text, or of its pruned text) and what they find."""
+    assert state.facts is not None
+    result = LintResult()
     if tree is None:
         try:
             tree = cst.parse_module(view.text)

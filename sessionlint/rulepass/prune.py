@@ -1,0 +1,126 @@
+"""Leaving out of LibCST's parse the functions no rule of a file can look at.
+
+The rules about making engines and registries (SL003, SL005, SL011, SL012) only ever
+report a call that makes one: a constructor named in the vocabulary, or a project function
+whose call gives one (resolved by the project: `Ref` callees only, as the rules resolve
+them). Their verdicts depend on that call's own function and on the project's facts,
+never on another function's tree. In the database layers of real applications these
+calls stand in one or two methods of classes tens of thousands of lines long, and LibCST's
+parse of those files was most of a cold run.
+
+So, for a file only those rules are left for, every function (at module level or in a
+class body) that makes no such call is turned into `pass` and blank space before LibCST
+sees the text: every character stays where it was (a line keeps its length, an offset its
+meaning), so positions need no mapping. A function is kept when its facts (or those of the
+functions nested in it) call a global the triage knows makes an engine or a registry, or
+when its text spells a maker's name (calls the facts do not hold: lambdas, decorators and
+defaults evaluated around it, an alias).
+
+Only a file with nothing to report is answered from the pruned tree: where the rules find
+anything, the whole file is parsed and checked again, so findings, fixes and their
+evidence always come from the full tree. `tests/test_prefilter_soundness.py` checks that
+pruning, like the triage, never loses a finding.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+
+from sessionlint.facts import vocabulary as vocab
+from sessionlint.facts.facts import ModuleFacts
+from sessionlint.facts.values import Kind
+from sessionlint.project.index import ProjectFacts
+from sessionlint.rulepass.tokenview import split_lines
+from sessionlint.triage.triage import Triage
+
+# The rules whose findings stand on a call making an engine or a registry (see the module).
+PRUNABLE_CODES = frozenset({"SL003", "SL005", "SL011", "SL012"})
+_MAKER_KINDS = frozenset({Kind.ENGINE, Kind.SYNC_REGISTRY, Kind.ASYNC_REGISTRY})
+_MAKER_NAMES = vocab.ENGINE_CONSTRUCTORS | vocab.SCOPED_SESSIONS | vocab.ASYNC_SCOPED_SESSIONS
+_WORD = re.compile(r"\w+")
+# Below this size LibCST's parse costs less than looking.
+_MIN_SIZE = 20_000
+
+
+def pruned_text(text: str, codes: frozenset[str], facts: ModuleFacts, project: ProjectFacts) -> str | None:
+    """`text` with the functions no rule of `codes` can look at turned into `pass` and
+    blanks (see the module); None when the file is not worth it or nothing is left out."""
+    if not codes or not codes <= PRUNABLE_CODES or len(text) < _MIN_SIZE or not facts.complete:
+        return None
+    if "\f" in text:
+        return None  # a form feed in indentation counts apart (see `tokenview`): not worth it
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    makers = _Makers(facts, project)
+    lines = split_lines(text)
+    left_out = 0
+    for node in _definitions(tree.body):
+        if not makers.in_function(node, lines):
+            _blank(node, lines)
+            left_out += 1
+    return "".join(lines) if left_out else None
+
+
+def _definitions(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The functions of a module or class body, and of the classes in it (any depth), each
+    defined once in its body: the rule pass tells a redefinition apart by its rank among
+    the definitions of that name (`f#2`), which leaving one out would change."""
+    counts: dict[str, int] = {}
+    for statement in body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            counts[statement.name] = counts.get(statement.name, 0) + 1
+    for statement in body:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and counts[statement.name] == 1:
+            yield statement
+        elif isinstance(statement, ast.ClassDef):
+            yield from _definitions(statement.body)
+
+
+class _Makers:
+    """Which functions make an engine or a registry, asked of one module's facts."""
+
+    def __init__(self, facts: ModuleFacts, project: ProjectFacts) -> None:
+        self.facts = facts
+        self.triage = Triage(project)
+        root = facts.root
+        names = {name.rpartition(".")[2] for name in _MAKER_NAMES | project.extra_engines}
+        # Imported or bound under another name (`from sqlalchemy import create_engine as ce`).
+        names.update(local for local, target in facts.imports.items() if self._makes(target))
+        names.update(
+            name.rpartition(".")[2]
+            for name in facts.bindings
+            if self.triage.kinds(f"{facts.module}.{name}", root) & _MAKER_KINDS
+        )
+        self.words = frozenset(names)
+
+    def _makes(self, qualname: str) -> bool:
+        return bool(self.triage.kinds(qualname, self.facts.root) & _MAKER_KINDS)
+
+    def in_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> bool:
+        first, last = _first_line(node), node.end_lineno or node.lineno
+        if not self.words.isdisjoint(_WORD.findall("".join(lines[first - 1 : last]))):
+            return True
+        functions = [f for f in self.facts.functions.values() if node.lineno <= f.line <= last]
+        if not any(f.line == node.lineno for f in functions):
+            return True  # facts that do not tell this function apart: keep it
+        return any(self._makes(name) for function in functions for name in function.calls)
+
+
+def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    return min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
+
+
+def _blank(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> None:
+    """The function's lines as blanks, its `def` line as `pass` at the same indentation (a
+    class body keeps a statement): every line keeps its length."""
+    for row in range(_first_line(node), (node.end_lineno or node.lineno) + 1):
+        line = lines[row - 1]
+        body = line.rstrip("\r\n")
+        blank = " " * len(body)
+        if row == node.lineno:  # the indentation as written (tabs stay tabs)
+            blank = (body[: node.col_offset] + "pass").ljust(len(body))
+        lines[row - 1] = blank + line[len(body) :]
