@@ -11,6 +11,11 @@ names a function calls keeps nearly every file of a real application:
   `coroutine_receivers` records the receivers of the calls spelled like one
   (`x.execute(...)`, `x.get(...)`) that are not awaited right there, so the triage asks
   the receiver's kind instead of any name of an async kind.
+- SL007 flags a request's session handed to `background_tasks.add_task(...)`.
+  `background_args` records the names a function hands to calls spelled `add_task`
+  (through `partial(...)` and `lambda: ...` too), so the triage asks about those
+  parameters instead of any function that takes a session in a module naming
+  `BackgroundTasks`.
 - SL010 flags an async session handed to tasks that run at the same time. Most coroutines
   that start tasks (`create_task`, `gather`) hand them no session. `task_values` records,
   in a function that starts tasks, every value the rule could find to be that session: the
@@ -43,6 +48,7 @@ class CallSiteFacts(TypedDict):
     inline_call_args: tuple[InlineArg, ...]
     coroutine_receivers: tuple[Value, ...]
     task_values: tuple[Value, ...]
+    background_args: frozenset[str]
 
 
 def function_facts(nodes: list[ast.AST], value_of: ValueOf) -> CallSiteFacts:
@@ -52,6 +58,25 @@ def function_facts(nodes: list[ast.AST], value_of: ValueOf) -> CallSiteFacts:
         inline_call_args=inline_call_args(nodes, value_of),
         coroutine_receivers=coroutine_receivers(nodes, lambdas, value_of),
         task_values=task_values(nodes, value_of),
+        background_args=background_args(nodes, lambdas),
+    )
+
+
+def background_args(nodes: list[ast.AST], lambdas: list[ast.Lambda]) -> frozenset[str]:
+    """Every name in the arguments of the calls spelled `x.add_task(...)` among the
+    function's own nodes and in its lambdas."""
+    candidates = list(nodes)
+    for node in lambdas:
+        candidates += walk(node)
+    return frozenset(
+        name.id
+        for call in candidates
+        if call.__class__ is ast.Call
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "add_task"
+        for argument in [*call.args, *(keyword.value for keyword in call.keywords)]
+        for name in walk(argument)
+        if name.__class__ is ast.Name
     )
 
 

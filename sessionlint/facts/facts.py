@@ -97,10 +97,12 @@ class FunctionFacts:
     # Call sites the triage tells apart (see `callsites`): every (callee, position or keyword,
     # value) of a call given as an argument to a call of a global (SL002), and the receivers
     # of coroutine methods called without `await` right there (SL009); in a function that
-    # starts tasks, the values its calls are given (SL010).
+    # starts tasks, the values its calls are given (SL010); the names it hands to
+    # `add_task` (SL007).
     inline_call_args: tuple[tuple[str, int | str, CallOf], ...] = ()
     coroutine_receivers: tuple[Value, ...] = ()
     task_values: tuple[Value, ...] = ()
+    background_args: frozenset[str] = frozenset()
     # The header `def name` / `async def name`: where the function is defined (evidence).
     span: Span = NO_SPAN
 

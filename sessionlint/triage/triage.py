@@ -286,13 +286,16 @@ def _sl006_async_session_expire_on_commit(module: ModuleTriage) -> bool:
 
 
 def _sl007_session_in_background_task(module: ModuleTriage) -> bool:
+    """A function handing a parameter that holds the request's session to `add_task`
+    (`callsites.background_args`), in a module naming `BackgroundTasks`."""
     project = module.project
-    takes_request_session = any(
-        project.request_session_kind(param, module.facts) is not None
+    hands_request_session = any(
+        param.name in function.facts.background_args
+        and project.request_session_kind(param, module.facts) is not None
         for function in module.functions
         for param in function.facts.params
     )
-    return takes_request_session and module.references(_BACKGROUND_TASKS)
+    return hands_request_session and module.references(_BACKGROUND_TASKS)
 
 
 def _sl008_module_level_session(module: ModuleTriage) -> bool:
