@@ -45,6 +45,17 @@ def _word_pattern(words: Iterable[str]) -> re.Pattern[bytes] | None:
     return re.compile(rb"\b(?:" + b"|".join(re.escape(w.encode()) for w in words) + rb")\b")
 
 
+def _literals(words: Iterable[str]) -> tuple[bytes, ...]:
+    return tuple(sorted({word.encode() for word in words if word}))
+
+
+def _spells(data: bytes, literals: tuple[bytes, ...], pattern: re.Pattern[bytes]) -> bool:
+    """`pattern` (words, or calls, made of `literals`) matches `data`. Most files of an
+    application spell none of the literals: a substring test each rules them out many
+    times faster than the pattern's alternation of words."""
+    return any(literal in data for literal in literals) and pattern.search(data) is not None
+
+
 _SL_NOQA = re.compile(rb"(?i)noqa[^\r\n]*sl[0-9]")
 
 
@@ -52,6 +63,7 @@ _SL_NOQA = re.compile(rb"(?i)noqa[^\r\n]*sl[0-9]")
 # an app's lifespan or shutdown hook: such a file may end an object another file made,
 # whatever it imports (SL011, SL012).
 _LIFECYCLE_CALL = re.compile(rb"\.dispose\b|\.remove(?:\(\s*\)|\s*[,)])|\blifespan\s*=|\.on_event\b")
+_LIFECYCLE_WORDS = (b".dispose", b".remove", b"lifespan", b".on_event")
 
 
 class Engine:
@@ -66,16 +78,16 @@ class Engine:
         extra_roots = {name.partition(".")[0] for name in extra_names}
         # A file can hold a finding, or a fact another file needs, only when it names the
         # library (or a dependency name) and spells one of the names the rules are about.
-        self.vocabulary_pattern = _word_pattern(
-            [*vocab.VOCABULARY_ROOTS, *extra_roots, *settings.dependency_names]
-        )
-        self.trigger_pattern = _word_pattern(
-            [
-                *vocab.TRIGGER_SPELLINGS,
-                *(name.rpartition(".")[2] for name in extra_names),
-                *settings.dependency_names,
-            ]
-        )
+        vocabulary = [*vocab.VOCABULARY_ROOTS, *extra_roots, *settings.dependency_names]
+        triggers = [
+            *vocab.TRIGGER_SPELLINGS,
+            *(name.rpartition(".")[2] for name in extra_names),
+            *settings.dependency_names,
+        ]
+        self.vocabulary_pattern = _word_pattern(vocabulary)
+        self.vocabulary_words = _literals(vocabulary)
+        self.trigger_pattern = _word_pattern(triggers)
+        self.trigger_words = _literals(triggers)
 
     # -- fact pass ----------------------------------------------------------------------
 
@@ -83,9 +95,9 @@ class Engine:
         return (
             self.vocabulary_pattern is not None
             and self.trigger_pattern is not None
-            and self.vocabulary_pattern.search(source.data) is not None
-            and self.trigger_pattern.search(source.data) is not None
-        ) or _LIFECYCLE_CALL.search(source.data) is not None
+            and _spells(source.data, self.vocabulary_words, self.vocabulary_pattern)
+            and _spells(source.data, self.trigger_words, self.trigger_pattern)
+        ) or _spells(source.data, _LIFECYCLE_WORDS, _LIFECYCLE_CALL)
 
     def reviews_noqa(self, source: SourceFile) -> bool:
         """SL100 is selected and the file may hold a `# noqa` naming a sessionlint code (an
