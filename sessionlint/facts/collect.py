@@ -38,6 +38,9 @@ def is_main_guard(test: ast.expr) -> bool:
     )
 
 
+_SCOPE_TYPES = frozenset({ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+
+
 class _ModuleCollector:
     def __init__(
         self, module: str, is_package: bool, *, shallow: bool = False, spans: SpanMaker | None = None
@@ -237,8 +240,11 @@ class _ModuleCollector:
 
     def walk_function_body(self, walker: FunctionWalker, qualname: str) -> None:
         for inner in walker.nodes:
-            if inner.__class__ is ast.Call:
+            kind = inner.__class__
+            if kind is ast.Call:
                 self.note_expression(inner, walker.resolve)
+            elif kind not in _SCOPE_TYPES:
+                continue
             elif isinstance(inner, ast.Lambda):
                 self.note_lambda(inner, walker.resolve_in_closure)
             elif isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef)):

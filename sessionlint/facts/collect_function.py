@@ -29,17 +29,28 @@ _NOTED = frozenset(
     | {ast.AsyncWith, ast.Return, ast.Yield, ast.YieldFrom, ast.Call, ast.Set, ast.List, ast.Tuple, ast.Dict}
 )
 _AWAITS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
+# What binds a local besides a stored `Name` (see `FunctionWalker._local_names`).
+_BINDING_TYPES = frozenset(
+    {ast.Global, ast.Nonlocal, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef}
+    | {ast.Import, ast.ImportFrom, ast.ExceptHandler}
+)
+
+
+_AWAIT_TYPES = frozenset(_AWAITS)
+_COMPREHENSION_TYPES = frozenset(_COMPREHENSIONS)
+_SCOPE_TYPES = frozenset(SCOPES)
 
 
 def _awaits(nodes: list[ast.AST]) -> bool:
     """`await`, `async for`, `async with` or an async comprehension among a scope's own nodes,
     including the parts of nested scopes that run in this one."""
     for node in nodes:
-        if isinstance(node, _AWAITS):
+        kind = node.__class__
+        if kind in _AWAIT_TYPES:
             return True
-        if isinstance(node, _COMPREHENSIONS) and any(g.is_async for g in node.generators):
+        if kind in _COMPREHENSION_TYPES and any(g.is_async for g in node.generators):  # type: ignore[attr-defined]
             return True
-        if isinstance(node, SCOPES) and _awaits(own_nodes(_evaluated_outside(node))):
+        if kind in _SCOPE_TYPES and _awaits(own_nodes(_evaluated_outside(node))):  # type: ignore[arg-type]
             return True
     return False
 
@@ -113,10 +124,14 @@ class FunctionWalker:
         names = {arg.arg for arg in all_args(self.node.args)}
         imported: dict[str, set[str]] = {}
         for node in self.nodes:
-            if isinstance(node, (ast.Global, ast.Nonlocal)):
+            kind = node.__class__
+            if kind is ast.Name:  # the most common node by far: asked first
+                if node.ctx.__class__ is ast.Store:  # type: ignore[attr-defined]
+                    names.add(node.id)  # type: ignore[attr-defined]
+            elif kind not in _BINDING_TYPES:
+                continue
+            elif isinstance(node, (ast.Global, ast.Nonlocal)):
                 self.declared_globals.update(node.names)
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 names.add(node.name)
             elif isinstance(node, (ast.Import, ast.ImportFrom)):
