@@ -121,6 +121,10 @@ DIFFERS: dict[str, str] = {
     "SL005/flag_scripts_folder_imported": _SCRIPT_IMPORTED,
     "SL010/flag_crossfile_dependency": _PROVIDED + " and what `crud.item_with_owner` does with it",
     "SL010/flag_crossfile_helper_gathers": _PROVIDED + " and that `load_page` gathers coroutines using it",
+    "SL010/flag_task_starter_reexported": (
+        "`start_in_background` is `asyncio.create_task` re-exported by another module: alone, the "
+        "file does not know that the call starts a task"
+    ),
     **dict.fromkeys(
         [
             *(
