@@ -134,9 +134,11 @@ class Engine:
             return state
         identity = self.identity(source)
         name, is_package = identity.name, identity.is_package
+        tree, source.tree = source.tree, None  # parsed by the caller already: taken once
         try:
-            with parsing_as_cpython():
-                tree = ast.parse(text, filename=source.display)
+            if tree is None:
+                with parsing_as_cpython():
+                    tree = ast.parse(text, filename=source.display)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             if is_nesting_limit(error):
                 # A limit of every CPython, not newer syntax: LibCST must not try (it would

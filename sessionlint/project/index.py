@@ -117,6 +117,14 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
             complete=self.complete,
         )
 
+    def all_indexes(self) -> dict[str, frozenset[FunctionRef]]:
+        """Every whole-project index, built now if not yet (an edit's shortcut compares them)."""
+        self.build_indexes()
+        _ = self.script_modules, self.one_shot_functions, self.once_functions
+        for question in self._LIFECYCLE_INDEXES:
+            self._lifecycle_index(question)
+        return self.known_indexes()
+
     # -- resolution ---------------------------------------------------------------------------
 
     def module_named(self, name: str, root: str = "") -> ModuleFacts | None:
