@@ -37,8 +37,9 @@ API (paths are `str | os.PathLike`, keys of the answers are absolute paths as `s
   is called for each fixed file, and returning False (a write failed) keeps the original
   for the files after it. The workspace itself keeps the texts it had: apply a fix with
   `update`.
-- `update(path, text) -> dict[str, FileCheck]`: `text` (str) replaces the file's content
-  (a path not yet held is added); None goes back to the disk. Returns the checks of the
+- `update(path, text, *, tree=None) -> dict[str, FileCheck]` (in `edits`): `text` (str)
+  replaces the file's content (a path not yet held is added; `tree`: its `ast` tree, when
+  parsed already); None goes back to the disk. Returns the checks of the
   buffer and of every file whose findings may have changed: those whose rules looked up
   a module that changed or asked a whole-project question whose answer changed, and
   those that joined or left the files the rules run on.
