@@ -122,3 +122,23 @@ def test_an_update_takes_the_tree_its_caller_parsed(project: Path, monkeypatch: 
     tree = ast.parse(text)
     monkeypatch.setattr(engine_module.ast, "parse", no_parse)
     assert workspace.update(api, text, tree=tree) == expected
+
+
+def test_the_call_graph_is_built_once_for_both_indexes_on_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessionlint.project import contexts
+
+    built: list[object] = []
+    init = contexts._CallGraph.__init__
+
+    def counted(self: contexts._CallGraph, *args: object) -> None:
+        built.append(self)
+        init(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contexts._CallGraph, "__init__", counted)
+    workspace = Workspace([project], use_cache=False)
+    project_facts = workspace.engine.project(list(workspace.project.modules.values()))
+    indexes = project_facts.all_indexes()
+    assert {"one_shot", "once"} <= set(indexes)
+    assert len(built) == 1

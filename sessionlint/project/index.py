@@ -86,6 +86,8 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
         self._declarations = True
         self._in_progress: set[tuple[object, ...]] = set()
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
+        # What several whole-project indexes are built from (the call graph, `contexts`).
+        self.index_parts: dict[str, object] = {}
         self.answers: dict[tuple[str, str, str], bool] | None = None
         self._complete = complete
 
