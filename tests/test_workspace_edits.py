@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sessionlint.facts.facts import ModuleFacts
+from sessionlint.settings.config import Settings
 from sessionlint.workspace import Workspace
 from tests.test_workspace import SESSION, Calls, assert_as_rebuilt, rebuilt
 
@@ -142,3 +143,31 @@ def test_the_call_graph_is_built_once_for_both_indexes_on_it(
     indexes = project_facts.all_indexes()
     assert {"one_shot", "once"} <= set(indexes)
     assert len(built) == 1
+
+
+def test_whether_a_file_mentions_the_vocabulary_is_asked_once_per_engine() -> None:
+    import re
+
+    from sessionlint.facts.engine import Engine
+    from sessionlint.read.sources import SourceFile
+
+    class Counted:
+        def __init__(self, pattern: re.Pattern[bytes]) -> None:
+            self.pattern, self.searches = pattern, 0
+
+        def search(self, data: bytes) -> re.Match[bytes] | None:
+            self.searches += 1
+            return self.pattern.search(data)
+
+    source = SourceFile(None, "a.py", b"from sqlalchemy import create_engine\n")
+    engine = Engine(Settings())
+    assert engine.vocabulary_pattern is not None
+    counted = Counted(engine.vocabulary_pattern)
+    engine.vocabulary_pattern = counted  # type: ignore[assignment]
+    assert engine.mentions_vocabulary(source) and engine.mentions_vocabulary(source)
+    assert counted.searches == 1
+    # Another engine (other settings: other names) reads the bytes again.
+    other = Engine(Settings(session_factories=("app.make",)))
+    assert not other.mentions_vocabulary(SourceFile(None, "b.py", b"import os\n"))
+    assert other.mentions_vocabulary(source)
+    assert source.vocabulary is not None and source.vocabulary[0] is other

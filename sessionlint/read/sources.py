@@ -36,6 +36,8 @@ class SourceFile:
     # The text's `ast` tree when the caller parsed it already (the language server does, to
     # tell half-typed code): the next analysis takes it instead of parsing again.
     tree: ast.Module | None = field(default=None, compare=False, repr=False)
+    # Whether the bytes mention the vocabulary, and for which engine (`Engine.mentions_vocabulary`).
+    vocabulary: tuple[object, bool] | None = field(default=None, compare=False, repr=False)
 
     @property
     def digest(self) -> str:
