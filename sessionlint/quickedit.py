@@ -59,6 +59,10 @@ _INTERFACE += ("calls", "imports", "declared_globals")
 # Module facts other modules see only through the whole-project indexes (compared) or by
 # name (checked name by name), besides `_BY_NAME`: what a visible edit may change.
 _VISIBLE = _BY_NAME | {"imports", "calls", "toplevel_calls", "main_calls"}
+# Whole-project indexes that are unions over the modules of what each module's own facts
+# (these fields) name, through resolution alone: with those facts equal in the buffer, and
+# none of its changed names referenced or spelled elsewhere, they are kept as they are.
+_RESOLVED_UNIONS = {"called": "calls", "uncertain": "calls", "dependency": "dependency_calls"}
 
 
 @dataclass
@@ -145,8 +149,14 @@ def visible_edit(
     if project.modules.get(old.key) is not old:
         return None  # two files are the same module
     modules = [new if facts is old else facts for facts in project.modules.values()]
-    swapped = engine.project(modules, complete=project._complete)
-    if swapped.all_indexes() != project.all_indexes():
+    indexes = project.all_indexes()
+    kept = {
+        name: indexes[name]
+        for name, read in _RESOLVED_UNIONS.items()
+        if getattr(old, read) == getattr(new, read)
+    }
+    swapped = engine.project(modules, indexes=kept, complete=project._complete)
+    if swapped.all_indexes() != indexes:
         return None
     if names_worth_following(old, Triage(project)) != names_worth_following(new, Triage(swapped)):
         return None

@@ -171,3 +171,30 @@ def test_whether_a_file_mentions_the_vocabulary_is_asked_once_per_engine() -> No
     assert not other.mentions_vocabulary(SourceFile(None, "b.py", b"import os\n"))
     assert other.mentions_vocabulary(source)
     assert source.vocabulary is not None and source.vocabulary[0] is other
+
+
+def test_a_visible_edit_keeps_the_indexes_of_calls_it_did_not_change(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sessionlint.project.index import ProjectFacts
+
+    api = str(project / "app" / "api.py")
+    workspace = Workspace([project], use_cache=False)
+    workspace.update(api, API)  # opened in the editor
+    workspace.project.all_indexes()
+    built: list[str] = []
+    collect = ProjectFacts._collect_called_functions
+
+    def counted(self: ProjectFacts) -> frozenset[tuple[str, str]]:
+        built.append("called")
+        return collect(self)
+
+    monkeypatch.setattr(ProjectFacts, "_collect_called_functions", counted)
+    calls = Calls(monkeypatch)
+    text = API + "\nimport json\n"
+    workspace.update(api, text)
+    assert (calls.fact_passes, built) == (0, [])  # the same calls: the index is kept
+    assert_as_rebuilt(workspace, project, {api: text})
+    calls.reset()
+    workspace.update(api, text + "\nget_db()\n")
+    assert calls.fact_passes == 1 and built  # another call: built again, and it changed
