@@ -22,6 +22,16 @@ the full update (None), so the answers stay those of a workspace built from scra
 Then every other file's facts, triage, reading by the fact pass and findings are unchanged,
 and only the buffer's triage and findings are computed again. A file the fact pass did not
 read, or that holds an SL000 both times, has no facts in the index: the swap alone.
+
+An edit another file could see only through the whole-project indexes (a new import, a new
+module-level function or call: `visible_edit`) is answered the same way when those indexes
+come out equal. Its changed names (an import's local name, a function's) are still spelled
+by no other file, so another file reaches them only through an index over every module,
+and those are built again and compared. The other whole-project readers (evidence's
+dependency sites, `app.state` slots) read facts that must stay equal. The buffer must be
+named both times (an open buffer), so the fact pass reads it in its first round whatever it
+imports; a module it starts or stops importing must be one that round reads anyway (or none
+of the project), so no other file is read differently.
 """
 
 from __future__ import annotations
@@ -30,9 +40,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 from sessionlint.facts.engine import Engine
-from sessionlint.facts.factpass import FollowedNames, names_pattern, reach_signature
+from sessionlint.facts.factpass import FollowedNames, _module_names, _prefixes, names_pattern, reach_signature
 from sessionlint.facts.facts import FunctionFacts, ModuleFacts
 from sessionlint.facts.filestate import FileState
+from sessionlint.project.contexts import is_migration_module
 from sessionlint.project.index import ProjectFacts
 from sessionlint.read.sources import SourceFile
 from sessionlint.triage.triage import Triage, names_worth_following
@@ -45,6 +56,13 @@ _BY_NAME = frozenset({"digest", "bindings", "binding_spans", "definitions", "fun
 # (its body's locals, returns, dataflow, positions) is asked of it by name only.
 _INTERFACE = ("qualname", "name", "is_async", "is_generator", "is_method", "decorators", "params")
 _INTERFACE += ("calls", "imports", "declared_globals")
+# Module facts other modules see only through the whole-project indexes (compared) or by
+# name (checked name by name), besides `_BY_NAME`: what a visible edit may change.
+_VISIBLE = _BY_NAME | {"imports", "calls", "toplevel_calls", "main_calls"}
+# Whole-project indexes that are unions over the modules of what each module's own facts
+# (these fields) name, through resolution alone: with those facts equal in the buffer, and
+# none of its changed names referenced or spelled elsewhere, they are kept as they are.
+_RESOLVED_UNIONS = {"called": "calls", "uncertain": "calls", "dependency": "dependency_calls"}
 
 
 @dataclass
@@ -69,20 +87,28 @@ def quick_edit(
     `previous`: the file's state (None: the fact pass did not read it); `explicit`: the files
     named before and after the edit; `others`: every other file's source."""
     after.identity = engine.identity(before)
-    if reach_signature(engine, before, explicit[0], followed) != reach_signature(
+    same_reach = reach_signature(engine, before, explicit[0], followed) == reach_signature(
         engine, after, explicit[1], followed
-    ):
+    )
+    # An open buffer is read in the fact pass's first round whatever it imports.
+    named = before.display in explicit[0] and after.display in explicit[1]
+    if not (same_reach or named):
         return None
     if previous is None:
-        return QuickEdit(FileState(after), project)
+        return QuickEdit(FileState(after), project) if same_reach else None
     old = previous.facts
     state = engine.analyze(after, shallow=old is not None and old.shallow)
     if state.internal_error is not None or (old is None) != (state.facts is None):
         return None
     if old is None or state.facts is None:
-        return QuickEdit(state, project)  # an SL000 both times: nothing in the index
-    changed = changed_names(old, state.facts)
-    if changed is None or (changed and _spelled_elsewhere(changed, others, before, after)):
+        # An SL000 both times: nothing in the index.
+        return QuickEdit(state, project) if same_reach else None
+    changed = changed_names(old, state.facts) if same_reach else None
+    if changed is None:
+        if not named:
+            return None
+        return visible_edit(engine, (before, after), old, state, explicit[1], project, others)
+    if changed and _spelled_elsewhere(changed, others, before, after):
         return None
     swapped = _swapped(engine, project, old, state.facts)
     if swapped is None:
@@ -93,6 +119,88 @@ def quick_edit(
     ):
         return None
     return QuickEdit(state, swapped)
+
+
+def visible_edit(
+    engine: Engine,
+    versions: tuple[SourceFile, SourceFile],
+    old: ModuleFacts,
+    state: FileState,
+    explicit: set[str],
+    project: ProjectFacts,
+    others: Iterable[SourceFile],
+) -> QuickEdit | None:
+    """An edit of an open buffer that other files could see only through the whole-project
+    indexes (see the module docstring), answered alone when those come out equal; None
+    otherwise. `versions`: the buffer before and after, `state` after (with its facts)."""
+    new = state.facts
+    assert new is not None
+    changed = _visible_names(old, new)
+    if changed is None or changed & (_referenced_globals(old) | _referenced_globals(new)):
+        return None
+    others = [source for source in others if source is not versions[0] and source is not versions[1]]
+    if changed and _spelled_elsewhere(changed, others, *versions):
+        return None
+    # Asked of a module whatever name leads to it (is a function in it a migration's?).
+    if is_migration_module(old) != is_migration_module(new):
+        return None
+    if not _read_alike(engine, old, new, explicit, others):
+        return None
+    if project.modules.get(old.key) is not old:
+        return None  # two files are the same module
+    modules = [new if facts is old else facts for facts in project.modules.values()]
+    indexes = project.all_indexes()
+    kept = {
+        name: indexes[name]
+        for name, read in _RESOLVED_UNIONS.items()
+        if getattr(old, read) == getattr(new, read)
+    }
+    swapped = engine.project(modules, indexes=kept, complete=project._complete)
+    if swapped.all_indexes() != indexes:
+        return None
+    if names_worth_following(old, Triage(project)) != names_worth_following(new, Triage(swapped)):
+        return None
+    return QuickEdit(state, swapped)
+
+
+def _visible_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
+    """The module-level names an edit changed (bindings, definitions, imports, functions in
+    any way), when the module's other facts outside `_VISIBLE` are equal; None otherwise."""
+    for item in fields(ModuleFacts):
+        if item.name not in _VISIBLE and getattr(old, item.name) != getattr(new, item.name):
+            return None
+    changed = {
+        name
+        for name in old.bindings.keys() | new.bindings.keys()
+        if _binding(old, name) != _binding(new, name)
+    }
+    changed |= old.definitions ^ new.definitions
+    changed |= {
+        local.split(".")[0]
+        for local in old.imports.keys() | new.imports.keys()
+        if old.imports.get(local) != new.imports.get(local)
+    }
+    changed |= {
+        qualname.split(".")[0].split("#")[0]
+        for qualname in old.functions.keys() | new.functions.keys()
+        if old.functions.get(qualname) != new.functions.get(qualname)
+    }
+    return changed
+
+
+def _read_alike(
+    engine: Engine, old: ModuleFacts, new: ModuleFacts, explicit: set[str], others: Iterable[SourceFile]
+) -> bool:
+    """Every module the buffer starts or stops importing (or a package above one) is read by
+    the fact pass's first round anyway, so no other file is read differently (the pass
+    reads the modules its first round's files import in its second, names only)."""
+    wanted = {prefix for target in old.import_targets() for prefix in _prefixes(target)}
+    wanted ^= {prefix for target in new.import_targets() for prefix in _prefixes(target)}
+    return not wanted or all(
+        source.display in explicit or engine.mentions_vocabulary(source) or engine.reviews_noqa(source)
+        for source in others
+        if _module_names(engine, source) & wanted
+    )
 
 
 def changed_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:

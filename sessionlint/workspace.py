@@ -37,8 +37,9 @@ API (paths are `str | os.PathLike`, keys of the answers are absolute paths as `s
   is called for each fixed file, and returning False (a write failed) keeps the original
   for the files after it. The workspace itself keeps the texts it had: apply a fix with
   `update`.
-- `update(path, text) -> dict[str, FileCheck]`: `text` (str) replaces the file's content
-  (a path not yet held is added); None goes back to the disk. Returns the checks of the
+- `update(path, text, *, tree=None) -> dict[str, FileCheck]` (in `edits`): `text` (str)
+  replaces the file's content (a path not yet held is added; `tree`: its `ast` tree, when
+  parsed already); None goes back to the disk. Returns the checks of the
   buffer and of every file whose findings may have changed: those whose rules looked up
   a module that changed or asked a whole-project question whose answer changed, and
   those that joined or left the files the rules run on.
@@ -57,48 +58,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from sessionlint.cache.store import DEFAULT_DIRECTORY, Cache, CacheEntry
 from sessionlint.discover.scope import files_outside
+from sessionlint.edits import Edits
 from sessionlint.facts.engine import Engine
 from sessionlint.facts.factpass import FollowedNames, analyze_all, cache_key, fact_pass
 from sessionlint.facts.facts import ModuleFacts
-from sessionlint.facts.filestate import FileState, InternalError, LintResult
+from sessionlint.facts.filestate import FileState, LintResult
 from sessionlint.fixes.fixer import fix_file
 from sessionlint.passes import assign_rules, cached_neighbours, lint_all, read_paths
 from sessionlint.project.index import ProjectFacts
-from sessionlint.quickedit import quick_edit
 from sessionlint.read.inputs import RunInputs
-from sessionlint.read.sources import SourceFile, UnreadableSource, decode, display_path, read_file
+from sessionlint.read.sources import SourceFile, decode, display_path
 from sessionlint.report.diagnostics import Diagnostic
-from sessionlint.report.run import FixedFile, RunOptions, RunReport
+from sessionlint.report.run import FileCheck, FileFix, FixedFile, RunOptions, RunReport
 from sessionlint.settings.codes import KNOWN_CODES
 from sessionlint.settings.config import Settings
 from sessionlint.settings.configuration import Configuration, default_root_of
 from sessionlint.triage.triage import Triage
 
 __all__ = ["FileCheck", "FileFix", "Workspace"]
-
-
-@dataclass
-class FileCheck:
-    """One file's findings."""
-
-    display: str
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    internal_errors: list[InternalError] = field(default_factory=list)
-
-
-@dataclass
-class FileFix:
-    """One file after its fixes: the fixed text (None: nothing changed) and what remains."""
-
-    display: str
-    fixed: FixedFile | None = None
-    diagnostics: list[Diagnostic] = field(default_factory=list)
-    internal_errors: list[InternalError] = field(default_factory=list)
 
 
 class _MemoryCache(Cache):
@@ -112,7 +93,7 @@ class _MemoryCache(Cache):
         self.entries[key] = entry
 
 
-class Workspace:
+class Workspace(Edits):
     """See the module docstring."""
 
     def __init__(
@@ -383,112 +364,6 @@ class Workspace:
         file_fix = FileFix(state.source.display, fixed, result.diagnostics, result.internal_errors)
         return file_fix, project
 
-    # -- changes ---------------------------------------------------------------------------
-
-    def update(self, path: str | os.PathLike[str], text: str | None) -> dict[str, FileCheck]:
-        """An unsaved buffer replaces the file (`text=None`: the file on disk again); the
-        checks of every file whose findings may have changed."""
-        key = self._key(path)
-        quick = self._quick_update(key, path, text)
-        if quick is not None:
-            return quick
-        previous = self._states.get(key)
-        before = set(self._checked)
-        self._set_source(key, path, text)
-        self._analyze()
-        changed = {key} if key in self._sources else set()
-        changed |= before ^ set(self._checked)  # joined or left the files the rules run on
-        changed |= {k for k, state in self._checked.items() if k in before and self._stale(state)}
-        if previous is not None and key not in self._sources:
-            changed.add(key)  # deleted: its findings go
-        answer = self.check(sorted(changed & set(self._sources)))
-        for gone in changed - set(answer):
-            answer[gone] = FileCheck(self._display(gone))
-        return answer
-
-    def _quick_update(
-        self, key: str, path: str | os.PathLike[str], text: str | None
-    ) -> dict[str, FileCheck] | None:
-        """The update from the buffer alone when no other file can see the edit (see
-        `quickedit`); None: run the full update."""
-        before = self._sources.get(key)
-        after = self._new_source(key, path, text)
-        if before is None or after is None or self.followed is None or self.exhaustive:
-            return None
-        buffers = {source.display for source in self._buffers.values()}
-        explicit_after = (buffers - {before.display}) | ({after.display} if text is not None else set())
-        previous = self._states.get(key)
-        others = [*self._sources.values(), *(state.source for state in self.neighbours)]
-        edit = quick_edit(
-            self.engine,
-            before,
-            after,
-            previous,
-            (self._named | buffers, self._named | explicit_after),
-            self.followed,
-            self.project,
-            others,
-        )
-        if edit is None:
-            return None
-        self._commit_source(key, after, text is not None)
-        self.project = edit.project
-        if previous is not None:
-            state = edit.state
-            entry = CacheEntry(after.digest, self.engine.identity(after), state.facts, state.error)
-            self.cache.put(key, entry)
-            state.cached = entry
-            self.states = [state if s is previous else s for s in self.states]
-            self._states[key] = state
-            checked = state.source.display not in self.settings.facts_only and assign_rules(
-                state, Triage(self.project), self.engine.selected_codes, self.engine
-            )
-            # The files the rules run on, in the fact pass's order as a full update keeps it.
-            self._checked = {
-                k: s
-                for k, s in self._states.items()
-                if (k == key and checked) or (k != key and k in self._checked)
-            }
-        return self.check([key])
-
-    def _set_source(self, key: str, path: str | os.PathLike[str], text: str | None) -> None:
-        source = self._new_source(key, path, text)
-        if source is None:
-            self._buffers.pop(key, None)
-            self._sources.pop(key, None)  # gone (or unreadable): no longer a file of the project
-        else:
-            self._commit_source(key, source, text is not None)
-
-    def _new_source(self, key: str, path: str | os.PathLike[str], text: str | None) -> SourceFile | None:
-        """The file's content after the update: the buffer, or the disk's (None: unreadable)."""
-        old = self._sources.get(key)
-        file_path = Path(key) if old is None or old.path is not None else None
-        display = old.display if old is not None else display_path(os.fspath(path))
-        if text is not None:
-            return SourceFile(file_path, display, text.encode("utf-8"), "utf-8", text)
-        try:
-            data, stamp = read_file(Path(key))
-        except UnreadableSource:
-            return None
-        return SourceFile(Path(key), display, data, stamp=stamp)
-
-    def _commit_source(self, key: str, source: SourceFile, buffer: bool) -> None:
-        if buffer:
-            self._buffers[key] = source
-        else:
-            self._buffers.pop(key, None)
-        self._sources[key] = source
-
-    def _stale(self, state: FileState) -> bool:
-        """Its last findings no longer hold: something its rules looked up changed."""
-        findings = state.cached.findings if state.cached is not None else None
-        return not (
-            findings is not None
-            and findings.covers(state.rule_codes)
-            and self.project.lookups_still_hold(findings.lookups)
-            and self.project.answers_still_hold(findings.answers)
-        )
-
     def save_cache(self) -> None:
         self.cache.save()
 
@@ -502,6 +377,9 @@ class Workspace:
         if paths is None:
             return [*self._sources, *(os.path.abspath(error.path) for error in self._errors)]
         return [self._key(path) for path in paths]
+
+    def _empty_check(self, key: str) -> FileCheck:
+        return FileCheck(self._display(key))
 
     def _display(self, key: str) -> str:
         source = self._sources.get(key)

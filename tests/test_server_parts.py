@@ -157,3 +157,45 @@ def test_changes_in_the_quiet_time_are_one_check_and_none_is_lost() -> None:
 
     asyncio.run(scenario())
     assert batches == [["a.py"], ["a.py", "b.py"]]
+
+
+def test_a_change_after_a_pause_is_checked_at_once_and_a_burst_waits() -> None:
+    from sessionlint.entry.server.scheduler import Scheduler
+
+    started: list[tuple[str, float]] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def run(uris: list[str]) -> None:
+            started.extend((uri, loop.time()) for uri in uris)
+
+        scheduler = Scheduler(run)
+        asked = loop.time()
+        scheduler.request("a.py", 2.0)  # the first change: no burst to wait for
+        while not started:
+            await asyncio.sleep(0.01)
+        assert started[0][1] - asked < 1.0
+        asked = loop.time()
+        scheduler.request("a.py", 0.3)  # again at once after the last: a burst
+        while len(started) < 2:
+            await asyncio.sleep(0.01)
+        assert started[1][1] - asked >= 0.3
+        scheduler.stop()
+
+    asyncio.run(scenario())
+    assert [uri for uri, _ in started] == ["a.py", "a.py"]
+
+
+def test_a_loaded_workspace_leaves_the_collectors_generations(tmp_path: Path) -> None:
+    import gc
+
+    from sessionlint.entry.server.projects import Projects
+
+    (tmp_path / "app.py").write_text("from sqlalchemy import create_engine\n")
+    gc.unfreeze()
+    try:
+        Projects([tmp_path]).workspace(tmp_path / "app.py")
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

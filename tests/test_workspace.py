@@ -211,6 +211,7 @@ class Calls:
     """How many times the fact pass ran and how many files were parsed for facts."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sessionlint.edits as edits_module
         import sessionlint.workspace as workspace_module
         from sessionlint.facts.engine import Engine
 
@@ -232,6 +233,7 @@ class Calls:
         monkeypatch.setattr(workspace_module, "fact_pass", counted_pass)
         monkeypatch.setattr(Engine, "analyze", counted_analyze)
         monkeypatch.setattr(workspace_module, "assign_rules", counted_assign)
+        monkeypatch.setattr(edits_module, "assign_rules", counted_assign)
 
     def reset(self) -> None:
         self.fact_passes = self.analyzed = self.triaged = 0
@@ -241,7 +243,7 @@ def rebuilt(root: Path, buffers: dict[str, str]) -> Workspace:
     """A workspace built from scratch over the disk with these buffers."""
     fresh = Workspace([root], use_cache=False)
     for key, text in buffers.items():
-        fresh._set_source(key, key, text)
+        fresh._set_source(key, fresh._new_source(key, key, text), True)
     fresh.reload()
     return fresh
 

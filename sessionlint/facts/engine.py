@@ -92,12 +92,18 @@ class Engine:
     # -- fact pass ----------------------------------------------------------------------
 
     def mentions_vocabulary(self, source: SourceFile) -> bool:
-        return (
+        # Asked of every file at each fact pass: an editor's workspace runs one per update,
+        # over files whose bytes did not change (their answer is kept, for this engine).
+        if source.vocabulary is not None and source.vocabulary[0] is self:
+            return source.vocabulary[1]
+        found = (
             self.vocabulary_pattern is not None
             and self.trigger_pattern is not None
             and _spells(source.data, self.vocabulary_words, self.vocabulary_pattern)
             and _spells(source.data, self.trigger_words, self.trigger_pattern)
         ) or _spells(source.data, _LIFECYCLE_WORDS, _LIFECYCLE_CALL)
+        source.vocabulary = (self, found)
+        return found
 
     def reviews_noqa(self, source: SourceFile) -> bool:
         """SL100 is selected and the file may hold a `# noqa` naming a sessionlint code (an
@@ -134,9 +140,11 @@ class Engine:
             return state
         identity = self.identity(source)
         name, is_package = identity.name, identity.is_package
+        tree, source.tree = source.tree, None  # parsed by the caller already: taken once
         try:
-            with parsing_as_cpython():
-                tree = ast.parse(text, filename=source.display)
+            if tree is None:
+                with parsing_as_cpython():
+                    tree = ast.parse(text, filename=source.display)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             if is_nesting_limit(error):
                 # A limit of every CPython, not newer syntax: LibCST must not try (it would

@@ -120,11 +120,19 @@ class _CallGraph:
         return frozenset(ref for ref in found if ref[0])
 
 
+def _call_graph(project: ProjectFacts) -> _CallGraph:
+    """The project's call graph, built once for both indexes below."""
+    graph = project.index_parts.get("call graph")
+    if not isinstance(graph, _CallGraph):
+        graph = project.index_parts["call graph"] = _CallGraph(project)
+    return graph
+
+
 def one_shot_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
     """Functions of one-shot code: CLI commands, every function of a script module, and
     the functions only a script's `if __name__ == "__main__":` block, a script module's
     body or those reach. Request-serving code (dependencies, endpoints, lifespans) never."""
-    graph = _CallGraph(project)
+    graph = _call_graph(project)
     roots = {_MAIN_BLOCK, _SCRIPT_BODY}
     for ref, function in graph.functions.items():
         if ref[0] in graph.scripts or is_command(project, function):
@@ -143,7 +151,7 @@ def once_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
     """Functions that run once per process (what they build is built once): lifespan and
     startup hooks, app factories, `main`, CLI entry points, one-shot code, and the
     functions only module bodies and those call. Dependencies and endpoints never."""
-    graph = _CallGraph(project)
+    graph = _call_graph(project)
     roots = {_MAIN_BLOCK, _SCRIPT_BODY, _MODULE_BODY, *project.one_shot_functions}
     for ref, function in graph.functions.items():
         if (

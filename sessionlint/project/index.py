@@ -86,6 +86,8 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
         self._declarations = True
         self._in_progress: set[tuple[object, ...]] = set()
         self._indexes: dict[str, frozenset[FunctionRef]] = dict(indexes or {})
+        # What several whole-project indexes are built from (the call graph, `contexts`).
+        self.index_parts: dict[str, object] = {}
         self.answers: dict[tuple[str, str, str], bool] | None = None
         self._complete = complete
 
@@ -116,6 +118,14 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
             engine_constructors=self.extra_engines,
             complete=self.complete,
         )
+
+    def all_indexes(self) -> dict[str, frozenset[FunctionRef]]:
+        """Every whole-project index, built now if not yet (an edit's shortcut compares them)."""
+        self.build_indexes()
+        _ = self.script_modules, self.one_shot_functions, self.once_functions
+        for question in self._LIFECYCLE_INDEXES:
+            self._lifecycle_index(question)
+        return self.known_indexes()
 
     # -- resolution ---------------------------------------------------------------------------
 

@@ -6,13 +6,17 @@ import io
 import os
 import stat
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sessionlint.discover.roots import ModuleIdentity
 from sessionlint.read import hashing
 from sessionlint.report.diagnostics import Diagnostic, Location
 from sessionlint.settings.config import PARSE_ERROR_CODE
+
+if TYPE_CHECKING:
+    import ast
 
 
 @dataclass
@@ -29,6 +33,11 @@ class SourceFile:
     import_targets: list[str] | None = None
     # What the file system said of the bytes read (None: not read from a file).
     stamp: FileStamp | None = None
+    # The text's `ast` tree when the caller parsed it already (the language server does, to
+    # tell half-typed code): the next analysis takes it instead of parsing again.
+    tree: ast.Module | None = field(default=None, compare=False, repr=False)
+    # Whether the bytes mention the vocabulary, and for which engine (`Engine.mentions_vocabulary`).
+    vocabulary: tuple[object, bool] | None = field(default=None, compare=False, repr=False)
 
     @property
     def digest(self) -> str:

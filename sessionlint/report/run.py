@@ -57,6 +57,25 @@ class FixedFile:
 
 
 @dataclass
+class FileCheck:
+    """One file's findings (the workspace's answer to `check` and `update`)."""
+
+    display: str
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+
+
+@dataclass
+class FileFix:
+    """One file after its fixes: the fixed text (None: nothing changed) and what remains."""
+
+    display: str
+    fixed: FixedFile | None = None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
+
+
+@dataclass
 class RunReport:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     internal_errors: list[InternalError] = field(default_factory=list)

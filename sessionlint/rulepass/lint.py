@@ -14,6 +14,7 @@ from sessionlint.project.index import ProjectFacts
 from sessionlint.read.limits import TOO_DEEP
 from sessionlint.read.sources import decode, error_diagnostic
 from sessionlint.report.diagnostics import Diagnostic
+from sessionlint.rulepass import reparse
 from sessionlint.rulepass.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.rulepass.noqa import without_suppressed
 from sessionlint.rulepass.prune import pruned_text
@@ -81,7 +82,9 @@ def _checked(
     result = LintResult()
     if tree is None:
         try:
-            tree = cst.parse_module(view.text)
+            # The buffer an editor checks again after each edit: only the part after the
+            # statements it left alone is parsed again (`reparse`).
+            tree = reparse.parse(state.source.display, view.text)
         except (cst.ParserSyntaxError, RecursionError) as error:
             diagnostic = syntax_error(state.source.display, error)
             if isinstance(error, cst.ParserSyntaxError) and state.facts.complete:

@@ -8,6 +8,7 @@ Runs on the server's worker thread only.
 from __future__ import annotations
 
 import ast
+import gc
 import os
 import warnings
 from collections.abc import Iterable
@@ -40,15 +41,24 @@ def _checked(check: FileCheck) -> Checked:
     )
 
 
-def parses(text: str) -> bool:
-    """The buffer is Python (else it is being typed: the workspace keeps its last text)."""
+def parsed(text: str) -> ast.Module | None:
+    """The buffer's tree when it is Python (None: it is being typed, and the workspace keeps
+    its last text). The workspace takes the tree rather than parsing the text again."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like
-            ast.parse(text)
+            return ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return True
+        return None
+
+
+def _settle() -> None:
+    """After a workspace is loaded: its facts and index (hundreds of thousands of objects,
+    alive as long as it is) leave the garbage collector's generations, so that a full
+    collection during an edit's check no longer walks them all (the slowest edits were
+    those that met one)."""
+    gc.collect()
+    gc.freeze()
 
 
 class Projects:
@@ -78,6 +88,7 @@ class Projects:
             for name, text in self._buffers.items():
                 if self.owner(Path(name)) == root:
                     workspace.update(name, text)
+            _settle()
         return workspace
 
     # -- buffers ---------------------------------------------------------------------------
@@ -85,7 +96,8 @@ class Projects:
     def update(self, path: Path, text: str) -> dict[str, Checked]:
         """The buffer's text replaces the file's; the checks of every file it changed."""
         key = os.path.abspath(path)
-        if not parses(text):
+        tree = parsed(text)
+        if tree is None:
             self.broken.add(key)
             return {key: Checked()}
         self.broken.discard(key)
@@ -93,7 +105,7 @@ class Projects:
         if self._buffers.get(key) == text and key in workspace.paths:
             return {key: self.check(path)}
         self._buffers[key] = text
-        return {name: _checked(check) for name, check in workspace.update(key, text).items()}
+        return {name: _checked(check) for name, check in workspace.update(key, text, tree=tree).items()}
 
     def check(self, path: Path) -> Checked:
         key = os.path.abspath(path)
@@ -137,6 +149,7 @@ class Projects:
     def reload(self) -> None:
         """A configuration file changed: every workspace finds its settings again (the
         buffers stay)."""
+        gc.unfreeze()  # what the workspaces held so far may go now
         for root, workspace in list(self._workspaces.items()):
             try:
                 workspace.reload()
@@ -145,6 +158,8 @@ class Projects:
                 # configuration may be half-edited.
                 del self._workspaces[root]
                 raise
+            finally:
+                _settle()
 
     def change_folders(self, added: Iterable[Path], removed: Iterable[Path]) -> None:
         """Folders added or removed: the workspaces of removed folders go, and those of

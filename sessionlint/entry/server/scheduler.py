@@ -1,5 +1,6 @@
-"""When documents are checked: at once when opened or saved, after a short quiet time when
-typed in (the debounce), one check at a time, the latest text of each document only."""
+"""When documents are checked: at once when opened or saved, and when changed after a quiet
+time; after a short quiet time (the debounce) when changes come faster than that; one
+check at a time, the latest text of each document only."""
 
 from __future__ import annotations
 
@@ -16,13 +17,21 @@ class Scheduler:
     def __init__(self, run: Callable[[list[str]], Awaitable[None]]) -> None:
         self._run = run
         self._due: dict[str, float] = {}
+        self._requested: dict[str, float] = {}  # when each document was last asked for
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
 
     def request(self, uri: str, delay: float = 0.0) -> None:
-        """Check `uri` in `delay` seconds (a later request replaces the earlier delay)."""
+        """Check `uri` in `delay` seconds (a later request replaces the earlier delay), or
+        at once when it was last asked for longer than `delay` ago and is not waiting: the
+        debounce groups a burst of changes into one check, and a change after a pause (a
+        typist's next word) need not wait for it."""
         loop = asyncio.get_running_loop()
-        self._due[uri] = loop.time() + delay
+        now = loop.time()
+        last = self._requested.get(uri)
+        self._requested[uri] = now
+        burst = uri in self._due or (last is not None and now - last < delay)
+        self._due[uri] = now + delay if burst else now
         if self._wakeup is None:
             self._wakeup = asyncio.Event()
         self._wakeup.set()
@@ -31,6 +40,7 @@ class Scheduler:
 
     def drop(self, uri: str) -> None:
         self._due.pop(uri, None)
+        self._requested.pop(uri, None)
 
     def stop(self) -> None:
         if self._task is not None:
