@@ -160,3 +160,30 @@ def test_the_command_reports_a_large_module_as_a_whole_parse_does(tmp_path: Path
 
 def test_the_layer_is_large_enough_to_be_pruned() -> None:
     assert len(textwrap.dedent(_layer())) > prune._MIN_SIZE
+
+
+def test_a_cached_run_sees_a_left_out_function_start_making_engines(tmp_path: Path) -> None:
+    """A function left out because its callee made no engine is checked again, through the
+    cache, once the callee (in another module) makes one: as a clean run reports it."""
+    project = tmp_path / "project"
+    (project / "app").mkdir(parents=True)
+    (project / "app" / "__init__.py").write_text("")
+    (project / "app" / "models.py").write_text("class Row:\n    pass\n")
+    (project / "app" / "pools.py").write_text("def make_pool(url: str):\n    return url\n")
+    endpoint = (
+        "\n\nfrom fastapi import FastAPI\n\nfrom app.pools import make_pool\n\napp = FastAPI()\n\n\n"
+        '@app.get("/rows")\ndef rows(url: str):\n    pool = make_pool(url)\n    return [pool]\n'
+    )
+    (project / "app" / "store.py").write_text(_layer(", pool_pre_ping=True") + endpoint)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    first = run_cli("check", str(project), cwd=elsewhere)
+    assert first.returncode == 0, first.stdout.decode()
+    (project / "app" / "pools.py").write_text(
+        "from sqlalchemy import create_engine\n\n\ndef make_pool(url: str):\n"
+        "    return create_engine(url, pool_pre_ping=True)\n"
+    )
+    cached = run_cli("check", str(project), cwd=elsewhere)
+    clean = run_cli("check", "--no-cache", str(project), cwd=elsewhere)
+    assert clean.returncode == 1 and "SL003" in clean.stdout.decode(), clean.stdout.decode()
+    assert cached.stdout == clean.stdout
