@@ -36,7 +36,7 @@ of the project), so no other file is read differently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
 
 from sessionlint.facts.engine import Engine
@@ -166,15 +166,9 @@ def visible_edit(
 def _visible_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
     """The module-level names an edit changed (bindings, definitions, imports, functions in
     any way), when the module's other facts outside `_VISIBLE` are equal; None otherwise."""
-    for item in fields(ModuleFacts):
-        if item.name not in _VISIBLE and getattr(old, item.name) != getattr(new, item.name):
-            return None
-    changed = {
-        name
-        for name in old.bindings.keys() | new.bindings.keys()
-        if _binding(old, name) != _binding(new, name)
-    }
-    changed |= old.definitions ^ new.definitions
+    changed = _changed_bindings(old, new, _VISIBLE)
+    if changed is None:
+        return None
     changed |= {
         local.split(".")[0]
         for local in old.imports.keys() | new.imports.keys()
@@ -206,15 +200,9 @@ def _read_alike(
 def changed_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
     """The module-level names whose facts differ, when only such names differ and nothing
     else in the module refers to them; None otherwise."""
-    for item in fields(ModuleFacts):
-        if item.name not in _BY_NAME and getattr(old, item.name) != getattr(new, item.name):
-            return None
-    changed = {
-        name
-        for name in old.bindings.keys() | new.bindings.keys()
-        if _binding(old, name) != _binding(new, name)
-    }
-    changed |= old.definitions ^ new.definitions
+    changed = _changed_bindings(old, new, _BY_NAME)
+    if changed is None:
+        return None
     for qualname in old.functions.keys() | new.functions.keys():
         was, now = old.functions.get(qualname), new.functions.get(qualname)
         if was == now:
@@ -225,6 +213,20 @@ def changed_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
     if changed & _referenced_globals(old) or changed & _referenced_globals(new):
         return None  # other facts of the module derive from a changed name
     return changed
+
+
+def _changed_bindings(old: ModuleFacts, new: ModuleFacts, by_name: Collection[str]) -> set[str] | None:
+    """The module-level names bound or defined differently, when the facts outside the
+    fields `by_name` are equal; None otherwise."""
+    for item in fields(ModuleFacts):
+        if item.name not in by_name and getattr(old, item.name) != getattr(new, item.name):
+            return None
+    changed = {
+        name
+        for name in old.bindings.keys() | new.bindings.keys()
+        if _binding(old, name) != _binding(new, name)
+    }
+    return changed | (old.definitions ^ new.definitions)
 
 
 def _referenced_globals(facts: ModuleFacts) -> set[str]:

@@ -50,18 +50,8 @@ def own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
     while stack:
         node = stack.pop()
         nodes.append(node)
-        if isinstance(node, SCOPES):
-            continue
-        children: list[ast.AST] = []
-        for field, mixed in _walked_fields(node.__class__):
-            value = getattr(node, field, None)
-            if value is None:
-                continue
-            if value.__class__ is list:
-                children += [item for item in value if isinstance(item, ast.AST)] if mixed else value
-            elif isinstance(value, ast.AST):
-                children.append(value)
-        stack += children[::-1]
+        if not isinstance(node, SCOPES):
+            stack += _children(node)[::-1]
     return nodes
 
 
@@ -72,17 +62,23 @@ def walk(node: ast.AST) -> list[ast.AST]:
     nodes = [node]
     index = 0
     while index < len(nodes):
-        current = nodes[index]
+        nodes += _children(nodes[index])
         index += 1
-        for field, mixed in _walked_fields(current.__class__):
-            value = getattr(current, field, None)
-            if value is None:
-                continue
-            if value.__class__ is list:
-                nodes += [item for item in value if isinstance(item, ast.AST)] if mixed else value
-            elif isinstance(value, ast.AST):
-                nodes.append(value)
     return nodes
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """The node's child nodes worth a look, in field order."""
+    children: list[ast.AST] = []
+    for field, mixed in _walked_fields(node.__class__):
+        value = getattr(node, field, None)
+        if value is None:
+            continue
+        if value.__class__ is list:
+            children += [item for item in value if isinstance(item, ast.AST)] if mixed else value
+        elif isinstance(value, ast.AST):
+            children.append(value)
+    return children
 
 
 def bound_names(target: ast.AST) -> Iterator[str]:
