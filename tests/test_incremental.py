@@ -237,6 +237,29 @@ def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
     assert check_in("app")[0] == after  # and stays so
 
 
+STUB = """\
+from sqlalchemy import Engine
+
+engine: Engine
+SessionLocal: object
+"""
+
+
+@pytest.mark.parametrize("touched", ["app/routes.py", "app/db.py", "app/db.pyi"])
+def test_a_module_with_a_stub_beside_it_runs_incrementally(project: Path, touched: str) -> None:
+    """`app/db.py` and `app/db.pyi` are one module: the project holds the facts of the file
+    the fact pass reached first (the `.py`, where `SessionLocal` is a factory). An
+    incremental run takes the same file's facts, never the stub's (which would drop the
+    finding), whichever of the three files changed."""
+    (project / "app" / "db.pyi").write_text(STUB)
+    before, _ = check(project)
+    assert ("app/routes.py", 10, "SL002") in before
+    append(project / touched, "# reviewed\n")
+    after, stderr = check(project)
+    assert incremental(stderr), stderr
+    assert after == before == from_scratch(project)
+
+
 # -- every fixture: an incremental run finds what a run from scratch finds ---------------------
 
 CASES = all_cases()

@@ -38,7 +38,7 @@ from sessionlint.report.diagnostics import Diagnostic
 from sessionlint.report.run import RunReport
 from sessionlint.settings.config import Settings
 
-_FORMAT = 2  # 2: module identities are (root, name)
+_FORMAT = 3  # 2: module identities are (root, name); 3: which file's facts the project held
 # Past this many changed files a full run (parallel, cached per file) is as quick.
 MAX_CHANGED = 32
 
@@ -55,6 +55,10 @@ class FileRecord:
     checked: bool  # the triage sent it to the rules (or it has an SL000 to report)
     rule_codes: frozenset[str] | None
     findings: list[Diagnostic]
+    # Its facts are those the run's project held for its module. Not so for the second file
+    # of one module (`x.pyi` beside `x.py`): the project keeps the facts of the file the
+    # fact pass reached first, and a run with the same reach reaches them in the same order.
+    in_project: bool = True
 
 
 @dataclass
@@ -91,10 +95,11 @@ def save_snapshot(
     checked: Mapping[str, list[Diagnostic]],
     signatures: Mapping[str, str],
     followed: FollowedNames,
-    indexes: dict[str, frozenset[FunctionRef]],
+    project: ProjectFacts,
 ) -> None:
     """Record a full run (`checked`: the findings of each file the rules saw, by display;
-    `signatures`: each file's `reach_signature` with the `followed` names)."""
+    `signatures`: each file's `reach_signature` with the `followed` names; `project`: the
+    run's index over the `states`' facts)."""
     previous = Snapshot.load(cache)
     old = previous.records if previous is not None else {}
     by_display = {state.source.display: state for state in states}
@@ -124,8 +129,9 @@ def save_snapshot(
             checked=source.display in checked,
             rule_codes=state.rule_codes if state is not None else None,
             findings=checked.get(source.display, []),
+            in_project=facts is None or project.modules.get(facts.key) is facts,
         )
-    Snapshot(shape, records, followed, indexes).save(cache)
+    Snapshot(shape, records, followed, project.known_indexes()).save(cache)
 
 
 def recheck(
@@ -212,13 +218,13 @@ def _same_reach(
 def _stored_project(
     engine: Engine, snapshot: Snapshot, states: list[FileState], *, complete: bool
 ) -> ProjectFacts | None:
-    """The last run's project, with the changed files' (equal) facts in place of theirs;
-    None when two files are the same module (`x.py` and `x.pyi`: which one the full run
-    kept depends on the order it read them in)."""
+    """The last run's project, with the changed files' (equal) facts in place of theirs.
+    Of two files that are one module (`x.py` and `x.pyi`), the facts the run's project held
+    (see `FileRecord.in_project`); None when the snapshot does not say which."""
     blobs: dict[str, bytes] = {}
     identities: dict[str, ModuleIdentity] = {}
     for record in snapshot.records.values():
-        if record.facts is not None:
+        if record.facts is not None and record.in_project:
             key = record.identity.key
             if key in blobs:
                 return None
@@ -226,7 +232,7 @@ def _stored_project(
             identities[key] = record.identity
     modules = StoredModules(blobs)
     for state in states:
-        if state.facts is not None:
+        if state.facts is not None and snapshot.records[state.source.display].in_project:
             modules.replace(state.facts)
     return engine.project(modules, identities=identities, indexes=snapshot.indexes, complete=complete)
 

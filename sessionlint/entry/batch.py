@@ -109,7 +109,7 @@ def _check(
             found,
             signatures,
             followed,
-            workspace.project.known_indexes(),
+            workspace.project,
         )
     else:
         # This run leaves no snapshot, and may have cached facts of files outside the last
