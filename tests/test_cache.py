@@ -247,6 +247,40 @@ def test_an_undone_edit_reads_only_that_file(project: Path, monkeypatch: pytest.
     assert (undone, read) == (first, ["routes.py"])
 
 
+def test_an_incremental_run_reads_only_the_changed_file(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other files' stamps vouch for the digests the snapshot compares: unread."""
+    import sessionlint.cache.store
+
+    monkeypatch.setattr(sessionlint.cache.store, "RACY_NS", 0)
+    first, _ = _check_in_process(project, monkeypatch)
+    (project / "app" / "db.py").write_text(DB + "# an edit\n")
+    edited, read = _check_in_process(project, monkeypatch)
+    assert (edited, read) == (first, ["db.py"])
+
+
+def test_a_file_changed_since_the_snapshot_not_since_its_stamps_is_read(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """routes.py is emptied (a full run: the snapshot holds a file never read), then put
+    back (the no-change shortcut: the stamps hold its finding's version); then db.py gets a
+    comment. The stamps vouch for routes.py, the snapshot does not: the run reads it."""
+    import sessionlint.cache.store
+
+    monkeypatch.setattr(sessionlint.cache.store, "RACY_NS", 0)
+    first, _ = _check_in_process(project, monkeypatch)
+    assert any(path == "app/routes.py" for path, *_ in first)
+    routes = project / "app" / "routes.py"
+    routes.write_text("pass\n")
+    _check_in_process(project, monkeypatch)
+    routes.write_text(ROUTES)
+    assert _check_in_process(project, monkeypatch) == (first, ["routes.py"])
+    (project / "app" / "db.py").write_text(DB + "# an edit\n")
+    after, read = _check_in_process(project, monkeypatch)
+    assert after == first and "routes.py" in read
+
+
 # -- a cached run answers as a run without the cache would, whatever changed around it ---------
 # Each runs the real command from the folder above the project, as a script or editor would.
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -142,16 +142,19 @@ def recheck(
     cache: Cache,
     shape: str,
     report: RunReport,
+    read_paths: Callable[[], list[str]],
 ) -> bool:
     """Findings for every file from the last run's snapshot and the changed files alone,
-    into `report`; False (and nothing reported) when this run must run in full."""
+    into `report`; False (and nothing reported) when this run must run in full. `sources`
+    may be unread (`SourceFile.unread`, their digests vouched for by their stamps): only the
+    changed files are read, and must be. `read_paths`: the absolute paths of `sources`."""
     snapshot = Snapshot.load(cache)
     if snapshot is None or snapshot.shape != shape:
         return False
     records = snapshot.records
     changed = [source for source in sources if records[source.display].digest != source.digest]
-    if len(changed) > MAX_CHANGED:
-        return False
+    if len(changed) > MAX_CHANGED or any(source.is_unread for source in changed):
+        return False  # many changed; or one changed since the snapshot, not since its stamps
     engine = Engine(settings, roots=paths)
     states = []
     for source in changed:
@@ -159,7 +162,7 @@ def recheck(
         if state is None:
             return False
         states.append(state)
-    unknown = files_outside(paths, settings, [str(s.path.absolute()) for s in sources if s.path is not None])
+    unknown = set() if names_root(paths, settings) else files_outside(paths, settings, read_paths())
     if not unknown and not names_root(paths, settings):
         return False  # knowing the whole project then rests on files outside these inputs
     project = _stored_project(engine, snapshot, states, complete=not unknown)

@@ -49,28 +49,31 @@ def check_paths(
     report.lap("cache")
     previous = inputs.findings_of_a_recent_run() if checking else None
     report.lap("read")
+    report.files_seen = inputs.files_seen
     if previous is not None:
-        report.files_seen = inputs.files_seen
         report.diagnostics = previous
         report.reused_last_run = True
         return report
-    inputs.read_all()
-    report.lap("read")
-    sources, explicit = inputs.sources, inputs.explicit
-    report.files_seen = inputs.files_seen
-    report.diagnostics.extend(inputs.selected_errors)
     # Past this point the run parses and checks: the machinery is imported only now.
     shape = inputs.shape() if checking and cache.path else None
     if shape is not None and not options.exhaustive:
         from sessionlint.cache.incremental import recheck
 
-        if recheck(paths, sources, explicit, settings, cache, shape, report):
+        # Only the files whose stamps changed were read: an incremental run needs no more.
+        if recheck(
+            paths, inputs.sources, inputs.explicit, settings, cache, shape, report, inputs.source_paths
+        ):
+            report.diagnostics.extend(inputs.selected_errors)
             report.lap("incremental")
             _keep_selected(report, settings)
             inputs.remember(report.diagnostics)
             report.lap("cache")
             return report
         report.lap("incremental")
+    inputs.read_all()
+    report.lap("read")
+    sources, explicit = inputs.sources, inputs.explicit
+    report.diagnostics.extend(inputs.selected_errors)
     from sessionlint.entry.batch import run_batch
 
     self_contained = run_batch(

@@ -90,6 +90,11 @@ class RunInputs:
         if (not self.sources and not self.key) or any(source.is_unread for source in self.sources):
             self._read({})
 
+    def source_paths(self) -> list[str]:
+        """The absolute paths of the files read, or vouched for by their stamps unread."""
+        displays = {source.display for source in self.sources}
+        return [os.path.abspath(file.path) for file in self.files if file.display in displays]
+
     def remember(self, diagnostics: list[Diagnostic]) -> None:
         """These inputs' findings, for later runs over the same."""
         self.cache.save_last_run(self.key, diagnostics)

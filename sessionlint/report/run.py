@@ -120,7 +120,7 @@ class RunReport:
             return f"{self.files_seen} files, none changed since the last run: its findings reused"
         if self.files_changed is not None:
             return (
-                f"{self.files_seen} files read, {self.files_changed} changed since the last run, "
+                f"{self.files_seen} files, {self.files_changed} changed since the last run, "
                 f"{self.files_checked} of those checked by the rules; the other findings reused"
             )
         return (
