@@ -7,12 +7,10 @@ file's result travels back. Small batches stay in-process: forking costs more th
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
 
 Item = TypeVar("Item")
@@ -45,7 +43,13 @@ def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], jobs
     """`[function(item) for item in items]`, on up to `jobs` forked processes."""
     global _SHARED
     jobs = min(jobs or default_jobs(), len(items) // MIN_ITEMS_PER_WORKER)
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if jobs <= 1:
+        return [function(item) for item in items]
+    # Imported only for a pool: a run checking a few files (incremental) never starts one.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in multiprocessing.get_all_start_methods():
         return [function(item) for item in items]
     _SHARED = (function, items)  # type: ignore[assignment]
     try:

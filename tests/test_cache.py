@@ -422,3 +422,61 @@ def test_an_empty_gitignore_left_in_the_cache_is_completed(tmp_path: Path) -> No
     (cache / ".gitignore").write_text("")
     check_from(tmp_path, "--cache-dir", str(cache), "proj")
     assert (cache / ".gitignore").read_text() == "# Created by sessionlint\n*\n"
+
+
+def test_the_cache_is_named_by_the_tools_sources(tmp_path: Path) -> None:
+    """An edit of any of the tool's sources (an editable install) names another cache."""
+    from sessionlint.cache.store import _source_stamps
+
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "cli.py").write_text("")
+    (tmp_path / "rules" / "sl001.py").write_text("x = 1\n")
+    (tmp_path / "__pycache__" / "cli.py").write_text("")
+    before = _source_stamps(str(tmp_path))
+    assert [line.partition(":")[0] for line in before] == ["cli.py", os.path.join("rules", "sl001.py")]
+    (tmp_path / "rules" / "sl001.py").write_text("x = 2\n# edited\n")
+    assert _source_stamps(str(tmp_path)) != before
+
+
+# -- what a warm run loads: a run that answers from the cache imports no machinery -------------
+
+# Loaded only to parse and check: never by a run that reuses the findings of the files it read.
+MACHINERY = (
+    "libcst",
+    "sessionlint.rules",
+    "sessionlint.rulepass.lint",
+    "sessionlint.facts.engine",
+    "sessionlint.workspace",
+    "sessionlint.entry.batch",
+    "sessionlint.report.formats.json",
+    "sessionlint.report.formats.sarif",
+)
+
+
+def _imported(*argv: str, cwd: Path) -> set[str]:
+    """The modules a run of the real command imports (`python -X importtime`)."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    found = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", result.stderr, re.MULTILINE)
+    assert found, result.stderr[-2000:]
+    return set(found)
+
+
+def test_a_warm_run_imports_no_machinery(project: Path) -> None:
+    """Nothing changed: no engine, rules or LibCST. A file no rule reads changed (an
+    incremental run): neither the rules nor LibCST, nor a worker pool."""
+    (project / "app" / "plain.py").write_text("def add(a, b):\n    return a + b\n")
+    check = ["-m", "sessionlint", "check", "--cache-dir", ".cache", project.name]
+    cold = _imported(*check, cwd=project.parent)
+    assert {"libcst", "sessionlint.rules"} <= cold  # the test sees what a run imports
+    warm = _imported(*check, cwd=project.parent)
+    assert not warm & set(MACHINERY), warm & set(MACHINERY)
+    (project / "app" / "plain.py").write_text("def add(a, b):\n    return a + b  # reviewed\n")
+    bare = _imported("-c", "pass", cwd=project.parent)  # what the interpreter loads anyway
+    touched = _imported(*check, cwd=project.parent)
+    assert "sessionlint.cache.incremental" in touched  # and no full run (`entry.batch`):
+    unwanted = {"libcst", "sessionlint.rules", "sessionlint.entry.batch", "multiprocessing"} - bare
+    assert not touched & unwanted, touched & unwanted

@@ -269,14 +269,28 @@ def _replace(path: Path, data: bytes) -> None:
 def _code_fingerprint() -> str:
     """The tool version, the Python version (facts pickle differently from 3.11 on), and the
     state of the tool's own source files (editable installs change)."""
-    package = Path(sessionlint.__file__).parent
+    package = os.path.dirname(sessionlint.__file__)
     stamp = blake2b(sessionlint.__version__.encode(), digest_size=8)
     stamp.update(f"{sys.version_info[0]}.{sys.version_info[1]}".encode())
     stamp.update(f"{max_tokens()}".encode())  # which files are too large to check
-    for source in sorted(package.rglob("*.py")):
-        stat = source.stat()
-        stamp.update(f"{source.relative_to(package)}:{stat.st_mtime_ns}:{stat.st_size}".encode())
+    for line in _source_stamps(package):
+        stamp.update(line.encode())
     return stamp.hexdigest()
+
+
+def _source_stamps(package: str) -> list[str]:
+    """Each of the package's source files with its modification time and size, sorted.
+    Walked with `os`, not `pathlib` (a third of the time, on every run)."""
+    stamps = []
+    cut = len(package) + 1
+    for folder, subfolders, names in os.walk(package):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        for name in names:
+            if name.endswith(".py"):
+                path = os.path.join(folder, name)
+                stat = os.stat(path)
+                stamps.append(f"{path[cut:]}:{stat.st_mtime_ns}:{stat.st_size}")
+    return sorted(stamps)
 
 
 def run_key(parts: list[str]) -> str:

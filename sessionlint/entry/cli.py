@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import errno
 import gc
-import shutil
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -80,6 +78,8 @@ class _Guarded(click.Group):
             err=True,
         )
         if verbose:
+            import traceback  # only now: most runs never show one
+
             click.echo(traceback.format_exc(), err=True)
         ctx.exit(EXIT_ERROR)
 
@@ -378,6 +378,8 @@ def clean_command(paths: tuple[Path, ...], config_file: Path | None, cache_dir: 
 )
 def rules_command(output_format: str) -> None:
     """List the rules."""
+    import shutil
+
     from sessionlint.report.formats.rules import render_rules
 
     # On a terminal, one line per rule: summaries are cut to its width.

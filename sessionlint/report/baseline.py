@@ -27,7 +27,6 @@ uses `path`, `code`, `fingerprint` and `index` only.
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
 import os
 import re
@@ -158,6 +157,10 @@ class _FileView:
             if first <= row <= last:
                 scope = name
         payload = "\0".join((code, scope, line)).encode("utf-8", "surrogateescape")
+        # Imported here: hashlib loads OpenSSL, and every run loads this module (a run
+        # without a baseline asks only whether one is configured).
+        import hashlib
+
         return hashlib.sha256(payload).hexdigest()[:16]
 
 
