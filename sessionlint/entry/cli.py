@@ -181,6 +181,7 @@ def check(
     **adopting: Any,
 ) -> None:
     click.get_current_context().meta["sessionlint.verbose"] = verbose
+    streams.leave_at_once()
     adoption = Adoption(**adopting)
     _collect_garbage_rarely()
     reading_stdin = paths == (Path("-"),) or (not paths and stdin_filename is not None)

@@ -63,3 +63,35 @@ def abandon_stdout() -> None:
         null = os.open(os.devnull, os.O_WRONLY)
         os.dup2(null, sys.stdout.fileno())
         os.close(null)
+
+
+_LEAVE_AT_ONCE = [False]  # set by a command whose process may end at once (`leave_at_once`)
+
+
+def leave_at_once() -> None:
+    """The command running may end its process without freeing what it built (`exit_now`):
+    `check`, whose every file written is closed, whose workers are gone, and no thread of
+    which holds work (the language server's process ends the usual way)."""
+    _LEAVE_AT_ONCE[0] = True
+
+
+def exit_now(code: object) -> None:
+    """End the process at once with `code` (a `SystemExit`'s), standard output and error
+    flushed first, if the command allowed it (`leave_at_once`). The interpreter's own exit
+    would free every object the run made before ending: after a run that parsed with LibCST
+    or built the facts of a large tree, 0.2-0.4 s no one waits for (mypy's `fast_exit` does
+    the same). Returns, leaving the exit to Python, when the code is not a number or a
+    stream cannot be flushed: Python then says so as always."""
+    if not _LEAVE_AT_ONCE[0]:
+        return
+    if code is None:
+        code = 0
+    if not isinstance(code, int):
+        return
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):  # a reader gone away, a stream closed: Python reports it
+        return
+    os._exit(code)
