@@ -162,8 +162,9 @@ def recheck(
         if state is None:
             return False
         states.append(state)
-    unknown = set() if names_root(paths, settings) else files_outside(paths, settings, read_paths())
-    if not unknown and not names_root(paths, settings):
+    whole = names_root(paths, settings)
+    unknown = set() if whole else files_outside(paths, settings, read_paths())
+    if not unknown and not whole:
         return False  # knowing the whole project then rests on files outside these inputs
     project = _stored_project(engine, snapshot, states, complete=not unknown)
     if project is None:
