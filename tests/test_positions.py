@@ -74,3 +74,27 @@ def test_only_the_statement_asked_about_is_printed() -> None:
     assert positions.prints == 1
     assert set(positions._computed) >= {call, call.func} and module.body[2] not in positions._computed
     assert positions[module.body[0]].start.line == 1 and positions.prints == 2
+
+
+def test_printing_stops_once_the_node_asked_about_is_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A finding near the top of a long class prints that much of the class, not all of it."""
+    module = cst.parse_module(
+        "class C:\n    def f(self):\n        return g(1)\n\n    def h(self):\n        return 2\n"
+    )
+    printed: list[cst.CSTNode] = []
+    before_codegen = positions_module._RecordingInside.before_codegen
+
+    def spy(self: positions_module._RecordingInside, node: cst.CSTNode) -> None:
+        printed.append(node)
+        before_codegen(self, node)
+
+    monkeypatch.setattr(positions_module._RecordingInside, "before_codegen", spy)
+    first, second = cst.ensure_type(module.body[0], cst.ClassDef).body.body
+    returned = cst.ensure_type(cst.ensure_type(first, cst.FunctionDef).body.body[0], cst.SimpleStatementLine)
+    call = cst.ensure_type(returned.body[0], cst.Return).value
+    assert call is not None
+    expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    positions = StatementPositions(MetadataWrapper(module, unsafe_skip_copy=True))
+    assert positions[call] == expected[call]
+    assert call in printed and second not in printed
+    assert positions[second] == expected[second]  # printed in turn when asked

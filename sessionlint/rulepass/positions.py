@@ -75,7 +75,9 @@ class StatementPositions:
         )
         state.line, state.column = self._start(index)
         state.target, state.depth = node, 0
-        self.module.body[index]._codegen(state)
+        # Printed up to the node's end only: the rest of a long class holds nothing asked.
+        with contextlib.suppress(_TargetPrinted):
+            self.module.body[index]._codegen(state)
 
     def _start(self, index: int) -> tuple[int, int]:
         """Where statement `index` starts: the module printed up to it, counted the way
@@ -92,8 +94,14 @@ class StatementPositions:
 _NOT_RECORDING = contextlib.nullcontext()
 
 
+class _TargetPrinted(Exception):
+    """The target and everything inside it are printed, their ranges recorded."""
+
+
 class _RecordingInside(PositionProvidingCodegenState):
-    """LibCST's position-recording printer, recording inside `target` only."""
+    """LibCST's position-recording printer, recording inside `target` only, and stopping
+    once the target is printed (`_TargetPrinted`: outside the target no range is being
+    recorded, so nothing is left half-recorded)."""
 
     __slots__ = ("depth", "target")
     target: cst.CSTNode
@@ -110,6 +118,8 @@ class _RecordingInside(PositionProvidingCodegenState):
             super().after_codegen(node)
         if node is self.target:
             self.depth -= 1
+            if not self.depth:
+                raise _TargetPrinted
 
     def record_syntactic_position(self, node: cst.CSTNode, **kwargs: Any) -> Any:
         if not self.depth:
