@@ -1,6 +1,11 @@
-"""Real project layouts, through the real CLI in a subprocess run from another working folder
-than the checked project's: every path form, configuration per file, the cache at the
-project root, excluded files, and the command line's edges."""
+"""Real project layouts, through the command run from another working folder than the checked
+project's: every path form, configuration per file, the cache at the project root, excluded
+files, and the command line's edges.
+
+Most run the command's entry point in this process (`run_in_process`: its options, files,
+output and exit code are the command's own, without a second of start-up each); a few per
+section run the real CLI in a subprocess (`run_process`), as do what only a process shows:
+a path argument of bytes that are not UTF-8, and standard input."""
 
 from __future__ import annotations
 
@@ -11,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.fixture_cases import run_in_process
 
 DB = """\
 from sqlalchemy import create_engine
@@ -35,7 +42,17 @@ TASKS_FINDING = "app/tasks.py:7:5: SL002"
 ENGINE = 'from sqlalchemy import create_engine\n\nengine = create_engine("postgresql://db/app")\n'
 
 
-def run(*args: str | bytes, cwd: Path, stdin: bytes | None = None) -> tuple[int, str, str]:
+def run(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """`sessionlint ARGS` from `cwd`, in this process; output decoded as `run_process` does."""
+    result = run_in_process(*args, cwd=cwd)
+    return (
+        result.returncode,
+        result.stdout.decode("utf-8", "replace"),
+        result.stderr.decode("utf-8", "replace"),
+    )
+
+
+def run_process(*args: str | bytes, cwd: Path, stdin: bytes | None = None) -> tuple[int, str, str]:
     """The `sessionlint` command in a subprocess; output decoded leniently (paths may not be UTF-8)."""
     result = subprocess.run(
         [sys.executable, "-m", "sessionlint", *args],
@@ -87,7 +104,7 @@ def elsewhere(tmp_path: Path) -> Path:
 
 def test_absolute_path_from_another_folder(tmp_path: Path, elsewhere: Path) -> None:
     project = make_project(tmp_path / "project")
-    code, out, err = run("check", "--no-cache", str(project / "app"), cwd=elsewhere)
+    code, out, err = run_process("check", "--no-cache", str(project / "app"), cwd=elsewhere)
     assert (code, err) == (1, "")
     assert findings(out) == [f"{project}/{TASKS_FINDING}"]
 
@@ -131,7 +148,7 @@ def test_path_with_spaces(tmp_path: Path, elsewhere: Path) -> None:
 def test_path_with_bytes_that_are_not_utf8(tmp_path: Path, elsewhere: Path) -> None:
     folder = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"caf\xe9"))
     make_project(Path(folder))
-    code, out, err = run("check", "--no-cache", b"../caf\xe9", cwd=elsewhere)
+    code, out, err = run_process("check", "--no-cache", b"../caf\xe9", cwd=elsewhere)
     assert (code, err) == (1, "")
     assert findings(out) == [f"../caf\\xe9/{TASKS_FINDING}"]
 
@@ -170,7 +187,7 @@ def test_a_nested_configuration_wins_below_its_folder(tmp_path: Path, elsewhere:
 def test_config_option_applies_to_every_file(tmp_path: Path, elsewhere: Path) -> None:
     two_projects(tmp_path)
     (elsewhere / "strict.toml").write_text('[tool.sessionlint]\nselect = ["SL002"]\n')
-    _, out, _ = run("check", "--no-cache", "--config", "strict.toml", "../a", "../b", cwd=elsewhere)
+    _, out, _ = run_process("check", "--no-cache", "--config", "strict.toml", "../a", "../b", cwd=elsewhere)
     assert findings(out) == [f"../a/{TASKS_FINDING}", f"../b/{TASKS_FINDING}"]
 
 
@@ -220,7 +237,7 @@ def test_without_configuration_the_cache_is_at_the_checked_paths_root(
     tmp_path: Path, elsewhere: Path
 ) -> None:
     project = make_project(tmp_path / "project")
-    run("check", "../project/app", cwd=elsewhere)
+    run_process("check", "../project/app", cwd=elsewhere)
     assert (project / "app" / ".sessionlint_cache").is_dir()
     assert not (elsewhere / ".sessionlint_cache").exists()
 
@@ -293,7 +310,7 @@ def test_a_syntax_error_in_an_excluded_file_is_not_reported(tmp_path: Path, else
     (project / "migrations").mkdir()
     (project / "migrations" / "v1.py").write_text("from sqlalchemy import create_engine\ndef f(:\n")
     config(project, 'extend-exclude = ["migrations"]\n')
-    _, out, _ = run("check", "--no-cache", str(project), cwd=elsewhere)
+    _, out, _ = run_process("check", "--no-cache", str(project), cwd=elsewhere)
     assert findings(out) == [f"{project}/{TASKS_FINDING}"]
 
 
@@ -329,9 +346,11 @@ def test_stdin_filename_alone_reads_stdin(tmp_path: Path, elsewhere: Path) -> No
     config(project, 'ignore = ["SL005"]\n')
     (elsewhere / "bad.py").write_text(ENGINE)  # would be found if `.` were checked
     name = str(project / "app" / "engine.py")
-    code, out, _ = run("check", "--no-cache", "--stdin-filename", name, cwd=elsewhere, stdin=ENGINE.encode())
+    code, out, _ = run_process(
+        "check", "--no-cache", "--stdin-filename", name, cwd=elsewhere, stdin=ENGINE.encode()
+    )
     assert (code, out) == (0, "All checks passed!\n")  # the project's configuration applies
-    code, out, _ = run(
+    code, out, _ = run_process(
         "check", "--no-cache", "--stdin-filename", "x.py", cwd=elsewhere, stdin=ENGINE.encode()
     )
     assert findings(out) == ["x.py:3:10: SL005"]
