@@ -39,10 +39,7 @@ SLOW: dict[str, set[str]] = {
     },
     # A second language server, started with faults planted.
     "test_server.py": {"test_internal_errors_are_logged_and_the_server_goes_on"},
-    "test_cli.py": {
-        "test_select_ignore_and_extend_select",
-        "test_stdin_filename_drives_config_and_exemptions",
-    },
+    "test_cli.py": {"test_stdin_filename_drives_config_and_exemptions"},
 }
 
 

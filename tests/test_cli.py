@@ -1,4 +1,8 @@
-"""The `sessionlint` command's behaviour, through the real CLI in a subprocess."""
+"""The `sessionlint` command's behaviour.
+
+Exit codes, standard input and the entry points run the real CLI in a subprocess; selection,
+reporting and the rule pages, which only the output shows, run the command's own entry point
+in this process (`run_in_process`), without a second of start-up each."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import pytest
 
 from sessionlint import __version__
 from sessionlint.rules import ALL_RULES
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 UNSAFE = 'from sqlalchemy import create_engine\n\nengine = create_engine("postgresql://db/app")\n'
 FIXED = UNSAFE.replace('app")', 'app", pool_pre_ping=True)')
@@ -33,6 +37,12 @@ def now():
 
 def cli(*args: str, cwd: Path, stdin: bytes | None = None) -> tuple[int, str, str]:
     result = run_cli(*args, cwd=cwd, stdin=stdin)
+    return result.returncode, result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
+
+
+def command(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """`cli` in this process."""
+    result = run_in_process(*args, cwd=cwd)
     return result.returncode, result.stdout.decode("utf-8"), result.stderr.decode("utf-8")
 
 
@@ -114,7 +124,7 @@ def test_exit_zero(project: Path) -> None:
 
 def test_select_ignore_and_extend_select(project: Path) -> None:
     def selected(*args: str) -> list[str]:
-        return codes(cli("check", "--no-cache", "--format", "json", *args, ".", cwd=project)[1])
+        return codes(command("check", "--no-cache", "--format", "json", *args, ".", cwd=project)[1])
 
     assert selected() == ["SL005", "SL003"]
     assert selected("--select", "SL003") == ["SL003"]
@@ -132,13 +142,13 @@ def test_select_ignore_and_extend_select(project: Path) -> None:
 
 
 def test_quiet_prints_findings_only(project: Path) -> None:
-    code, out, _ = cli("check", "--no-cache", "--quiet", ".", cwd=project)
+    code, out, _ = command("check", "--no-cache", "--quiet", ".", cwd=project)
     assert code == 1
     assert [line.split(":")[0] for line in out.splitlines()] == ["db.py", "routes.py"]
 
 
 def test_statistics(project: Path) -> None:
-    code, out, _ = cli("check", "--no-cache", "--statistics", ".", cwd=project)
+    code, out, _ = command("check", "--no-cache", "--statistics", ".", cwd=project)
     assert code == 1
     assert out.splitlines() == [
         "    1\tSL003\t[ ] engine-in-function",
@@ -148,7 +158,7 @@ def test_statistics(project: Path) -> None:
 
 
 def test_output_file(project: Path) -> None:
-    code, out, _ = cli(
+    code, out, _ = command(
         "check", "--no-cache", "--format", "json", "--output-file", "report.json", ".", cwd=project
     )
     assert (code, out) == (1, "")
@@ -156,7 +166,7 @@ def test_output_file(project: Path) -> None:
 
 
 def test_json_format_shape(project: Path) -> None:
-    _, out, _ = cli("check", "--no-cache", "--format", "json", "db.py", cwd=project)
+    _, out, _ = command("check", "--no-cache", "--format", "json", "db.py", cwd=project)
     [item] = json.loads(out)
     assert item["code"] == "SL005" and item["name"] == "engine-without-pre-ping"
     assert item["filename"] == "db.py"
@@ -168,11 +178,11 @@ def test_json_format_shape(project: Path) -> None:
 
 
 def test_fix_and_diff(project: Path) -> None:
-    code, out, _ = cli("check", "--no-cache", "--diff", "db.py", cwd=project)
+    code, out, _ = command("check", "--no-cache", "--diff", "db.py", cwd=project)
     assert code == 1
     assert '+engine = create_engine("postgresql://db/app", pool_pre_ping=True)' in out
     assert (project / "db.py").read_text() == UNSAFE, "--diff writes nothing"
-    code, out, _ = cli("check", "--no-cache", "--fix", "db.py", cwd=project)
+    code, out, _ = command("check", "--no-cache", "--fix", "db.py", cwd=project)
     assert code == 0 and "1 fixed, 0 remaining" in out
     assert (project / "db.py").read_text() == FIXED
 
@@ -181,7 +191,7 @@ def test_fix_and_diff(project: Path) -> None:
 
 
 def test_rules_table() -> None:
-    code, out, _ = cli("rules", cwd=Path.cwd())
+    code, out, _ = command("rules", cwd=Path.cwd())
     assert code == 0
     lines = out.splitlines()
     assert re.match(r"code\s+name\s+fixable\s+summary$", lines[0])
@@ -191,7 +201,7 @@ def test_rules_table() -> None:
 
 
 def test_rules_json() -> None:
-    code, out, _ = cli("rules", "--format", "json", cwd=Path.cwd())
+    code, out, _ = command("rules", "--format", "json", cwd=Path.cwd())
     rows = json.loads(out)
     assert code == 0 and [row["code"] for row in rows] == ["SL000", *(r.code for r in ALL_RULES)]
     for row in rows:
@@ -200,7 +210,7 @@ def test_rules_json() -> None:
 
 
 def test_rule_page_for_the_terminal() -> None:
-    code, out, _ = cli("rule", "SL005", cwd=Path.cwd())
+    code, out, _ = command("rule", "SL005", cwd=Path.cwd())
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "SL005 engine-without-pre-ping"
@@ -211,12 +221,12 @@ def test_rule_page_for_the_terminal() -> None:
     example = lines[lines.index("Example") + 2 :]
     assert '    engine = create_engine("postgresql+psycopg://app@db/app")' in example
     # By name, in any case, gives the same page.
-    assert cli("rule", "engine-without-pre-ping", cwd=Path.cwd())[1] == out
-    assert cli("rule", "sl005", cwd=Path.cwd())[1] == out
+    assert command("rule", "engine-without-pre-ping", cwd=Path.cwd())[1] == out
+    assert command("rule", "sl005", cwd=Path.cwd())[1] == out
 
 
 def test_unknown_rule() -> None:
-    code, out, err = cli("rule", "SL999", cwd=Path.cwd())
+    code, out, err = command("rule", "SL999", cwd=Path.cwd())
     assert code == 2 and out == "" and "SL999" in err
 
 
