@@ -170,13 +170,15 @@ def run_in_process(*args: str, cwd: Path) -> InProcessResult:
     return InProcessResult(result.exit_code, result.stdout_bytes, result.stderr_bytes or b"")
 
 
-class _Completed(Protocol):
+class Completed(Protocol):
+    """What `run_cli` and `run_in_process` both return."""
+
     returncode: int
     stdout: bytes
     stderr: bytes
 
 
-def reported(result: _Completed) -> set[Expected]:
+def reported(result: Completed) -> set[Expected]:
     assert result.returncode in (0, 1), result.stderr.decode()
     return {
         Expected(item["filename"], item["location"]["row"], item["code"], item["location"]["column"])

@@ -1,18 +1,21 @@
-"""A safe fix never breaks working code (issue 14), through the real CLI run from another
+"""A safe fix never breaks working code (issue 14), through the command run from another
 folder than the project: fixes that need "nothing else in the project does X" are unsafe
 when the run did not see the whole project (stdin, one named file, an ambiguous module
-name); SL002 decides by dataflow; added imports are where isort puts them."""
+name); SL002 decides by dataflow; added imports are where isort puts them.
+
+Standard input and one named file run the real CLI in a subprocess; the others run the
+command's own entry point in this process (`run_in_process`)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from ruff.__main__ import find_ruff_bin
 
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import Completed, run_cli, run_in_process
 
 DB = """\
 from fastapi import Depends, FastAPI
@@ -55,7 +58,7 @@ def write(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def fixes(result: subprocess.CompletedProcess[bytes]) -> dict[tuple[str, str], dict]:
+def fixes(result: Completed) -> dict[tuple[str, str], dict]:
     """(file name, code) -> the finding's fix, from `--format json`."""
     assert result.returncode in (0, 1), result.stderr.decode()
     return {(Path(d["filename"]).name, d["code"]): d["fix"] for d in json.loads(result.stdout)}
@@ -117,9 +120,9 @@ def test_the_configuration_folder_is_the_project(tmp_path: Path, elsewhere: Path
             "tests/test_db.py": "from app.db import get_db\n\n\ndef test_db():\n    get_db().close()\n",
         },
     )
-    run_cli("check", "--no-cache", "--fix", str(root / "app"), cwd=elsewhere)
+    run_in_process("check", "--no-cache", "--fix", str(root / "app"), cwd=elsewhere)
     assert (root / "app" / "db.py").read_text() == DB
-    found = fixes(run_cli("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere))
+    found = fixes(run_in_process("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere))
     assert "called directly" in found[("db.py", "SL001")]["message"]
 
 
@@ -128,9 +131,11 @@ def test_a_cached_finding_of_a_whole_run_is_not_reused_by_a_partial_one(
 ) -> None:
     (project / "app" / "jobs.py").write_text("from sqlalchemy.orm import Session\n")
     cache = ("--cache-dir", str(elsewhere / "cache"))
-    whole = fixes(run_cli("check", *cache, "--format", "json", str(project), cwd=elsewhere))
+    whole = fixes(run_in_process("check", *cache, "--format", "json", str(project), cwd=elsewhere))
     assert whole[("db.py", "SL001")]["applicability"] == "safe"
-    one = fixes(run_cli("check", *cache, "--format", "json", str(project / "app" / "db.py"), cwd=elsewhere))
+    one = fixes(
+        run_in_process("check", *cache, "--format", "json", str(project / "app" / "db.py"), cwd=elsewhere)
+    )
     assert one[("db.py", "SL001")]["applicability"] == "unsafe"
 
 
@@ -140,9 +145,9 @@ def test_a_module_name_two_services_share_hides_the_direct_caller(tmp_path: Path
     for service in ("billing", "shipping"):
         write(root / service, {"app/__init__.py": "", "app/db.py": DB})
     write(root / "billing", {"app/jobs.py": DIRECT_CALLER})
-    run_cli("check", "--no-cache", "--fix", str(root), cwd=elsewhere)
+    run_in_process("check", "--no-cache", "--fix", str(root), cwd=elsewhere)
     assert (root / "billing" / "app" / "db.py").read_text() == DB
-    found = fixes(run_cli("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere))
+    found = fixes(run_in_process("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere))
     assert found[("db.py", "SL001")]["applicability"] == "unsafe"
 
 
@@ -178,9 +183,9 @@ def test_an_endpoint_an_ambiguous_name_may_await_gets_an_unsafe_fix(tmp_path: Pa
         write(root / service, {"app/__init__.py": "", "app/routes.py": ROUTES})
     # Outside both services: which `app.routes` it awaits depends on how it is run.
     write(root, {"scripts/job.py": AWAITING_CALLER})
-    run_cli("check", "--no-cache", "--fix", str(root), cwd=elsewhere)
+    run_in_process("check", "--no-cache", "--fix", str(root), cwd=elsewhere)
     assert (root / "billing" / "app" / "routes.py").read_text() == ROUTES
-    result = run_cli("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere)
+    result = run_in_process("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere)
     found = [d for d in json.loads(result.stdout) if d["code"] == "SL004"]
     assert len(found) == 2
     for finding in found:
@@ -188,7 +193,7 @@ def test_an_endpoint_an_ambiguous_name_may_await_gets_an_unsafe_fix(tmp_path: Pa
         assert "two source roots share" in finding["fix"]["message"]
     # A caller inside the service is known: the endpoint it awaits gets no fix at all.
     write(root / "billing", {"app/jobs.py": AWAITING_CALLER})
-    result = run_cli("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere)
+    result = run_in_process("check", "--no-cache", "--format", "json", str(root), cwd=elsewhere)
     fixed = {
         Path(d["filename"]).parts[-3]: d["fix"] for d in json.loads(result.stdout) if d["code"] == "SL004"
     }
@@ -233,10 +238,10 @@ def test_closing_is_unsafe_when_a_value_of_the_session_leaves(
     body = {**LEAVING, **STAYING}[case]
     source = ORGS.format(name=case, params=params, body=body)
     path = write(tmp_path / "orgs", {"orgs.py": source}) / "orgs.py"
-    fix = fixes(run_cli("check", "--no-cache", "--format", "json", str(path), cwd=elsewhere))[
+    fix = fixes(run_in_process("check", "--no-cache", "--format", "json", str(path), cwd=elsewhere))[
         ("orgs.py", "SL002")
     ]
-    run_cli("check", "--no-cache", "--fix", str(path), cwd=elsewhere)
+    run_in_process("check", "--no-cache", "--fix", str(path), cwd=elsewhere)
     if case in LEAVING:
         assert fix["applicability"] == "unsafe"
         assert path.read_text() == source
@@ -285,9 +290,10 @@ def test_an_added_import_keeps_ruff_isort_happy(
     folder.mkdir()
     path = folder / "service.py"
     path.write_bytes((IMPORT_BLOCKS[case] + BODY).replace("\n", newline).encode())
-    ruff = [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "I", "--no-cache", str(path)]
+    # The binary `python -m ruff` would start, without a Python start-up before it.
+    ruff = [find_ruff_bin(), "check", "--isolated", "--select", "I", "--no-cache", str(path)]
     assert subprocess.run(ruff, capture_output=True, cwd=elsewhere).returncode == 0
-    run_cli("check", "--no-cache", "--fix", str(folder), cwd=elsewhere)
+    run_in_process("check", "--no-cache", "--fix", str(folder), cwd=elsewhere)
     fixed = path.read_bytes()
     assert b"Iterator[Session]" in fixed
     checked = subprocess.run(ruff, capture_output=True, cwd=elsewhere)
