@@ -1,74 +1,100 @@
 """A bug of ours on one file is an internal error naming the rule, the file and the line:
 exit 2 (SPEC.md), the other rules and files still checked, a traceback only with --verbose.
 
-The crashes are injected through a small launcher that patches sessionlint and then runs the
-real command line in a subprocess.
+The crashes are planted with a monkeypatch, then the command's own entry point runs in this
+process (`run_in_process`); in a worker pool, and once through the real command line, a small
+launcher plants them in a subprocess that then runs the command.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
+from typing import Callable, Protocol
 
+import libcst as cst
 import pytest
 
-LAUNCHER = textwrap.dedent(
-    '''
-    import sys
+from sessionlint.rules import Rule
+from tests.fixture_cases import ROOT, run_in_process
 
-    import libcst as cst
 
-    import sessionlint.settings.codes
+class Explodes(Rule):
+    """Crashes on `explode()` calls."""
+
+    code = "SL993"
+    name = "explodes"
+    message = "never reported"
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if isinstance(node.func, cst.Name) and node.func.value == "explode":
+            raise RuntimeError("boom")
+
+
+class Patcher(Protocol):
+    def setattr(self, target: object, name: str, value: object) -> None: ...
+
+    def setitem(self, mapping: dict[str, str], name: str, value: str) -> None: ...
+
+
+def inject(where: str, patch: Patcher) -> None:
+    """Plant the crash `where` says: in a rule, the fact pass, the fixer or the project index."""
     import sessionlint.facts.engine
     import sessionlint.fixes.fixer
     import sessionlint.rules
-    import sessionlint.entry.run
-    from sessionlint.rules import Rule
+    import sessionlint.settings.codes
 
-
-    class Explodes(Rule):
-        """Crashes on `explode()` calls."""
-
-        code = "SL993"
-        name = "explodes"
-        message = "never reported"
-
-        def visit_Call(self, node):
-            if isinstance(node.func, cst.Name) and node.func.value == "explode":
-                raise RuntimeError("boom")
-
-
-    where = sys.argv.pop(1)
     if where == "rule":
-        sessionlint.rules.ALL_RULES = (*sessionlint.rules.ALL_RULES, Explodes)
-        sessionlint.settings.codes.RULE_NAMES[Explodes.code] = Explodes.name  # registered like a real rule
+        patch.setattr(sessionlint.rules, "ALL_RULES", (*sessionlint.rules.ALL_RULES, Explodes))
+        # Registered like a real rule.
+        patch.setitem(sessionlint.settings.codes.RULE_NAMES, Explodes.code, Explodes.name)
     elif where == "facts":
         collect = sessionlint.facts.engine.collect
 
-        def collect_or_explode(tree, *, path, **kwargs):
+        def collect_or_explode(tree, *, path, **kwargs):  # type: ignore[no-untyped-def]
             if path.endswith("crash.py"):
                 raise ValueError("facts went wrong")
             return collect(tree, path=path, **kwargs)
 
-        sessionlint.facts.engine.collect = collect_or_explode
+        patch.setattr(sessionlint.facts.engine, "collect", collect_or_explode)
     elif where == "fixer":
-        def apply_edits(text, edits):
+
+        def apply_edits(text, edits):  # type: ignore[no-untyped-def]
             raise KeyError("edits went wrong")
 
-        sessionlint.fixes.fixer.apply_edits = apply_edits
+        patch.setattr(sessionlint.fixes.fixer, "apply_edits", apply_edits)
     elif where == "project":
-        def build_project(self, states):
+
+        def build_project(self, states):  # type: ignore[no-untyped-def]
             raise AttributeError("the index went wrong")
 
-        sessionlint.facts.engine.Engine.build_project = build_project
+        patch.setattr(sessionlint.facts.engine.Engine, "build_project", build_project)
 
-    from sessionlint.entry.cli import main
 
-    main(prog_name="sessionlint")
-    '''
-)
+# Plants the crash in a fresh interpreter, then runs the real command line.
+LAUNCHER = f"""\
+import sys
+
+sys.path.insert(0, {str(ROOT)!r})
+
+from tests.test_internal_errors import inject
+
+
+class Patch:
+    setattr = staticmethod(setattr)
+
+    @staticmethod
+    def setitem(mapping, name, value):
+        mapping[name] = value
+
+
+inject(sys.argv.pop(1), Patch())
+
+from sessionlint.entry.cli import main
+
+main(prog_name="sessionlint")
+"""
 
 CRASH = (
     b"from sqlalchemy import create_engine\n"
@@ -88,6 +114,19 @@ def launch(folder: Path, where: str, *args: str) -> tuple[int, str, str]:
         timeout=180,
     )
     return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+
+@pytest.fixture
+def check(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[int, str, str]]:
+    """`launch` in this process: the crash planted with a monkeypatch (undone after the test)."""
+
+    def run(folder: Path, where: str, *args: str) -> tuple[int, str, str]:
+        with monkeypatch.context() as patch:
+            inject(where, patch)
+            result = run_in_process("check", *args, cwd=folder)
+        return result.returncode, result.stdout.decode(), result.stderr.decode()
+
+    return run
 
 
 @pytest.fixture
@@ -115,8 +154,8 @@ def test_rule_crash_is_reported_with_rule_file_and_line(project: Path) -> None:
         assert finding in stdout
 
 
-def test_verbose_shows_the_traceback(project: Path) -> None:
-    code, stdout, stderr = launch(project, "rule", "--no-cache", "--verbose", "src")
+def test_verbose_shows_the_traceback(check: Callable[..., tuple[int, str, str]], project: Path) -> None:
+    code, stdout, stderr = check(project, "rule", "--no-cache", "--verbose", "src")
     assert code == 2
     assert "Traceback (most recent call last)" in stderr
     assert 'raise RuntimeError("boom")' in stderr
@@ -133,33 +172,37 @@ def test_rule_crash_in_a_worker_process(project: Path) -> None:
     assert stdout.count(": SL005 ") == 3 + 40
 
 
-def test_rule_crash_is_not_cached(project: Path) -> None:
+def test_rule_crash_is_not_cached(check: Callable[..., tuple[int, str, str]], project: Path) -> None:
     for _ in range(2):
-        code, stdout, stderr = launch(project, "rule", "--cache-dir", "cache", "src")
+        code, stdout, stderr = check(project, "rule", "--cache-dir", "cache", "src")
         assert code == 2
         assert "internal error in SL993 on src/crash.py:3" in stderr
         for finding in FINDINGS:
             assert finding in stdout
 
 
-def test_rule_crash_with_fix_still_applies_the_other_fixes(project: Path) -> None:
-    code, _stdout, stderr = launch(project, "rule", "--no-cache", "--fix", "src")
+def test_rule_crash_with_fix_still_applies_the_other_fixes(
+    check: Callable[..., tuple[int, str, str]], project: Path
+) -> None:
+    code, _stdout, stderr = check(project, "rule", "--no-cache", "--fix", "src")
     assert code == 2
     assert "internal error in SL993 on src/crash.py:3: RuntimeError: boom" in stderr
     assert b"pool_pre_ping=True" in (project / "src" / "other.py").read_bytes()
     assert (project / "src" / "crash.py").read_bytes().count(b"pool_pre_ping=True") == 2
 
 
-def test_crash_in_the_fact_pass_names_the_file(project: Path) -> None:
-    code, stdout, stderr = launch(project, "facts", "--no-cache", "src")
+def test_crash_in_the_fact_pass_names_the_file(
+    check: Callable[..., tuple[int, str, str]], project: Path
+) -> None:
+    code, stdout, stderr = check(project, "facts", "--no-cache", "src")
     assert code == 2
     assert "error: internal error in sessionlint on src/crash.py:1: ValueError: facts went wrong" in stderr
     assert "Traceback" not in stdout + stderr
     assert "src/other.py:2:10: SL005" in stdout
 
 
-def test_crash_in_the_fixer_writes_nothing(project: Path) -> None:
-    code, stdout, stderr = launch(project, "fixer", "--no-cache", "--fix", "src")
+def test_crash_in_the_fixer_writes_nothing(check: Callable[..., tuple[int, str, str]], project: Path) -> None:
+    code, stdout, stderr = check(project, "fixer", "--no-cache", "--fix", "src")
     assert code == 2
     assert "internal error in sessionlint on src/crash.py:1: KeyError: 'edits went wrong'" in stderr
     assert "internal error in sessionlint on src/other.py:1" in stderr
@@ -171,9 +214,11 @@ def test_crash_in_the_fixer_writes_nothing(project: Path) -> None:
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-def test_crash_outside_any_file_is_one_line(project: Path, verbose: bool) -> None:
+def test_crash_outside_any_file_is_one_line(
+    check: Callable[..., tuple[int, str, str]], project: Path, verbose: bool
+) -> None:
     args = ["--no-cache", *(["--verbose"] if verbose else []), "src"]
-    code, _stdout, stderr = launch(project, "project", *args)
+    code, _stdout, stderr = check(project, "project", *args)
     assert code == 2
     assert "error: internal error: AttributeError: the index went wrong" in stderr
     assert ("Traceback" in stderr) is verbose
