@@ -1,5 +1,6 @@
-"""Modules named by source root, through the real CLI run from another working folder than
-the checked project's (issue 13, section 2)."""
+"""Modules named by source root, through the command run from another working folder than
+the checked project's (issue 13, section 2): the whole fixtures folder through the real CLI
+in a subprocess, the smaller layouts through its entry point in this process (`run_in_process`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.fixture_cases import FIXED_SUFFIXES, FIXTURES, Expected, all_cases, matches, reported, run_cli
+from tests.fixture_cases import (
+    FIXED_SUFFIXES,
+    FIXTURES,
+    Expected,
+    all_cases,
+    matches,
+    reported,
+    run_cli,
+    run_in_process,
+)
 
 SL001 = FIXTURES / "SL001"
 
@@ -99,10 +109,10 @@ def test_checking_the_whole_fixtures_folder_gives_each_case_its_own_findings(tmp
 def test_two_services_with_an_app_package_are_two_projects(tmp_path: Path) -> None:
     repo = copy_case(SL001 / "flag_monorepo_same_package_name", tmp_path / "repo")
     (repo / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")  # tooling at the top
-    result = run_cli("check", "--no-cache", "--format", "json", "repo", cwd=tmp_path)
+    result = run_in_process("check", "--no-cache", "--format", "json", "repo", cwd=tmp_path)
     assert findings(result) == {("repo/catalog/app/db.py", 9, "SL001")}
     billing_before = (repo / "billing" / "app" / "db.py").read_bytes()
-    run_cli("check", "--no-cache", "--fix", "--exit-zero", "repo", cwd=tmp_path)
+    run_in_process("check", "--no-cache", "--fix", "--exit-zero", "repo", cwd=tmp_path)
     assert (repo / "billing" / "app" / "db.py").read_bytes() == billing_before  # its job calls it
     fixed = SL001 / "flag_monorepo_same_package_name" / "catalog" / "app" / "db.fixed.py"
     assert (repo / "catalog" / "app" / "db.py").read_bytes() == fixed.read_bytes()
@@ -111,7 +121,7 @@ def test_two_services_with_an_app_package_are_two_projects(tmp_path: Path) -> No
 def test_a_caller_that_could_be_either_service_s_makes_the_fixes_unsafe(tmp_path: Path) -> None:
     repo = copy_case(SL001 / "flag_monorepo_ambiguous_caller", tmp_path / "repo")
     before = {path: path.read_bytes() for path in repo.rglob("*.py")}
-    result = run_cli("check", "--no-cache", "--fix", "--format", "json", "repo", cwd=tmp_path)
+    result = run_in_process("check", "--no-cache", "--fix", "--format", "json", "repo", cwd=tmp_path)
     assert findings(result) == {
         ("repo/billing/app/db.py", 9, "SL001"),
         ("repo/catalog/app/db.py", 9, "SL001"),
@@ -119,13 +129,13 @@ def test_a_caller_that_could_be_either_service_s_makes_the_fixes_unsafe(tmp_path
     assert {path: path.read_bytes() for path in repo.rglob("*.py")} == before  # no safe fix
     assert (
         "2 more fixable with `--fix --unsafe-fixes`"
-        in run_cli("check", "--no-cache", "repo", cwd=tmp_path).stdout.decode()
+        in run_in_process("check", "--no-cache", "repo", cwd=tmp_path).stdout.decode()
     )
 
 
 def test_a_package_named_like_the_library_is_not_the_library(tmp_path: Path) -> None:
     copy_case(FIXTURES / "SL005" / "ok_project_package_named_like_library", tmp_path / "project")
-    result = run_cli("check", "--no-cache", "--format", "json", "project", cwd=tmp_path)
+    result = run_in_process("check", "--no-cache", "--format", "json", "project", cwd=tmp_path)
     assert findings(result) == set()
 
 
@@ -148,7 +158,7 @@ def test_configured_src_roots_find_a_direct_caller_in_namespace_packages(tmp_pat
         },
     )
     (repo / "pyproject.toml").write_text('[tool.sessionlint]\nsrc = ["services/*"]\n')
-    result = run_cli("check", "--no-cache", "--format", "json", "--unsafe-fixes", "repo", cwd=tmp_path)
+    result = run_in_process("check", "--no-cache", "--format", "json", "--unsafe-fixes", "repo", cwd=tmp_path)
     items = json.loads(result.stdout)
     assert [(item["filename"], item["code"]) for item in items] == [
         ("repo/services/billing/lib/db.py", "SL001")
@@ -159,7 +169,7 @@ def test_configured_src_roots_find_a_direct_caller_in_namespace_packages(tmp_pat
 def test_a_bad_src_setting_is_a_clear_error(tmp_path: Path) -> None:
     write(tmp_path / "repo", {"app.py": "x = 1\n"})
     (tmp_path / "repo" / "pyproject.toml").write_text("[tool.sessionlint]\nsrc = 'services'\n")
-    result = run_cli("check", "--no-cache", "repo", cwd=tmp_path)
+    result = run_in_process("check", "--no-cache", "repo", cwd=tmp_path)
     assert result.returncode == 2
     assert "`src` must be a list of strings" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
