@@ -1,6 +1,7 @@
 """Evidence with every finding (issue 17): the facts a finding stands on, as related locations.
 
-Through the real command in a subprocess, run from the folder above the checked project:
+Through the command run from the folder above the checked project (its entry point in this
+process, `run_in_process`, and once the real command in a subprocess):
 a factory in `db.py`, an `Annotated` alias in `deps.py`, an endpoint in `routes.py`. The
 JSON `related` list, the SARIF `relatedLocations` (validated against the SARIF 2.1.0
 schema), `--format full`'s notes, and cached runs giving the same evidence as clean ones.
@@ -18,7 +19,7 @@ import jsonschema
 import pytest
 
 from sessionlint.facts.collect import collect
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 from tests.test_output_formats import SCHEMA_PATH, validate
 
 DB = """\
@@ -83,14 +84,15 @@ def workspace(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def check(cwd: Path, *args: str, target: str = "proj") -> str:
-    result = run_cli("check", *args, target, cwd=cwd)
+def check(cwd: Path, *args: str, target: str = "proj", process: bool = False) -> str:
+    """The command's output; `process`: the real command in a subprocess."""
+    result = (run_cli if process else run_in_process)("check", *args, target, cwd=cwd)
     assert result.returncode == 1, result.stderr.decode()
     return result.stdout.decode("utf-8")
 
 
-def findings(cwd: Path, *args: str, target: str = "proj") -> list[dict[str, Any]]:
-    return json.loads(check(cwd, "--format", "json", *args, target=target))
+def findings(cwd: Path, *args: str, target: str = "proj", process: bool = False) -> list[dict[str, Any]]:
+    return json.loads(check(cwd, "--format", "json", *args, target=target, process=process))
 
 
 def related(item: dict[str, Any]) -> list[tuple[str, str, int, int, int, int]]:
@@ -133,7 +135,7 @@ ENGINE = (
 
 
 def test_json_names_every_step_of_the_chain_across_modules(workspace: Path) -> None:
-    items = findings(workspace, "--no-cache")
+    items = findings(workspace, "--no-cache", process=True)
     assert {(item["filename"], item["code"]) for item in items} == {
         ("proj/app/routes.py", "SL004"),
         ("proj/app/db.py", "SL001"),
