@@ -1,4 +1,5 @@
-"""`--format gitlab|junit|rdjson`: the reports CI tools read, through the real CLI.
+"""`--format gitlab|junit|rdjson`: the reports CI tools read, through the command (the real CLI
+in a subprocess once, its entry point in this process otherwise).
 
 Each is checked against what its consumer accepts:
 - rdjson against reviewdog's published JSON schema, `tests/data/rdjson-DiagnosticResult.json`
@@ -21,7 +22,7 @@ import jsonschema
 import pytest
 from junitparser import Failure, JUnitXml
 
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 RDJSON_SCHEMA = Path(__file__).parent / "data" / "rdjson-DiagnosticResult.json"
 RDJSON_SHA256 = "89b09042bc3f833f76c502ab793ee4fceba4bb75919498563b17f2be68569970"
@@ -89,8 +90,11 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def report(workdir: Path, output_format: str, path: str = "proj") -> str:
-    result = run_cli("check", "--no-cache", "--format", output_format, path, cwd=workdir)
+def report(workdir: Path, output_format: str, path: str = "proj", process: bool = False) -> str:
+    """The report on stdout; `process`: the real CLI in a subprocess, else its entry point here."""
+    result = (run_cli if process else run_in_process)(
+        "check", "--no-cache", "--format", output_format, path, cwd=workdir
+    )
     assert result.returncode in (0, 1), result.stderr.decode()
     assert result.stderr == b""
     return result.stdout.decode("utf-8")
@@ -98,7 +102,7 @@ def report(workdir: Path, output_format: str, path: str = "proj") -> str:
 
 def test_rdjson_validates_against_reviewdogs_schema(workdir: Path) -> None:
     assert hashlib.sha256(RDJSON_SCHEMA.read_bytes()).hexdigest() == RDJSON_SHA256
-    document = json.loads(report(workdir, "rdjson"))
+    document = json.loads(report(workdir, "rdjson", process=True))
     jsonschema.validate(document, json.loads(RDJSON_SCHEMA.read_text()))
     found = {(d["code"]["value"], d["location"]["range"]["start"]["line"]) for d in document["diagnostics"]}
     assert found == {("SL005", 4), ("SL005", 5), ("SL001", 10)}

@@ -1,4 +1,5 @@
-"""`--format text|json|sarif|github`, each through the real CLI on a small project.
+"""`--format text|json|sarif|github`, each through the command on a small project (its entry
+point in this process, and the real CLI in a subprocess for a report written to a file).
 
 The SARIF log is validated against the official SARIF 2.1.0 JSON schema,
 `tests/data/sarif-2.1.0.json`: the OASIS schema as published in the OASIS SARIF TC's
@@ -22,7 +23,7 @@ import pytest
 from sessionlint.report.diagnostics import DOCS_URL
 from sessionlint.report.formats import github
 from sessionlint.report.formats.rules import rule_docs
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 SCHEMA_PATH = Path(__file__).parent / "data" / "sarif-2.1.0.json"
 SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
@@ -69,7 +70,9 @@ def project(tmp_path: Path) -> Path:
 
 
 def check(folder: Path, *args: str) -> tuple[int, str]:
-    result = run_cli("check", "--no-cache", *args, ".", cwd=folder)
+    """The command's entry point in this process (a report written to a file runs the real
+    command in a subprocess)."""
+    result = run_in_process("check", "--no-cache", *args, ".", cwd=folder)
     assert result.returncode in (0, 1), result.stderr.decode()
     return result.returncode, result.stdout.decode("utf-8")
 

@@ -1,4 +1,5 @@
-"""`--verbose` tells where a run's time went, phase by phase (the names, never the figures)."""
+"""`--verbose` tells where a run's time went, phase by phase (the names, never the figures):
+once through the real command in a subprocess, then through its entry point in this process."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 from pathlib import Path
 
 from sessionlint.report.run import PHASES, RunReport
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 FLAGGED = (
     "from sqlalchemy import create_engine\n"
@@ -45,7 +46,7 @@ def test_verbose_check_shows_the_time_of_each_phase(tmp_path: Path) -> None:
 
 def test_verbose_fix_shows_the_fixes_phase(tmp_path: Path) -> None:
     folder = project(tmp_path)
-    result = run_cli("check", "--no-cache", "--verbose", "--fix", "--unsafe-fixes", "app", cwd=folder)
+    result = run_in_process("check", "--no-cache", "--verbose", "--fix", "--unsafe-fixes", "app", cwd=folder)
     assert result.returncode in (0, 1), result.stderr.decode()
     assert (folder / "app" / "db.py").read_text() != FLAGGED, "the fix ran"
     shown = phases_shown(result.stderr)
@@ -53,7 +54,7 @@ def test_verbose_fix_shows_the_fixes_phase(tmp_path: Path) -> None:
 
 
 def test_without_verbose_no_times_are_shown(tmp_path: Path) -> None:
-    result = run_cli("check", "--no-cache", "app", cwd=project(tmp_path))
+    result = run_in_process("check", "--no-cache", "app", cwd=project(tmp_path))
     assert result.returncode == 1, result.stderr.decode()
     assert b"time per phase" not in result.stderr
 
