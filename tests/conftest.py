@@ -18,6 +18,8 @@ SLOW: dict[str, set[str]] = {
     "test_bad_input.py": {"*"},
     "test_cache.py": {"*"},
     "test_incremental.py": {"*"},
+    # `--add-noqa` through the real command, three times (the other adoption tests run in-process).
+    "test_adoption.py": {"test_add_noqa_merges_reports_and_changes_nothing_the_second_time"},
     # Real flake8 over every fixture case; real pre-commit installing this repository.
     "test_flake8_plugin.py": {"*"},
     "test_pre_commit.py": {"*"},

@@ -1,6 +1,7 @@
-"""Adopting sessionlint on an existing codebase, through the real command in a subprocess run
-from another folder than the project: `--add-noqa`, SL100, baselines, `--statistics
---format json`, `--show-fixes`, `--show-files`."""
+"""Adopting sessionlint on an existing codebase, through the command run from another folder
+than the project: `--add-noqa`, SL100, baselines, `--statistics --format json`,
+`--show-fixes`, `--show-files`. `--add-noqa` runs the real command in a subprocess; the rest
+runs its entry point in this process (`run_in_process`), without a second of start-up each."""
 
 from __future__ import annotations
 
@@ -11,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixture_cases import run_cli
-
-pytestmark = pytest.mark.slow  # each test starts the command several times
+from tests.fixture_cases import run_cli, run_in_process
 
 DB = """\
 from sqlalchemy import create_engine
@@ -30,8 +29,9 @@ DOC = create_engine(\"\"\"postgresql://app@db/doc
 """
 
 
-def cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    result = run_cli(*args, cwd=cwd)
+def cli(*args: str, cwd: Path, process: bool = False) -> tuple[int, str, str]:
+    """The command's exit code, stdout and stderr; `process`: the real CLI in a subprocess."""
+    result = (run_cli if process else run_in_process)(*args, cwd=cwd)
     return result.returncode, result.stdout.decode(), result.stderr.decode()
 
 
@@ -50,7 +50,7 @@ def test_add_noqa_merges_reports_and_changes_nothing_the_second_time(places: tup
     db = project / "db.py"
     db.write_bytes(DB.replace("\n", "\r\n").encode())
     db.chmod(0o640)
-    code, _, err = cli("check", "--no-cache", "--add-noqa", "../project", cwd=elsewhere)
+    code, _, err = cli("check", "--no-cache", "--add-noqa", "../project", cwd=elsewhere, process=True)
     assert "Traceback" not in err
     text = db.read_bytes().decode()
     assert 'engine = create_engine("postgresql://app@db/app")  # noqa: SL003, SL005\r\n' in text
@@ -64,11 +64,11 @@ def test_add_noqa_merges_reports_and_changes_nothing_the_second_time(places: tup
     assert text.count("\r\n") == DB.count("\n") and "\n" not in text.replace("\r\n", "")
     assert stat.S_IMODE(db.stat().st_mode) == 0o640
     first = db.read_bytes()
-    code, _, err = cli("check", "--no-cache", "--add-noqa", "../project", cwd=elsewhere)
+    code, _, err = cli("check", "--no-cache", "--add-noqa", "../project", cwd=elsewhere, process=True)
     assert "Added 0 noqa codes in 0 file(s)." in err
     assert db.read_bytes() == first
     # What is left is the line that could not take a comment.
-    code, out, _ = cli("check", "--no-cache", "../project", cwd=elsewhere)
+    code, out, _ = cli("check", "--no-cache", "../project", cwd=elsewhere, process=True)
     assert [line.split()[0] for line in out.splitlines()[:-1]] == ["../project/db.py:10:7:"]
 
 
