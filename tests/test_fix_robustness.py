@@ -1,7 +1,9 @@
 """`check --fix` on inputs that used to make fixes write code that does not compile.
 
-Each case runs the real CLI in a subprocess from a working folder other than the project's,
-as a user would meet it, and checks the bytes written (and that they compile).
+Each case runs the command from a working folder other than the project's, as a user would
+meet it, and checks the bytes written (and that they compile): its entry point in this
+process (`run_in_process`), and the real CLI in a subprocess for a file's mode bits and a
+patched fixer.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 HEAD = (
     "from fastapi import Depends, FastAPI\n"
@@ -38,7 +40,7 @@ def fix(tmp_path: Path, source: str, *options: str, name: str = "app.py") -> tup
     path = project / name
     path.write_bytes(source.encode())
     # Run from above the project, not in it: nothing may depend on the working folder.
-    result = run_cli("check", "--fix", "--no-cache", *options, f"project/{name}", cwd=tmp_path)
+    result = run_in_process("check", "--fix", "--no-cache", *options, f"project/{name}", cwd=tmp_path)
     return (
         result.returncode,
         result.stdout.decode(),
@@ -182,7 +184,7 @@ def test_sl004_no_fix_when_a_nested_definition_awaits_in_the_function(tmp_path: 
     project = tmp_path / "project"
     project.mkdir()
     (project / "app.py").write_bytes(case.read_bytes())
-    result = run_cli("check", "--no-cache", "--format", "json", "project/app.py", cwd=tmp_path)
+    result = run_in_process("check", "--no-cache", "--format", "json", "project/app.py", cwd=tmp_path)
     findings = json.loads(result.stdout)
     assert [(item["code"], item["fix"]) for item in findings] == [("SL004", None)] * 7
     code, stdout, stderr, fixed = fix(tmp_path, case.read_text(), "--unsafe-fixes")
@@ -325,12 +327,12 @@ def test_message_quoting_a_multi_line_expression_with_a_comment_is_one_line(tmp_
     project = tmp_path / "project"
     project.mkdir()
     (project / "app.py").write_text(source)
-    text = run_cli("check", "--no-cache", "project/app.py", cwd=tmp_path)
+    text = run_in_process("check", "--no-cache", "project/app.py", cwd=tmp_path)
     assert text.stdout.decode().splitlines() == [
         "project/app.py:11:5: SL001 [*] Dependency `get_db` returns session `sessionmaker(...)()` instead of "
         "yielding it; it is never closed and the pool runs dry under load",
         "Found 1 problem (1 fixable with --fix).",
     ]
-    as_json = run_cli("check", "--no-cache", "--format", "json", "project/app.py", cwd=tmp_path)
+    as_json = run_in_process("check", "--no-cache", "--format", "json", "project/app.py", cwd=tmp_path)
     [finding] = json.loads(as_json.stdout)
     assert "\n" not in finding["message"] and "`sessionmaker(...)()`" in finding["message"]
