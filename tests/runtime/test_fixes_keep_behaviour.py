@@ -1,5 +1,6 @@
 """Every fixable rule on a small FastAPI app over SQLite: the app works before the fix, and
-after `sessionlint check --fix` (run in a subprocess from another folder) every request
+after `sessionlint check --fix` (run from another folder: the command's entry point in this
+process, and the real CLI in a subprocess for the unsafe fix left alone) every request
 returns the same body; the apps that leaked stop leaking. An unsafe fix (SL002 handing out
 a lazy result) is left alone by `--fix`, and applying it anyway shows why it is unsafe."""
 
@@ -18,7 +19,7 @@ import sqlalchemy.exc
 from fastapi.testclient import TestClient
 
 from sessionlint.runtime import assert_pool_returned
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 from .support import REQUESTS
 
@@ -213,7 +214,7 @@ def test_the_fixed_app_answers_the_same(code: str, service: Path, tmp_path: Path
     flags = ["--fix", "--unsafe-fixes"] if code in UNSAFE else ["--fix"]
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    result = run_cli("check", "--no-cache", "--select", code, *flags, str(service), cwd=elsewhere)
+    result = run_in_process("check", "--no-cache", "--select", code, *flags, str(service), cwd=elsewhere)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     assert main.read_text() != HEADER + APPS[code]
     fixed = load(main)
@@ -244,7 +245,7 @@ def test_a_lazy_result_is_not_closed_under_it(service: Path, tmp_path: Path) -> 
     dispose(kept)
 
     # Why it is unsafe: closed in `finally`, the result can no longer be read.
-    run_cli(
+    run_in_process(
         "check", "--no-cache", "--select", "SL002", "--fix", "--unsafe-fixes", str(service), cwd=elsewhere
     )
     closed = load(main)
