@@ -17,7 +17,11 @@ SLOW: dict[str, set[str]] = {
     # Dozens of command runs each, in subprocesses (a 5 MB file, symlink loops, bad configs).
     "test_bad_input.py": {"*"},
     "test_cache.py": {"*"},
-    "test_incremental.py": {"*"},
+    # Every fixture case run incrementally, file by file (the named tests run in-process).
+    "test_incremental.py": {
+        "test_incremental_runs_equal_runs_from_scratch",
+        "test_cached_runs_equal_clean_runs_when_the_project_around_them_changes",
+    },
     # `--add-noqa` through the real command, three times (the other adoption tests run in-process).
     "test_adoption.py": {"test_add_noqa_merges_reports_and_changes_nothing_the_second_time"},
     # Real flake8 over every fixture case; real pre-commit installing this repository.

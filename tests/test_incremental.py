@@ -1,5 +1,9 @@
 """Incremental runs: a few files changed since the last run are checked alone only when
-nothing other files' findings rest on changed; the findings always equal a run from scratch."""
+nothing other files' findings rest on changed; the findings always equal a run from scratch.
+
+The command runs its entry point in this process (`run_in_process`: its options, cache and
+output are the command's own); a project named through `..` from another folder, and a run
+over one file of it, run the real CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import pytest
 from sessionlint.entry.run import RunOptions, RunReport, check_paths
 from sessionlint.settings.codes import KNOWN_CODES
 from sessionlint.settings.config import Settings, load_settings
-from tests.fixture_cases import Case, all_cases, run_cli
+from tests.fixture_cases import Case, all_cases, run_cli, run_in_process
 
 DB = """\
 from sqlalchemy import create_engine
@@ -59,7 +63,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def check(folder: Path, *args: str) -> tuple[set[tuple[str, int, str]], str]:
-    result = run_cli(
+    result = run_in_process(
         "check", "--format", "json", "--verbose", "--cache-dir", ".cache", *args, ".", cwd=folder
     )
     assert result.returncode in (0, 1), result.stderr.decode()
@@ -222,7 +226,7 @@ def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
         (tmp_path / folder / name).write_text(text.replace("from app.db", "from lib.db"))
 
     def check_in(folder: str) -> tuple[set[tuple[str, int, str]], str]:
-        result = run_cli(
+        result = run_in_process(
             "check", "--format", "json", "--verbose", "--cache-dir", ".cache", folder, cwd=tmp_path
         )
         found = {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
