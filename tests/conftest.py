@@ -16,7 +16,12 @@ import pytest
 SLOW: dict[str, set[str]] = {
     # Dozens of command runs each, in subprocesses (a 5 MB file, symlink loops, bad configs).
     "test_bad_input.py": {"*"},
-    "test_cache.py": {"*"},
+    # Worker pools, and a full disk (the other cache tests run in-process).
+    "test_cache.py": {
+        "test_output_is_identical_with_one_and_two_jobs",
+        "test_fix_with_parallel_fact_pass_fixes_every_file",
+        "test_a_full_disk_leaves_no_litter_in_the_cache",
+    },
     # Every fixture case run incrementally, file by file (the named tests run in-process).
     "test_incremental.py": {
         "test_incremental_runs_equal_runs_from_scratch",

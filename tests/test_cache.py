@@ -1,4 +1,8 @@
-"""The cache: warm runs equal cold runs, and only what a change can affect is re-checked."""
+"""The cache: warm runs equal cold runs, and only what a change can affect is re-checked.
+
+The command runs its entry point in this process (`run_in_process`: options, cache and output
+are the command's own); worker pools, a full disk and one run from above the projects run the
+real command in a subprocess."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 try:
     import resource
@@ -72,7 +76,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def check(folder: Path, *args: str) -> tuple[list[dict], str]:
-    result = run_cli(
+    result = run_in_process(
         "check", "--format", "json", "--verbose", "--cache-dir", ".cache", *args, ".", cwd=folder
     )
     assert result.returncode in (0, 1), result.stderr.decode()
@@ -156,7 +160,7 @@ def test_output_is_identical_with_one_and_two_jobs(tmp_path: Path) -> None:
 
 
 def test_checking_one_file_uses_the_cached_facts_of_the_others(project: Path) -> None:
-    alone = run_cli("check", "--no-cache", "--format", "json", "app/routes.py", cwd=project)
+    alone = run_in_process("check", "--no-cache", "--format", "json", "app/routes.py", cwd=project)
     assert json.loads(alone.stdout) == []  # on its own, SessionLocal is unknown: nothing flagged
     check(project)  # a full run fills the cache
     one, _ = check(project, "app/routes.py")
@@ -282,7 +286,7 @@ def test_a_file_changed_since_the_snapshot_not_since_its_stamps_is_read(
 
 
 # -- a cached run answers as a run without the cache would, whatever changed around it ---------
-# Each runs the real command from the folder above the project, as a script or editor would.
+# Each runs the command from the folder above the project, as a script or editor would.
 
 SYNC_ROUTES = """\
 from fastapi import FastAPI
@@ -312,7 +316,7 @@ def _sync_project(folder: Path, *, config: str = "") -> Path:
 
 
 def check_from(cwd: Path, *args: str) -> set[tuple[str, int, str]]:
-    result = run_cli("check", "--format", "json", *args, cwd=cwd)
+    result = run_in_process("check", "--format", "json", *args, cwd=cwd)
     assert result.returncode in (0, 1), result.stdout.decode() + result.stderr.decode()
     return {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
 
