@@ -2,9 +2,12 @@
 the file and the reason, the exit code SPEC.md gives, no traceback, and the other files of
 the same run still checked.
 
-Every file case runs through the real CLI next to `good.py` (a known SL005), in its own
-folder; the cases are checked up front, a few subprocesses at a time. Cases that need a
-race or a permission root cannot produce run in-process with a monkeypatch.
+Every file case runs through the command next to `good.py` (a known SL005), in its own
+folder; the cases are checked up front. Those that strain the parser (deep nesting, 5 MB)
+run the real CLI in subprocesses, a few at a time: a stack overflow there would end the
+process. The others, the paths and the configurations run the command's entry point in
+this process (`run_in_process`), but for a few through the real CLI. Cases that need a race
+or a permission root cannot produce run in-process with a monkeypatch.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pytest
 
 from sessionlint.entry.run import RunOptions, check_paths
 from sessionlint.settings.config import Settings
-from tests.fixture_cases import run_cli
+from tests.fixture_cases import run_cli, run_in_process
 
 GOOD = b'from sqlalchemy import create_engine\nengine = create_engine("postgresql://x")\n'
 GOOD_FINDING = ("good.py", 2, 10, "SL005")
@@ -52,9 +55,10 @@ class Outcome:
         return [f for f in self.findings if f.path == path]
 
 
-def run(folder: Path, *args: str) -> Outcome:
+def run(folder: Path, *args: str, process: bool = False) -> Outcome:
+    """`check --no-cache ARGS` from `folder`; `process`: the real CLI in a subprocess."""
     started = time.monotonic()
-    result = run_cli("check", "--no-cache", *args, cwd=folder)
+    result = (run_cli if process else run_in_process)("check", "--no-cache", *args, cwd=folder)
     seconds = time.monotonic() - started
     stdout = result.stdout.decode("utf-8", "replace")
     stderr = result.stderr.decode("utf-8", "replace")
@@ -102,12 +106,14 @@ PY314 = (
 class FileCase:
     """A file `bad.py` with `content`; `expect` is its exact findings as (row, column, code,
     part of the message), a None position matching any; `timeout` bounds the run's wall
-    time in seconds."""
+    time in seconds; `process`: run the real CLI in a subprocess (a file that strains the
+    parser, whose failure could take the process down)."""
 
     id: str
     content: bytes
     expect: tuple[tuple[int | None, int | None, str, str], ...]
     timeout: float = 60.0
+    process: bool = False
 
 
 FILE_CASES = [
@@ -196,26 +202,31 @@ FILE_CASES = [
         "5000-nested-parentheses",
         b"from sqlalchemy.orm import Session\nx = " + b"(" * 5000 + b"1" + b")" * 5000 + b"\n",
         ((2, 205, "SL000", "too many nested parentheses"),),
+        process=True,
     ),
     FileCase(
         "100k-nested-parentheses-after-newer-syntax",  # ast fails early; LibCST must not try
         PY314 + b"x = " + b"(" * 100_000 + b")" * 100_000 + b"\n",
         ((8, 205, "SL000", "too many nested parentheses"),),
+        process=True,
     ),
     FileCase(
         "100k-unary-minus-after-newer-syntax",  # ast fails on the except; LibCST must not try
         PY314 + b"x = " + b"-" * 100_000 + b"a\n",
         ((1, 1, "SL000", "too deeply nested"),),
+        process=True,
     ),
     FileCase(
         "100k-chained-plus",
         b"from sqlalchemy.orm import Session\nx = " + b" + ".join([b"a"] * 100_000) + b"\n",
         ((1, 1, "SL000", "too deeply nested"),),
+        process=True,
     ),
     FileCase(
         "30k-chained-and",  # flat for CPython, one level per operator for LibCST
         b"from sqlalchemy.orm import Session\nx = " + b" and ".join([b"a"] * 30_000) + b"\n",
         ((1, 1, "SL000", "too deeply nested"),),
+        process=True,
     ),
     FileCase(
         "5000-implicitly-concatenated-strings",  # fine for CPython, beyond LibCST's parser
@@ -224,11 +235,13 @@ FILE_CASES = [
         + b")\n"
         + b'engine = create_engine("postgresql://x")\n',
         ((None, None, "SL000", "LibCST cannot parse this file, Python can: SyntaxError:"),),  # its place
+        process=True,
     ),
     FileCase(
         "10k-elif",
         b"from sqlalchemy.orm import Session\nif a:\n    pass\n" + b"elif a:\n    pass\n" * 10_000,
         ((1, 1, "SL000", "too deeply nested"),),
+        process=True,
     ),
     FileCase(
         "deep-but-valid-is-still-checked",  # past Python's default recursion limit for LibCST
@@ -239,6 +252,7 @@ FILE_CASES = [
         b"w = " + b" or ".join([b"a"] * 3000) + b"\n"
         b'engine = create_engine("postgresql://x")\n',
         ((7, 10, "SL005", "pool_pre_ping"),),
+        process=True,
     ),
 ]
 
@@ -266,7 +280,7 @@ def _five_megabytes() -> bytes:
 
 FIVE_MB = _five_megabytes()
 FILE_CASES.append(
-    FileCase("5mb-generated", FIVE_MB, ((FIVE_MB.count(b"\n"), 10, "SL005", "pool_pre_ping"),), 120)
+    FileCase("5mb-generated", FIVE_MB, ((FIVE_MB.count(b"\n"), 10, "SL005", "pool_pre_ping"),), 120, True)
 )
 
 
@@ -280,10 +294,14 @@ def file_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome
         folder = folders[case.id]
         (folder / "good.py").write_bytes(GOOD)
         (folder / "bad.py").write_bytes(case.content)
-        return case.id, run(folder)
+        return case.id, run(folder, process=case.process)
 
+    # The in-process runs first, one at a time (`run_in_process` changes the working folder
+    # and the environment), then the subprocesses a few at a time.
+    outcomes = dict(check(case) for case in FILE_CASES if not case.process)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return dict(pool.map(check, FILE_CASES))
+        outcomes.update(pool.map(check, [case for case in FILE_CASES if case.process]))
+    return outcomes
 
 
 @pytest.mark.parametrize("case", FILE_CASES, ids=lambda case: case.id)
@@ -345,7 +363,7 @@ def test_symlink_loops_and_links_out_of_the_tree(tmp_path: Path) -> None:
     (project / "pkg" / "again.py").symlink_to("../good.py")  # the same file twice
     (project / "outside").symlink_to(outside)  # out of the tree: not followed
     (project / "dangling.py").symlink_to(tmp_path / "missing.py")  # an editor's lock file, say
-    outcome = run(project, ".")
+    outcome = run(project, ".", process=True)
     assert_no_traceback(outcome)
     assert outcome.returncode == 1
     assert [(f.path, f.row, f.column, f.code) for f in outcome.findings] == [GOOD_FINDING]
@@ -421,7 +439,7 @@ def test_named_pipe_is_not_read(tmp_path: Path) -> None:
 
 def test_report_file_that_cannot_be_written(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_bytes(GOOD)
-    outcome = run(tmp_path, "--output-file", "missing/report.txt", "good.py")
+    outcome = run(tmp_path, "--output-file", "missing/report.txt", "good.py", process=True)
     assert_no_traceback(outcome)
     assert outcome.returncode == 2
     assert "error: cannot write the report to missing/report.txt: No such file or directory" in outcome.stderr
@@ -431,7 +449,7 @@ def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_bytes(GOOD)
     with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.py"), "wb") as handle:
         handle.write(GOOD)
-    outcome = run(tmp_path, ".")
+    outcome = run(tmp_path, ".", process=True)
     assert_no_traceback(outcome)
     assert outcome.returncode == 1
     assert_good_still_checked(outcome)
@@ -552,7 +570,7 @@ def test_bad_configuration(config: bytes, reason: str, tmp_path: Path) -> None:
 
 def test_missing_config_file(tmp_path: Path) -> None:
     (tmp_path / "good.py").write_bytes(GOOD)
-    outcome = run(tmp_path, "--config", "nope.toml", ".")
+    outcome = run(tmp_path, "--config", "nope.toml", ".", process=True)
     assert_no_traceback(outcome)
     assert outcome.returncode == 2
     assert "nope.toml" in outcome.stderr and "not found" in outcome.stderr
