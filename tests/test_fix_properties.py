@@ -32,7 +32,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import hypothesmith
 import libcst as cst
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -212,8 +211,16 @@ PREAMBLE = (
 )
 
 
+def _programs() -> st.SearchStrategy[str]:
+    """hypothesmith's strategy, imported and built when the test first draws from it: both
+    take seconds, which every collection of the suite (and each worker's) would pay."""
+    import hypothesmith
+
+    return hypothesmith.from_grammar()
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-@given(hypothesmith.from_grammar())
+@given(st.deferred(_programs))
 def test_generated_programs_never_break_the_linter(program: str) -> None:
     source = PREAMBLE + program
     try:
