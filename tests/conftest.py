@@ -43,6 +43,26 @@ SLOW: dict[str, set[str]] = {
     "test_positions.py": {"test_fixture_positions"},
     # The command's fixes, then the fixed apps run against pools that time out.
     "runtime/test_fixed_apps.py": {"*"},
+    "runtime/test_fixes_keep_behaviour.py": {"test_the_fixed_app_answers_the_same"},
+    # Requests until the pool times out (a second each, waiting).
+    "runtime/test_sync_dependencies.py": {
+        "test_dependency_returning_its_session_exhausts_the_pool",
+        "test_concurrent_requests_exhaust_the_pool_with_a_returned_session",
+    },
+    "runtime/test_async_dependencies.py": {
+        "test_dependency_returning_its_async_session_exhausts_the_pool",
+        "test_concurrent_requests_exhaust_the_pool_with_a_returned_async_session",
+    },
+    "runtime/test_session_not_closed.py": {
+        "test_close_on_happy_path_only_leaks_a_connection_per_failing_request"
+    },
+    "runtime/test_postgres.py": {"test_returned_session_exhausts_the_postgres_pool"},
+    # One run over every fixture case at once; a thousand nested folders; a 4 MB file.
+    "test_roots.py": {"test_checking_the_whole_fixtures_folder_gives_each_case_its_own_findings"},
+    "test_bad_environment.py": {
+        "test_folders_nested_a_thousand_deep",
+        "test_a_file_too_large_to_parse_is_skipped_naming_the_limit",
+    },
     # The real command in a subprocess per case (the in-process runs are the quick ones).
     "test_fixtures.py": {
         "test_the_command_in_a_subprocess_reports_the_same",
