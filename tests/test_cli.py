@@ -1,8 +1,9 @@
 """The `sessionlint` command's behaviour.
 
-Exit codes, standard input and the entry points run the real CLI in a subprocess; selection,
-reporting and the rule pages, which only the output shows, run the command's own entry point
-in this process (`run_in_process`), without a second of start-up each."""
+Each exit code (0, 1, 2), standard input and the entry points run the real CLI in a
+subprocess; the other exit-code cases, selection, reporting and the rule pages run the
+command's own entry point in this process (`run_in_process`), without a second of start-up
+each."""
 
 from __future__ import annotations
 
@@ -77,11 +78,11 @@ def test_exit_1_with_findings_and_default_path(project: Path) -> None:
 
 def test_exit_1_for_a_parse_error(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text("from sqlalchemy.orm import Session\ndef f(:\n")
-    code, out, _ = cli("check", "--no-cache", "--format", "json", ".", cwd=tmp_path)
+    code, out, _ = command("check", "--no-cache", "--format", "json", ".", cwd=tmp_path)
     assert (code, codes(out)) == (1, ["SL000"])
     # A file named on the command line is always parsed, whatever it mentions.
     (tmp_path / "broken.py").write_text("def f(:\n")
-    code, out, _ = cli("check", "--no-cache", "--format", "json", "broken.py", cwd=tmp_path)
+    code, out, _ = command("check", "--no-cache", "--format", "json", "broken.py", cwd=tmp_path)
     assert (code, codes(out)) == (1, ["SL000"])
 
 
@@ -96,26 +97,28 @@ def test_exit_1_for_a_parse_error(tmp_path: Path) -> None:
     ],
 )
 def test_exit_2_for_bad_usage(project: Path, args: list[str], needle: str) -> None:
-    code, out, err = cli("check", *args, ".", cwd=project)
+    # The first through the real CLI, the others in-process.
+    run = cli if args == ["--select", "SL999"] else command
+    code, out, err = run("check", *args, ".", cwd=project)
     assert code == 2 and out == ""
     assert needle in err
 
 
 def test_exit_2_for_an_unknown_config_key_naming_it(project: Path) -> None:
     config(project, 'dependency-name = ["provide_db"]\n')
-    code, out, err = cli("check", ".", cwd=project)
+    code, out, err = command("check", ".", cwd=project)
     assert code == 2 and out == ""
     assert "`dependency-name`" in err and "pyproject.toml" in err
 
 
 def test_exit_2_for_an_unknown_code_in_config(project: Path) -> None:
     config(project, 'ignore = ["SL777"]\n')
-    code, _, err = cli("check", ".", cwd=project)
+    code, _, err = command("check", ".", cwd=project)
     assert code == 2 and "SL777" in err
 
 
 def test_exit_zero(project: Path) -> None:
-    code, out, _ = cli("check", "--no-cache", "--exit-zero", ".", cwd=project)
+    code, out, _ = command("check", "--no-cache", "--exit-zero", ".", cwd=project)
     assert code == 0 and "SL005" in out
 
 
