@@ -10,6 +10,8 @@ that becomes slow is added here.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 # Module (relative to tests/) -> its slow tests by function name; "*" for every test in it.
@@ -74,6 +76,12 @@ SLOW: dict[str, set[str]] = {
 }
 
 
+# Modules of a few long tests each (a wheel built and installed, pre-commit's repository,
+# hypothesis' explorations): under xdist they are sent out first, so that they do not start
+# last and leave one worker running them alone while the other has finished.
+STARTED_FIRST = ("test_release.py", "test_pre_commit.py", "test_fix_properties.py")
+
+
 def _module(item: pytest.Item) -> str:
     return item.nodeid.split("::", 1)[0].removeprefix("tests/")
 
@@ -108,3 +116,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # (a flake8 run over every fixture, a pre-commit repository, a 5 MB file's check).
         if distributed and _shares_a_built_fixture(item):
             item.add_marker(pytest.mark.xdist_group(_module(item)))
+    # pytest-xdist sends groups out largest first, then single tests in this order (each
+    # worker collects, in the same order): the long ones first, the rest as collected.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: _module(item) not in STARTED_FIRST)
