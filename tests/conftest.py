@@ -37,8 +37,13 @@ SLOW: dict[str, set[str]] = {
     # Generated programs (hypothesis), and every fixture case run twice in full.
     "test_fix_properties.py": {"*"},
     "test_prefilter_soundness.py": {"test_findings_survive_prefilter_and_triage"},
-    # Every fixture naming an engine, pruned and whole (`rulepass/prune.py`).
-    "test_prune.py": {"test_pruned_files_give_what_whole_files_give"},
+    # Every fixture naming an engine, pruned and whole (`rulepass/prune.py`); the real command
+    # in subprocesses on a large module, twice per option, and three times around an edit.
+    "test_prune.py": {
+        "test_pruned_files_give_what_whole_files_give",
+        "test_the_command_reports_a_large_module_as_a_whole_parse_does",
+        "test_a_cached_run_sees_a_left_out_function_start_making_engines",
+    },
     # The benchmark script itself, timing a generated app.
     "test_benchmark_apps.py": {"test_skipped_rows_are_left_out_and_said_so"},
     # Every node of every fixture file, each through its own statement printing.
