@@ -1,6 +1,6 @@
 """Suite-wide test set-up: which tests are slow, and how tests share pytest-xdist's workers.
 
-`python -m pytest -m "not slow"` is the quick subset (under a minute in one process): every
+`python -m pytest -m "not slow"` is the quick subset (about a minute in one process): every
 fixture case in-process, the unit tests, the CLI tests that start few processes. The slow
 tests start the command (or flake8, pre-commit, git) in many subprocesses, wait for pool
 time-outs, check very large inputs, or explore many generated inputs. They are marked here
