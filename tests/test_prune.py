@@ -131,7 +131,8 @@ def test_pruned_files_give_what_whole_files_give(
                 workspace.settings, state, workspace.project, rules, text, view, True, False
             )
             assert not result.internal_errors
-            found.append([(d.code, d.location, d.message) for d in result.diagnostics])
+            found.append(result.diagnostics)
+        # Findings, their fixes' edits and their evidence alike.
         assert found[0] == found[1], state.source.display
 
 

@@ -17,7 +17,7 @@ from sessionlint.report.diagnostics import Diagnostic
 from sessionlint.rulepass import reparse
 from sessionlint.rulepass.context import FileSemantics, ScopeEnter, ScopeExit
 from sessionlint.rulepass.noqa import without_suppressed
-from sessionlint.rulepass.prune import pruned_text
+from sessionlint.rulepass.prune import FINAL_WHEN_PRUNED, pruned_text
 from sessionlint.rulepass.tokenview import TokenView, tokenizer_view
 from sessionlint.rulepass.walk import walk
 from sessionlint.rules import Rule
@@ -54,10 +54,10 @@ def lint_file(
     if state.tree is None and not review_noqa and state.rule_codes is not None:
         pruned = pruned_text(text, state.rule_codes, state.facts, project)
         if pruned is not None:
-            # Nothing to report from what the rules can look at: the answer. Anything at
-            # all: the whole file again, for findings, fixes and evidence from all of it.
+            # Nothing found, or only findings that stand on their call: the answer. Other
+            # findings: the whole file again, for fixes that may edit a left-out function.
             found = _checked(settings, state, project, rules, text, tokenizer_view(pruned), noqa, False)
-            if not found.diagnostics and not found.internal_errors:
+            if not found.internal_errors and all(d.code in FINAL_WHEN_PRUNED for d in found.diagnostics):
                 return found
     # The tree is not kept on the state: with every checked file's tree alive until the run
     # ends, memory grows with the project and each garbage collection walks all of them.
