@@ -36,15 +36,20 @@ def send_reminders() -> None:
 """
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
-    package = tmp_path / "app"
+def session_package(root: Path) -> Path:
+    """A configured project whose `app.db` package re-exports `SessionLocal`: its `app/`."""
+    (root / "pyproject.toml").write_text("[tool.sessionlint]\n")
+    package = root / "app"
     (package / "db").mkdir(parents=True)
     (package / "__init__.py").write_text("")
     (package / "db" / "__init__.py").write_text("from app.db.session import SessionLocal as SessionLocal\n")
     (package / "db" / "session.py").write_text(SESSION)
-    (package / "tasks.py").write_text(TASKS)
+    return package
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (session_package(tmp_path) / "tasks.py").write_text(TASKS)
     return tmp_path
 
 

@@ -12,7 +12,7 @@ import pytest
 from sessionlint.facts.facts import ModuleFacts
 from sessionlint.settings.config import Settings
 from sessionlint.workspace import Workspace
-from tests.test_workspace import SESSION, Calls, assert_as_rebuilt, rebuilt
+from tests.test_workspace import Calls, assert_as_rebuilt, rebuilt, session_package
 
 DEPS = """\
 from app.db import SessionLocal
@@ -41,12 +41,7 @@ REEXPORT = "from app.db import SessionLocal as make_session\n"
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
-    package = tmp_path / "app"
-    (package / "db").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "db" / "__init__.py").write_text("from app.db.session import SessionLocal as SessionLocal\n")
-    (package / "db" / "session.py").write_text(SESSION)
+    package = session_package(tmp_path)
     (package / "deps.py").write_text(DEPS)
     (package / "api.py").write_text(API)
     (package / "reexport.py").write_text(REEXPORT)
