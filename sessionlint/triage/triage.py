@@ -348,8 +348,9 @@ def _sl010_async_session_concurrent_use(module: ModuleTriage) -> bool:
         return True
     for name in module.facts.calls:
         target = project.resolve(name, module.facts.root)
-        # A task starter under another name (`from asyncio import create_task as spawn`):
-        # `task_values` is recorded where a call is spelled like one.
+        # A task starter the project re-exports under another name (`start_in_background`):
+        # the fact pass, which resolves only the module's own imports, recorded no
+        # `task_values` for its calls (`create_task as spawn` it does resolve).
         if (
             isinstance(target, External)
             and target.qualname in _TASK_STARTERS
