@@ -53,24 +53,25 @@ class CallSiteFacts(TypedDict):
 
 def function_facts(nodes: list[ast.AST], value_of: ValueOf) -> CallSiteFacts:
     """The records for one function, from its own nodes (`FunctionFacts` fields)."""
-    lambdas = [node for node in nodes if isinstance(node, ast.Lambda)]
+    # The rules visit a lambda's body with its function: its nodes count as the function's.
+    with_lambdas = list(nodes)
+    for node in nodes:
+        if node.__class__ is ast.Lambda:
+            with_lambdas += walk(node)
     return CallSiteFacts(
         inline_call_args=inline_call_args(nodes, value_of),
-        coroutine_receivers=coroutine_receivers(nodes, lambdas, value_of),
-        task_values=task_values(nodes, value_of),
-        background_args=background_args(nodes, lambdas),
+        coroutine_receivers=coroutine_receivers(with_lambdas, value_of),
+        task_values=task_values(nodes, with_lambdas, value_of),
+        background_args=background_args(with_lambdas),
     )
 
 
-def background_args(nodes: list[ast.AST], lambdas: list[ast.Lambda]) -> frozenset[str]:
+def background_args(with_lambdas: list[ast.AST]) -> frozenset[str]:
     """Every name in the arguments of the calls spelled `x.add_task(...)` among the
-    function's own nodes and in its lambdas."""
-    candidates = list(nodes)
-    for node in lambdas:
-        candidates += walk(node)
+    function's own nodes and its lambdas' (`with_lambdas`)."""
     return frozenset(
         name.id
-        for call in candidates
+        for call in with_lambdas
         if call.__class__ is ast.Call
         and isinstance(call.func, ast.Attribute)
         and call.func.attr == "add_task"
@@ -103,17 +104,12 @@ def inline_call_args(nodes: Iterable[ast.AST], value_of: ValueOf) -> tuple[Inlin
     return tuple(found)
 
 
-def coroutine_receivers(
-    nodes: Iterable[ast.AST], lambdas: Iterable[ast.Lambda], value_of: ValueOf
-) -> tuple[Value, ...]:
+def coroutine_receivers(candidates: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
     """The values of `x` in `x.<coroutine method>(...)` calls not awaited right there, among
-    the function's own nodes and in the lambdas among them (the rule resolves a lambda's
+    the function's own nodes and its lambdas' (`candidates`; the rule resolves a lambda's
     names in the function, its parameters apart: those give the rule no value at all).
 
     A call directly under `await` is left out: the rule never flags one."""
-    candidates = list(nodes)
-    for node in lambdas:
-        candidates += walk(node)
     awaited = {id(node.value) for node in candidates if isinstance(node, ast.Await)}
     found: dict[Value, None] = {}
     for node in candidates:
@@ -129,7 +125,7 @@ def coroutine_receivers(
     return tuple(found)
 
 
-def task_values(nodes: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
+def task_values(nodes: list[ast.AST], with_lambdas: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
     """The values the rule could find handed to a task in this function: the arguments of
     every call, and the receivers of coroutine methods, within a task start's arguments
     (`create_task(load(session))`, `gather(session.execute(a), ...)`, `start_soon(f,
@@ -139,9 +135,9 @@ def task_values(nodes: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
     Over what the rule visits as this function: its own nodes, the lambdas and classes among
     them (visited with the function's state) and what a nested `def` evaluates here (its
     decorators, defaults and annotations). Empty when it starts no task."""
-    candidates = list(nodes)
+    candidates = list(with_lambdas)
     for node in nodes:
-        if isinstance(node, (ast.Lambda, ast.ClassDef)):
+        if node.__class__ is ast.ClassDef:
             candidates += walk(node)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for part in (*node.decorator_list, node.args, node.returns):

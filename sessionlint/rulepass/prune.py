@@ -28,6 +28,7 @@ apps corpus that are pruned.
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 from collections.abc import Iterator
 
@@ -101,6 +102,9 @@ class _Makers:
             if self.triage.kinds(f"{facts.module}.{name}", root) & _MAKER_KINDS
         )
         self.words = frozenset(names)
+        # The functions' facts by the line of their `def`, to find those within a span.
+        self.by_line = sorted(facts.functions.values(), key=lambda function: function.line)
+        self.lines = [function.line for function in self.by_line]
 
     def _makes(self, qualname: str) -> bool:
         return bool(self.triage.kinds(qualname, self.facts.root) & _MAKER_KINDS)
@@ -109,7 +113,9 @@ class _Makers:
         first, last = _first_line(node), node.end_lineno or node.lineno
         if not self.words.isdisjoint(_WORD.findall("".join(lines[first - 1 : last]))):
             return True
-        functions = [f for f in self.facts.functions.values() if node.lineno <= f.line <= last]
+        functions = self.by_line[
+            bisect.bisect_left(self.lines, node.lineno) : bisect.bisect_right(self.lines, last)
+        ]
         if not any(f.line == node.lineno for f in functions):
             return True  # facts that do not tell this function apart: keep it
         return any(self._makes(name) for function in functions for name in function.calls)
