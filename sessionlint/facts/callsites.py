@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterable, Iterator
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from sessionlint.facts import vocabulary as vocab
-from sessionlint.facts.collect_nodes import walk
+from sessionlint.facts.collect_nodes import Kinds, walk
 from sessionlint.facts.facts import value_refs
 from sessionlint.facts.values import CallOf, Ref, Value
 from sessionlint.project.tasks import TASK_START_SPELLINGS
@@ -42,6 +42,7 @@ InlineArg = tuple[str, "int | str", CallOf]
 
 # Every method SL009 knows as a coroutine of an async session or registry.
 _COROUTINE_METHODS = vocab.ASYNC_SESSION_COROUTINES | vocab.ASYNC_SCOPED_SESSION_COROUTINES
+_NESTED_DEFINITIONS = (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 class CallSiteFacts(TypedDict):
@@ -51,27 +52,32 @@ class CallSiteFacts(TypedDict):
     background_args: frozenset[str]
 
 
-def function_facts(nodes: list[ast.AST], value_of: ValueOf) -> CallSiteFacts:
-    """The records for one function, from its own nodes (`FunctionFacts` fields)."""
+def function_facts(nodes: list[ast.AST], kinds: Kinds, value_of: ValueOf) -> CallSiteFacts:
+    """The records for one function, from its own nodes (`kinds`: them grouped by class;
+    `FunctionFacts` fields)."""
     # The rules visit a lambda's body with its function: its nodes count as the function's.
-    with_lambdas = list(nodes)
-    for node in nodes:
-        if node.__class__ is ast.Lambda:
-            with_lambdas += walk(node)
+    in_lambdas = [inner for node in kinds.get(ast.Lambda, ()) for inner in walk(node)]
+    with_lambdas = [*nodes, *in_lambdas] if in_lambdas else nodes
+    calls = kinds.get(ast.Call, [])
+    calls_with_lambdas = [*calls, *(node for node in in_lambdas if node.__class__ is ast.Call)]
+    awaits_with_lambdas = [
+        *kinds.get(ast.Await, ()),
+        *(node for node in in_lambdas if node.__class__ is ast.Await),
+    ]
     return CallSiteFacts(
-        inline_call_args=inline_call_args(nodes, value_of),
-        coroutine_receivers=coroutine_receivers(with_lambdas, value_of),
-        task_values=task_values(nodes, with_lambdas, value_of),
-        background_args=background_args(with_lambdas),
+        inline_call_args=inline_call_args(calls, value_of),
+        coroutine_receivers=coroutine_receivers([*awaits_with_lambdas, *calls_with_lambdas], value_of),
+        task_values=task_values(nodes, kinds, with_lambdas, calls_with_lambdas, value_of),
+        background_args=background_args(calls_with_lambdas),
     )
 
 
-def background_args(with_lambdas: list[ast.AST]) -> frozenset[str]:
+def background_args(calls: list[ast.AST]) -> frozenset[str]:
     """Every name in the arguments of the calls spelled `x.add_task(...)` among the
-    function's own nodes and its lambdas' (`with_lambdas`)."""
+    function's own calls and its lambdas' (`calls`)."""
     return frozenset(
         name.id
-        for call in with_lambdas
+        for call in calls
         if call.__class__ is ast.Call
         and isinstance(call.func, ast.Attribute)
         and call.func.attr == "add_task"
@@ -125,7 +131,9 @@ def coroutine_receivers(candidates: list[ast.AST], value_of: ValueOf) -> tuple[V
     return tuple(found)
 
 
-def task_values(nodes: list[ast.AST], with_lambdas: list[ast.AST], value_of: ValueOf) -> tuple[Value, ...]:
+def task_values(
+    nodes: list[ast.AST], kinds: Kinds, with_lambdas: list[ast.AST], calls: list[ast.AST], value_of: ValueOf
+) -> tuple[Value, ...]:
     """The values the rule could find handed to a task in this function: the arguments of
     every call, and the receivers of coroutine methods, within a task start's arguments
     (`create_task(load(session))`, `gather(session.execute(a), ...)`, `start_soon(f,
@@ -134,17 +142,19 @@ def task_values(nodes: list[ast.AST], with_lambdas: list[ast.AST], value_of: Val
 
     Over what the rule visits as this function: its own nodes, the lambdas and classes among
     them (visited with the function's state) and what a nested `def` evaluates here (its
-    decorators, defaults and annotations). Empty when it starts no task."""
-    candidates = list(with_lambdas)
-    for node in nodes:
-        if node.__class__ is ast.ClassDef:
-            candidates += walk(node)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for part in (*node.decorator_list, node.args, node.returns):
-                candidates += walk(part) if part is not None else ()
-    roots: list[ast.AST] = [
-        node for node in candidates if isinstance(node, ast.Call) and _starts_task(node, value_of)
-    ]
+    decorators, defaults and annotations); `with_lambdas` and `calls`: the nodes and the
+    calls of the first two. Empty when it starts no task."""
+    candidates = with_lambdas
+    if any(kind in kinds for kind in _NESTED_DEFINITIONS):
+        candidates = list(with_lambdas)
+        for node in nodes:
+            if node.__class__ is ast.ClassDef:
+                candidates += walk(node)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for part in (*node.decorator_list, node.args, node.returns):
+                    candidates += walk(part) if part is not None else ()
+        calls = [node for node in candidates if node.__class__ is ast.Call]
+    roots: list[ast.AST] = [node for node in calls if _starts_task(cast(ast.Call, node), value_of)]
     if not roots:
         return ()
     roots += _feeding(candidates, _direct_names(roots))

@@ -15,12 +15,12 @@ from typing import cast
 from sessionlint.facts import callsites
 from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.collect_function import FunctionWalker
-from sessionlint.facts.collect_nodes import all_args, bound_names, frozen, own_nodes, walk
+from sessionlint.facts.collect_nodes import Kinds, all_args, bound_names, frozen, own_nodes, walk
 from sessionlint.facts.collect_values import NameResolver, import_bindings, star_import_source, value_of
 from sessionlint.facts.facts import FunctionFacts, LifecycleCall, ModuleFacts, Span, StateSlot, value_refs
 from sessionlint.facts.spans import SpanMaker
 from sessionlint.facts.values import CallOf, Ref, Value
-from sessionlint.project.lifecycle import lifecycle_calls, state_slots
+from sessionlint.project.lifecycle import DISPOSE, REMOVE, lifecycle_calls, state_slots
 
 _DEPENDENCY_CALL_NAMES = frozenset({"Depends", "Security"})
 
@@ -39,6 +39,8 @@ def is_main_guard(test: ast.expr) -> bool:
 
 
 _SCOPE_TYPES = frozenset({ast.Lambda, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+# What a lifecycle call or an `app.state` assignment spells as an attribute.
+_LIFECYCLE_ATTRIBUTES = frozenset({DISPOSE, REMOVE, "state"})
 
 
 class _ModuleCollector:
@@ -193,8 +195,14 @@ class _ModuleCollector:
             self.note_expression(inner, resolve_inside)
         self.note_lifecycle(inner_nodes, resolve_inside)
 
-    def note_lifecycle(self, nodes: list[ast.AST], resolve: NameResolver) -> None:
-        """`dispose()` / `remove()` calls and `app.state` assignments (see `lifecycle`)."""
+    def note_lifecycle(self, nodes: list[ast.AST], resolve: NameResolver, kinds: Kinds | None = None) -> None:
+        """`dispose()` / `remove()` calls and `app.state` assignments (see `lifecycle`);
+        `kinds`, the nodes grouped by class where known, tells most functions hold none."""
+        if kinds is not None and _LIFECYCLE_ATTRIBUTES.isdisjoint(
+            node.attr  # type: ignore[attr-defined]
+            for node in kinds.get(ast.Attribute, ())
+        ):
+            return
         self.lifecycle_calls += lifecycle_calls(
             nodes,
             resolve,
@@ -234,7 +242,7 @@ class _ModuleCollector:
         self.functions[qualname] = walker.facts(qualname, is_method=is_method, span=self.spans.of_def(node))
         enclosing_scope = self.scope, self.scope_is_async
         self.scope, self.scope_is_async = qualname, isinstance(node, ast.AsyncFunctionDef)
-        self.note_lifecycle(walker.nodes, walker.resolve)
+        self.note_lifecycle(walker.nodes, walker.resolve, walker.kinds)
         self.walk_function_body(walker, qualname)
         self.scope, self.scope_is_async = enclosing_scope
 

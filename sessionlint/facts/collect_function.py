@@ -11,7 +11,7 @@ from typing import cast
 
 from sessionlint.facts import callsites
 from sessionlint.facts import vocabulary as vocab
-from sessionlint.facts.collect_nodes import SCOPES, all_args, bound_names, frozen, own_nodes
+from sessionlint.facts.collect_nodes import SCOPES, Kinds, all_args, bound_names, by_kind, frozen, own_nodes
 from sessionlint.facts.collect_values import NameResolver, import_bindings, value_of
 from sessionlint.facts.dataflow import dataflow
 from sessionlint.facts.engines import disposed_names
@@ -29,30 +29,25 @@ _NOTED = frozenset(
     | {ast.AsyncWith, ast.Return, ast.Yield, ast.YieldFrom, ast.Call, ast.Set, ast.List, ast.Tuple, ast.Dict}
 )
 _AWAITS = (ast.Await, ast.AsyncFor, ast.AsyncWith)
-# What binds a local besides a stored `Name` (see `FunctionWalker._local_names`).
-_BINDING_TYPES = frozenset(
-    {ast.Global, ast.Nonlocal, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef}
-    | {ast.Import, ast.ImportFrom, ast.ExceptHandler}
-)
-
-
-_AWAIT_TYPES = frozenset(_AWAITS)
-_COMPREHENSION_TYPES = frozenset(_COMPREHENSIONS)
-_SCOPE_TYPES = frozenset(SCOPES)
+_IMPORT_TYPES = frozenset({ast.Import, ast.ImportFrom})
 
 
 def _awaits(nodes: list[ast.AST]) -> bool:
     """`await`, `async for`, `async with` or an async comprehension among a scope's own nodes,
     including the parts of nested scopes that run in this one."""
-    for node in nodes:
-        kind = node.__class__
-        if kind in _AWAIT_TYPES:
+    return _awaits_among(by_kind(nodes))
+
+
+def _awaits_among(kinds: Kinds) -> bool:
+    """`_awaits` of the nodes `kinds` groups."""
+    if any(kind in kinds for kind in _AWAITS):
+        return True
+    for kind in _COMPREHENSIONS:
+        if any(g.is_async for node in kinds.get(kind, ()) for g in node.generators):  # type: ignore[attr-defined]
             return True
-        if kind in _COMPREHENSION_TYPES and any(g.is_async for g in node.generators):  # type: ignore[attr-defined]
-            return True
-        if kind in _SCOPE_TYPES and _awaits(own_nodes(_evaluated_outside(node))):  # type: ignore[arg-type]
-            return True
-    return False
+    return any(
+        _awaits(own_nodes(_evaluated_outside(node))) for kind in SCOPES for node in kinds.get(kind, ())
+    )
 
 
 def _own_value(node: ast.Assign) -> ast.expr | None:
@@ -116,29 +111,29 @@ class FunctionWalker:
         self.node = node
         self.enclosing = enclosing
         self.nodes = own_nodes(node.body)
+        self.kinds = by_kind(self.nodes)
         self.declared_globals: set[str] = set()
         self.imports: dict[str, str] = {}
         self.local_names = self._local_names(module, is_package)
 
     def _local_names(self, module: str, is_package: bool) -> set[str]:
+        kinds = self.kinds
         names = {arg.arg for arg in all_args(self.node.args)}
+        names.update(node.id for node in kinds.get(ast.Name, ()) if node.ctx.__class__ is ast.Store)  # type: ignore[attr-defined]
+        for node in (*kinds.get(ast.Global, ()), *kinds.get(ast.Nonlocal, ())):
+            self.declared_globals.update(node.names)  # type: ignore[attr-defined]
+        for kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.ExceptHandler):
+            names.update(node.name for node in kinds.get(kind, ()) if node.name)  # type: ignore[attr-defined]
+        if ast.Import in kinds and ast.ImportFrom in kinds:  # both: in source order
+            imports = [node for node in self.nodes if node.__class__ in _IMPORT_TYPES]
+        else:
+            imports = [*kinds.get(ast.Import, ()), *kinds.get(ast.ImportFrom, ())]
         imported: dict[str, set[str]] = {}
-        for node in self.nodes:
-            kind = node.__class__
-            if kind is ast.Name:  # the most common node by far: asked first
-                if node.ctx.__class__ is ast.Store:  # type: ignore[attr-defined]
-                    names.add(node.id)  # type: ignore[attr-defined]
-            elif kind not in _BINDING_TYPES:
-                continue
-            elif isinstance(node, (ast.Global, ast.Nonlocal)):
-                self.declared_globals.update(node.names)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                names.add(node.name)
-            elif isinstance(node, (ast.Import, ast.ImportFrom)):
-                for local, target in import_bindings(node, module, is_package):
-                    imported.setdefault(local, set()).add(target)
-            elif isinstance(node, ast.ExceptHandler) and node.name:
-                names.add(node.name)
+        for node in imports:
+            for local, target in import_bindings(
+                cast("ast.Import | ast.ImportFrom", node), module, is_package
+            ):
+                imported.setdefault(local, set()).add(target)
         # A name bound by one import and nothing else is that import; a name imported from
         # two places (`try: from a import X` / `except: from b import X`) or also assigned is
         # a local whose value is unknown.
@@ -263,7 +258,7 @@ class FunctionWalker:
         flows, leaving = dataflow(self.nodes, self.local_names, {arg.arg for arg in all_args(args)})
         is_async = isinstance(node, ast.AsyncFunctionDef)
         handoffs, gather_sites = (
-            tasks.session_uses(self.nodes, frozenset(p.name for p in params), self.resolve)
+            tasks.session_uses(self.kinds.get(ast.Call, ()), frozenset(p.name for p in params), self.resolve)
             if is_async
             else ((), ())
         )
@@ -290,7 +285,7 @@ class FunctionWalker:
             local_names=frozen(self.local_names),
             calls=frozen(calls),
             declared_globals=frozen(self.declared_globals),
-            awaits=_awaits(self.nodes),
+            awaits=_awaits_among(self.kinds),
             with_targets=frozen(with_targets),
             assigned_names=frozen(assigned),
             shared_names=frozen(shared),
@@ -303,8 +298,8 @@ class FunctionWalker:
             leaving=frozen(leaving),
             param_handoffs=handoffs,
             gather_sites=gather_sites,
-            param_uses=param_uses(node, self.nodes, lambda expr: value_of(expr, self.resolve)),
-            disposed=frozen(disposed_names(self.node.body, self.nodes)),
-            **callsites.function_facts(self.nodes, lambda expr: value_of(expr, self.resolve)),
+            param_uses=param_uses(node, self.kinds, lambda expr: value_of(expr, self.resolve)),
+            disposed=frozen(disposed_names(self.node.body, self.nodes, self.kinds)),
+            **callsites.function_facts(self.nodes, self.kinds, lambda expr: value_of(expr, self.resolve)),
             span=span,
         )

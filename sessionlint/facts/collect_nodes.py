@@ -55,6 +55,23 @@ def own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
     return nodes
 
 
+Kinds = dict[type, list[ast.AST]]
+
+
+def by_kind(nodes: list[ast.AST]) -> Kinds:
+    """A scope's own nodes grouped by class, each group in source order: most questions
+    asked of a function concern one or two kinds of node (its calls, its awaits), and a
+    look-up of those beats a test of every node in each of them."""
+    kinds: Kinds = {}
+    for node in nodes:
+        group = kinds.get(node.__class__)
+        if group is None:
+            kinds[node.__class__] = [node]
+        else:
+            group.append(node)
+    return kinds
+
+
 def walk(node: ast.AST) -> list[ast.AST]:
     """`ast.walk(node)` as a list, in the same order, without the `Load` / `Store` /
     operator singletons and names (`_LEAF_FIELDS`): faster than `ast.walk`, whose

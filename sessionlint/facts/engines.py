@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable, Iterator
 
-from sessionlint.facts.collect_nodes import walk
+from sessionlint.facts.collect_nodes import Kinds, walk
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 # Where a name's value is handed on whole, to live on past the `finally`.
@@ -37,17 +37,17 @@ _ESCAPING_PARENTS = (
 _TRY_TYPES: tuple[type[ast.stmt], ...] = (ast.Try, *((ast.TryStar,) if hasattr(ast, "TryStar") else ()))
 
 
-def disposed_names(body: list[ast.stmt], own_nodes: list[ast.AST]) -> frozenset[str]:
+def disposed_names(body: list[ast.stmt], own_nodes: list[ast.AST], kinds: Kinds) -> frozenset[str]:
     """Local names disposed after their last use: bound once (besides `name = None`
     placeholders), and every use of them lies in one `try` whose `finally` calls
     `name.dispose()` (awaited or not, also under `if name is not None:`), or between their
     binding and a later `name.dispose()` in the same block (`body`: the function's own
-    statements) with no `return` / `break` / `continue` / `yield` between; used there only
-    as a receiver or an argument, never returned, yielded, aliased, stored or captured by a
-    nested scope."""
+    statements; `kinds`: its own nodes grouped by class) with no `return` / `break` /
+    `continue` / `yield` between; used there only as a receiver or an argument, never
+    returned, yielded, aliased, stored or captured by a nested scope."""
     if not any(
-        node.__class__ is ast.Call and isinstance(node.func, ast.Attribute) and node.func.attr == "dispose"
-        for node in own_nodes
+        isinstance(node.func, ast.Attribute) and node.func.attr == "dispose"  # type: ignore[attr-defined]
+        for node in kinds.get(ast.Call, ())
     ):
         return frozenset()  # most functions: nothing disposed, no block worth a look
     found: set[str] = set()

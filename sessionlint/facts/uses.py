@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Optional
 
 from sessionlint.facts import vocabulary as vocab
-from sessionlint.facts.collect_nodes import walk
+from sessionlint.facts.collect_nodes import Kinds, walk
 from sessionlint.facts.values import CallOf, Value, fact
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
@@ -43,42 +43,41 @@ class ParamUses:
 NO_USES = ParamUses()
 
 
-def param_uses(
-    node: ast.FunctionDef | ast.AsyncFunctionDef,
-    own_nodes: Iterable[ast.AST],
-    value_of: ValueOf,
-) -> ParamUses:
-    """The uses of `node`'s parameters among its `own_nodes` (nested scopes not entered);
-    `value_of` gives an expression's symbolic value inside the function."""
+def param_uses(node: ast.FunctionDef | ast.AsyncFunctionDef, kinds: Kinds, value_of: ValueOf) -> ParamUses:
+    """The uses of `node`'s parameters among its own nodes (`kinds`: grouped by class; nested
+    scopes not entered); `value_of` gives an expression's symbolic value inside the function."""
     args = node.args
     every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
     params = {arg.arg for arg in every if arg is not None}
     if not params:
         return NO_USES
-    reads: Counter[str] = Counter()
+    reads: Counter[str] = Counter(
+        inner.id  # type: ignore[attr-defined]
+        for inner in kinds.get(ast.Name, ())
+        if inner.id in params and inner.ctx.__class__ is ast.Load  # type: ignore[attr-defined]
+    )
     quiet_reads: Counter[str] = Counter()
+    for call in kinds.get(ast.Call, ()):
+        func = call.func  # type: ignore[attr-defined]
+        if func.__class__ is ast.Attribute:
+            receiver = _receiver(func)
+            if receiver in params and func.attr in vocab.SESSION_METHODS_WITHOUT_IO:
+                quiet_reads[receiver] += 1
     awaited: set[str] = set()
     handoffs: list[tuple[str, CallOf]] = []
-    for inner in own_nodes:
-        if isinstance(inner, ast.Name):
-            if inner.id in params and isinstance(inner.ctx, ast.Load):
-                reads[inner.id] += 1
-        elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
-            receiver = _receiver(inner.func)
-            if receiver in params and inner.func.attr in vocab.SESSION_METHODS_WITHOUT_IO:
-                quiet_reads[receiver] += 1
-        elif isinstance(inner, ast.Await):
-            _note_await(inner.value, params, awaited, handoffs, value_of)
-        elif isinstance(inner, ast.AsyncWith):
-            # `async with db:`, `async with db.begin():`
-            for item in inner.items:
-                entered = item.context_expr
-                if isinstance(entered, ast.Call):
-                    entered = entered.func
-                name = entered.id if isinstance(entered, ast.Name) else _receiver(entered)
-                if name in params:
-                    awaited.add(name)
-        elif isinstance(inner, _NESTED):
+    for inner in kinds.get(ast.Await, ()):
+        _note_await(inner.value, params, awaited, handoffs, value_of)  # type: ignore[attr-defined]
+    for inner in kinds.get(ast.AsyncWith, ()):
+        # `async with db:`, `async with db.begin():`
+        for item in inner.items:  # type: ignore[attr-defined]
+            entered = item.context_expr
+            if isinstance(entered, ast.Call):
+                entered = entered.func
+            name = entered.id if isinstance(entered, ast.Name) else _receiver(entered)
+            if name in params:
+                awaited.add(name)
+    for kind in _NESTED:
+        for inner in kinds.get(kind, ()):
             # A nested scope may use a parameter in any way, at any time: a read.
             reads.update(
                 n.id

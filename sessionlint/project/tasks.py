@@ -50,7 +50,7 @@ def session_uses(
     nodes: Iterable[ast.AST], params: frozenset[str], resolve: Callable[[str], Value | None]
 ) -> tuple[tuple[Handoff, ...], tuple[GatherSite, ...]]:
     """(every hand-off of a parameter to a global callee, every `gather` given coroutines
-    that use parameters) over a coroutine's own nodes. The parameters it uses as a session
+    that use parameters) over a coroutine's own nodes (its calls are enough). The parameters it uses as a session
     itself are `FunctionFacts.param_uses.awaited` (`facts/uses.py`)."""
     handoffs: list[Handoff] = []
     sites: list[GatherSite] = []
