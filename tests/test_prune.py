@@ -95,6 +95,23 @@ def test_a_redefined_function_is_kept(tmp_path: Path) -> None:
     assert pruned.count("def helper():") == 2
 
 
+def test_the_functions_are_found_from_the_facts_and_only_in_the_text_they_were_taken_from(
+    tmp_path: Path,
+) -> None:
+    # The facts' outline says where each function stands (no second `ast` parse); a text
+    # whose lines moved (facts of another version of the file) is not pruned on its word.
+    (tmp_path / "store.py").write_text(_layer())
+    workspace = _workspace(tmp_path)
+    (state,) = [state for state in workspace.states if state.source.display.endswith("store.py")]
+    assert state.facts is not None
+    text = decode(state.source)
+    read_0 = next(d for c in state.facts.outline if c.is_class for d in c.body if d.name == "read_0")
+    assert text.splitlines()[read_0.line - 1].lstrip().startswith("def read_0(")
+    assert pruned_text(text, PRUNABLE_CODES, state.facts, workspace.project) is not None
+    moved = "# a new first line\n" + text
+    assert pruned_text(moved, PRUNABLE_CODES, state.facts, workspace.project) is None
+
+
 def test_tabs_stay_as_written(tmp_path: Path) -> None:
     source = _layer().replace("    ", "\t")
     (tmp_path / "store.py").write_text(source)

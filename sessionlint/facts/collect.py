@@ -17,7 +17,15 @@ from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.collect_function import FunctionWalker
 from sessionlint.facts.collect_nodes import Kinds, all_args, bound_names, frozen, own_nodes, walk
 from sessionlint.facts.collect_values import NameResolver, import_bindings, star_import_source, value_of
-from sessionlint.facts.facts import FunctionFacts, LifecycleCall, ModuleFacts, Span, StateSlot, value_refs
+from sessionlint.facts.facts import (
+    Definition,
+    FunctionFacts,
+    LifecycleCall,
+    ModuleFacts,
+    Span,
+    StateSlot,
+    value_refs,
+)
 from sessionlint.facts.spans import SpanMaker
 from sessionlint.facts.values import CallOf, Ref, Value
 from sessionlint.project.lifecycle import DISPOSE, REMOVE, lifecycle_calls, state_slots
@@ -319,4 +327,22 @@ def collect(
         state_slots=tuple(collector.state_slots),
         referenced=frozen(referenced),
         shallow=shallow,
+        outline=() if shallow else outline(tree.body),
+    )
+
+
+def outline(body: list[ast.stmt]) -> tuple[Definition, ...]:
+    """The `def` and `class` statements of a module or class body (see `Definition`)."""
+    return tuple(
+        Definition(
+            name=node.name,
+            line=node.lineno,
+            column=node.col_offset,
+            first_line=min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)]),
+            end_line=node.end_lineno or node.lineno,
+            is_class=isinstance(node, ast.ClassDef),
+            body=outline(node.body) if isinstance(node, ast.ClassDef) else (),
+        )
+        for node in body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
     )

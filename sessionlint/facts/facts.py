@@ -143,6 +143,21 @@ class StateSlot:
     scope: str
 
 
+@fact
+class Definition:
+    """A `def` or `class` statement standing directly in a module or class body: what the
+    rule pass needs to leave a function out of LibCST's parse (`rulepass/prune.py`)
+    without parsing the file with `ast` again."""
+
+    name: str
+    line: int  # of the `def` / `class` keyword
+    column: int  # its indentation
+    first_line: int  # of its first decorator (else `line`)
+    end_line: int
+    is_class: bool = False
+    body: tuple[Definition, ...] = ()  # a class's own definitions
+
+
 @fact(frozen=False)
 class ModuleFacts:
     """Everything other modules and the rules need to know about one module."""
@@ -201,6 +216,8 @@ class ModuleFacts:
     # Only module-level names were collected, no function: a module read for what other
     # modules import from it, which names nothing the rules are about itself.
     shallow: bool = False
+    # The definitions of the module's body and of its classes' bodies (full facts only).
+    outline: tuple[Definition, ...] = ()
 
     @property
     def key(self) -> str:

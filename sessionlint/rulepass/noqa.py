@@ -68,6 +68,9 @@ def directives(source: str) -> list[Directive]:
 
 
 def without_suppressed(diagnostics: Iterable[Diagnostic], source: str) -> list[Diagnostic]:
+    diagnostics = list(diagnostics)
+    if not _may_suppress(diagnostics, source):
+        return diagnostics
     table = suppressions(source)
     kept = []
     for diagnostic in diagnostics:
@@ -76,6 +79,17 @@ def without_suppressed(diagnostics: Iterable[Diagnostic], source: str) -> list[D
             continue
         kept.append(diagnostic)
     return kept
+
+
+def _may_suppress(diagnostics: list[Diagnostic], source: str) -> bool:
+    """Whether a line of a finding spells `noqa`: a comment lies within its line, so the
+    others need no tokenizing (Python's tokenizer costs more than LibCST's parse of a
+    large file whose findings are few)."""
+    if not diagnostics or "noqa" not in source.lower():
+        return False
+    lines = _LINES.split(source)
+    rows = {diagnostic.location.row for diagnostic in diagnostics}
+    return any(0 < row <= len(lines) and "noqa" in lines[row - 1].lower() for row in rows)
 
 
 def _comments(source: str) -> Iterable[tuple[int, str]]:

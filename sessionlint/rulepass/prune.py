@@ -27,13 +27,12 @@ apps corpus that are pruned.
 
 from __future__ import annotations
 
-import ast
 import bisect
 import re
 from collections.abc import Iterator
 
 from sessionlint.facts import vocabulary as vocab
-from sessionlint.facts.facts import ModuleFacts
+from sessionlint.facts.facts import Definition, ModuleFacts
 from sessionlint.facts.values import Kind
 from sessionlint.project.index import ProjectFacts
 from sessionlint.rulepass.tokenview import split_lines
@@ -57,33 +56,38 @@ def pruned_text(text: str, codes: frozenset[str], facts: ModuleFacts, project: P
         return None
     if "\f" in text:
         return None  # a form feed in indentation counts apart (see `tokenview`): not worth it
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
     makers = _Makers(facts, project)
     lines = split_lines(text)
+    definitions = list(_definitions(facts.outline))
+    if not all(_stands_at(definition, lines) for definition in definitions):
+        return None  # facts of another text than this one: nothing is left out on their word
     left_out = 0
-    for node in _definitions(tree.body):
-        if not makers.in_function(node, lines):
-            _blank(node, lines)
+    for definition in definitions:
+        if not makers.in_function(definition, lines):
+            _blank(definition, lines)
             left_out += 1
     return "".join(lines) if left_out else None
 
 
-def _definitions(body: list[ast.stmt]) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+def _definitions(body: tuple[Definition, ...]) -> Iterator[Definition]:
     """The functions of a module or class body, and of the classes in it (any depth), each
     defined once in its body: the rule pass tells a redefinition apart by its rank among
     the definitions of that name (`f#2`), which leaving one out would change."""
     counts: dict[str, int] = {}
-    for statement in body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            counts[statement.name] = counts.get(statement.name, 0) + 1
-    for statement in body:
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and counts[statement.name] == 1:
-            yield statement
-        elif isinstance(statement, ast.ClassDef):
-            yield from _definitions(statement.body)
+    for definition in body:
+        counts[definition.name] = counts.get(definition.name, 0) + 1
+    for definition in body:
+        if definition.is_class:
+            yield from _definitions(definition.body)
+        elif counts[definition.name] == 1:
+            yield definition
+
+
+def _stands_at(definition: Definition, lines: list[str]) -> bool:
+    """The text holds a `def` where the facts saw it."""
+    if not 0 < definition.first_line <= definition.line <= definition.end_line <= len(lines):
+        return False
+    return lines[definition.line - 1][definition.column :].startswith(("def", "async"))
 
 
 class _Makers:
@@ -109,29 +113,25 @@ class _Makers:
     def _makes(self, qualname: str) -> bool:
         return bool(self.triage.kinds(qualname, self.facts.root) & _MAKER_KINDS)
 
-    def in_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> bool:
-        first, last = _first_line(node), node.end_lineno or node.lineno
+    def in_function(self, definition: Definition, lines: list[str]) -> bool:
+        first, last = definition.first_line, definition.end_line
         if not self.words.isdisjoint(_WORD.findall("".join(lines[first - 1 : last]))):
             return True
         functions = self.by_line[
-            bisect.bisect_left(self.lines, node.lineno) : bisect.bisect_right(self.lines, last)
+            bisect.bisect_left(self.lines, definition.line) : bisect.bisect_right(self.lines, last)
         ]
-        if not any(f.line == node.lineno for f in functions):
+        if not any(f.line == definition.line for f in functions):
             return True  # facts that do not tell this function apart: keep it
         return any(self._makes(name) for function in functions for name in function.calls)
 
 
-def _first_line(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
-    return min([node.lineno, *(decorator.lineno for decorator in node.decorator_list)])
-
-
-def _blank(node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]) -> None:
+def _blank(definition: Definition, lines: list[str]) -> None:
     """The function's lines as blanks, its `def` line as `pass` at the same indentation (a
     class body keeps a statement): every line keeps its length."""
-    for row in range(_first_line(node), (node.end_lineno or node.lineno) + 1):
+    for row in range(definition.first_line, definition.end_line + 1):
         line = lines[row - 1]
         body = line.rstrip("\r\n")
         blank = " " * len(body)
-        if row == node.lineno:  # the indentation as written (tabs stay tabs)
-            blank = (body[: node.col_offset] + "pass").ljust(len(body))
+        if row == definition.line:  # the indentation as written (tabs stay tabs)
+            blank = (body[: definition.column] + "pass").ljust(len(body))
         lines[row - 1] = blank + line[len(body) :]
