@@ -9,6 +9,9 @@ import functools
 from collections.abc import Iterable, Iterator
 
 SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+_SCOPE_TYPES = frozenset(SCOPES)
+# The most common nodes that hold no node worth a look (names, constants): not asked.
+_LEAVES = frozenset({ast.Name, ast.Constant, ast.alias, ast.Pass, ast.Break, ast.Continue})
 
 # Fields that never hold a node the fact pass looks at: names and flags (plain values), and
 # the `Load` / `Store` / operator singletons (their parents are what is checked).
@@ -46,12 +49,19 @@ def own_nodes(body: Iterable[ast.AST]) -> list[ast.AST]:
     most of the fact pass's cost (`ast.iter_child_nodes` also yields every `Load` context).
     """
     nodes: list[ast.AST] = []
+    append = nodes.append
     stack = list(body)[::-1]
+    pop = stack.pop
     while stack:
-        node = stack.pop()
-        nodes.append(node)
-        if not isinstance(node, SCOPES):
-            stack += _children(node)[::-1]
+        node = pop()
+        append(node)
+        kind = node.__class__
+        if kind in _LEAVES or kind in _SCOPE_TYPES:
+            continue
+        children = _children(node)
+        if children:
+            children.reverse()
+            stack += children
     return nodes
 
 
