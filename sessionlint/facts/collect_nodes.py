@@ -89,7 +89,9 @@ def walk(node: ast.AST) -> list[ast.AST]:
     nodes = [node]
     index = 0
     while index < len(nodes):
-        nodes += _children(nodes[index])
+        current = nodes[index]
+        if current.__class__ not in _LEAVES:
+            nodes += _children(current)
         index += 1
     return nodes
 
