@@ -39,10 +39,35 @@ def _end_on_ctrl_c() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], jobs: int | None) -> list[Result]:
-    """`[function(item) for item in items]`, on up to `jobs` forked processes."""
+def _workers(jobs: int | None, count: int, sizes: Sequence[int] | None, min_size_per_worker: int) -> int:
+    if sizes is None:
+        workers = count // MIN_ITEMS_PER_WORKER
+    else:
+        workers = min(count, sum(sizes) // max(1, min_size_per_worker))
+    return min(jobs or default_jobs(), workers)
+
+
+def parallel_map_forks(jobs: int | None, sizes: Sequence[int], min_size_per_worker: int) -> bool:
+    """Whether `parallel_map` over items of these sizes starts workers."""
+    return _workers(jobs, len(sizes), sizes, min_size_per_worker) > 1
+
+
+def parallel_map(
+    function: Callable[[Item], Result],
+    items: Sequence[Item],
+    jobs: int | None,
+    *,
+    sizes: Sequence[int] | None = None,
+    min_size_per_worker: int = 0,
+) -> list[Result]:
+    """`[function(item) for item in items]`, on up to `jobs` forked processes.
+
+    Without `sizes`, a worker takes at least `MIN_ITEMS_PER_WORKER` items. With them (each
+    item's expected cost, in bytes of source), a worker takes at least `min_size_per_worker`
+    of them, however few the items (a few large modules are worth a worker each), and the
+    largest are handed out first: a large item last would leave the other workers waiting."""
     global _SHARED
-    jobs = min(jobs or default_jobs(), len(items) // MIN_ITEMS_PER_WORKER)
+    jobs = _workers(jobs, len(items), sizes, min_size_per_worker)
     if jobs <= 1:
         return [function(item) for item in items]
     # Imported only for a pool: a run checking a few files (incremental) never starts one.
@@ -51,14 +76,21 @@ def parallel_map(function: Callable[[Item], Result], items: Sequence[Item], jobs
 
     if "fork" not in multiprocessing.get_all_start_methods():
         return [function(item) for item in items]
+    order = list(range(len(items)))
+    if sizes is not None:
+        order.sort(key=lambda index: -sizes[index])
     _SHARED = (function, items)  # type: ignore[assignment]
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_end_on_ctrl_c) as pool:
             chunk = max(1, len(items) // (jobs * 8))
-            return list(pool.map(_run_shared, range(len(items)), chunksize=chunk))  # type: ignore[arg-type]
+            done = list(pool.map(_run_shared, order, chunksize=chunk))  # type: ignore[arg-type]
     finally:
         _SHARED = None
+    results: list[Result] = [None] * len(items)  # type: ignore[list-item]
+    for index, result in zip(order, done):
+        results[index] = result
+    return results
 
 
 def return_freed_memory() -> None:

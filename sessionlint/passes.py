@@ -18,12 +18,16 @@ from sessionlint.discover.files import ProjectWalk
 from sessionlint.facts.engine import Engine
 from sessionlint.facts.factpass import cache_key
 from sessionlint.facts.filestate import FileState, LintResult
-from sessionlint.parallel import parallel_map
+from sessionlint.parallel import parallel_map, parallel_map_forks
 from sessionlint.project.index import ProjectFacts
 from sessionlint.read.sources import SourceFile
 from sessionlint.report.run import RunReport
 from sessionlint.settings.codes import UNUSED_NOQA
 from sessionlint.triage.triage import Triage
+
+# Bytes of source worth a worker of the rule pass: LibCST parses a few hundred KB a second,
+# so a handful of large modules (a database layer) is worth a fork.
+RULES_BYTES_PER_WORKER = 96_000
 
 
 def read_paths(items: Sequence[SourceFile] | Sequence[FileState]) -> list[str]:
@@ -115,7 +119,12 @@ def lint_all(
         # a module every file imports re-checks only the files whose findings read it.
         return result, CachedFindings(result.diagnostics, lookups, answers, state.rule_codes, os.getcwd())
 
-    for index, (result, findings) in zip(misses, parallel_map(lint, misses, jobs)):
+    sizes = [len(states[index].source.data) for index in misses]
+    if parallel_map_forks(jobs, sizes, RULES_BYTES_PER_WORKER):
+        # Indexes a check builds when it first needs them: built once here, not in each worker.
+        project.build_context_indexes()
+    checked = parallel_map(lint, misses, jobs, sizes=sizes, min_size_per_worker=RULES_BYTES_PER_WORKER)
+    for index, (result, findings) in zip(misses, checked):
         results[index] = result
         state = states[index]
         if findings is not None and state.cached is not None:

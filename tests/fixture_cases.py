@@ -118,6 +118,14 @@ def all_cases() -> list[Case]:
     return cases
 
 
+# Code that makes a module large enough that forty such modules are spread over workers
+# by the fact pass and the rule pass alike (they fork by bytes of source, see
+# `parallel.parallel_map`): tests of worker pools append it to their small modules.
+WORKER_PADDING = "".join(
+    f"\n\ndef helper_{number}(value):\n    return value + {number}\n" for number in range(250)
+)
+
+
 def run_cli(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """The real `sessionlint` command, in a subprocess."""
     env = {**os.environ, "NO_COLOR": "1"}

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.fixture_cases import run_cli, run_in_process
+from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
+from sessionlint.parallel import parallel_map_forks
+from sessionlint.passes import RULES_BYTES_PER_WORKER
+from tests.fixture_cases import WORKER_PADDING, run_cli, run_in_process
 
 try:
     import resource
@@ -146,13 +149,21 @@ def test_no_cache_writes_nothing(project: Path) -> None:
     assert not (project / ".cache").exists()
 
 
-def test_output_is_identical_with_one_and_two_jobs(tmp_path: Path) -> None:
-    # Enough files that the work is really spread over processes.
+def _spread_modules(folder: Path) -> None:
+    """Enough source that the fact and rule passes spread it over processes (they fork
+    by bytes of source: `parallel.parallel_map`'s sizes)."""
     for index in range(48):
-        (tmp_path / f"module_{index}.py").write_text(
+        (folder / f"module_{index}.py").write_text(
             "from sqlalchemy import create_engine\n\n"
-            f'engine = create_engine("postgresql://app@db/app{index}")\n'
+            f'engine = create_engine("postgresql://app@db/app{index}")\n' + WORKER_PADDING
         )
+    total = sum(len(file.read_bytes()) for file in folder.glob("*.py"))
+    assert parallel_map_forks(2, [total // 48] * 48, FACTS_BYTES_PER_WORKER)
+    assert parallel_map_forks(2, [total // 48] * 48, RULES_BYTES_PER_WORKER)
+
+
+def test_output_is_identical_with_one_and_two_jobs(tmp_path: Path) -> None:
+    _spread_modules(tmp_path)
     serial = run_cli("check", "--no-cache", "--format", "json", "--jobs", "1", ".", cwd=tmp_path)
     parallel = run_cli("check", "--no-cache", "--format", "json", "--jobs", "2", ".", cwd=tmp_path)
     assert serial.stdout == parallel.stdout
@@ -172,11 +183,7 @@ def test_checking_one_file_uses_the_cached_facts_of_the_others(project: Path) ->
 
 def test_fix_with_parallel_fact_pass_fixes_every_file(tmp_path: Path) -> None:
     """Regression: files whose facts came from a worker process were neither fixed nor reported."""
-    for index in range(48):
-        (tmp_path / f"module_{index}.py").write_text(
-            "from sqlalchemy import create_engine\n\n"
-            f'engine = create_engine("postgresql://app@db/app{index}")\n'
-        )
+    _spread_modules(tmp_path)
     result = run_cli("check", "--no-cache", "--fix", "--jobs", "2", ".", cwd=tmp_path)
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
     for index in range(48):

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.fixture_cases import WORKER_PADDING
+
 # The command run as the `sessionlint` script runs it, with a goodbye the interpreter's own
 # exit would print (an `atexit` callback): `check` skips it, other commands do not.
 _RUN = """\
@@ -32,8 +34,8 @@ def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_check_ends_at_once_with_its_whole_report(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    for number in range(40):
-        (project / f"m{number}.py").write_text(ENGINE)
+    for number in range(40):  # spread over workers (their exit is part of the run's)
+        (project / f"m{number}.py").write_text(ENGINE + WORKER_PADDING)
     result = _run(tmp_path, "check", "--no-cache", "--format", "json", "project")
     assert result.returncode == 1, result.stderr
     assert result.stdout.count('"code": "SL005"') == 40

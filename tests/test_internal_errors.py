@@ -17,7 +17,7 @@ import libcst as cst
 import pytest
 
 from sessionlint.rules import Rule
-from tests.fixture_cases import ROOT, run_in_process
+from tests.fixture_cases import ROOT, WORKER_PADDING, run_in_process
 
 
 class Explodes(Rule):
@@ -164,8 +164,8 @@ def test_verbose_shows_the_traceback(check: Callable[..., tuple[int, str, str]],
 
 
 def test_rule_crash_in_a_worker_process(project: Path) -> None:
-    for index in range(40):  # enough files for --jobs to fork
-        (project / "src" / f"m{index:02}.py").write_bytes(OTHER)
+    for index in range(40):  # enough source for --jobs to fork
+        (project / "src" / f"m{index:02}.py").write_bytes(OTHER + WORKER_PADDING.encode())
     code, stdout, stderr = launch(project, "rule", "--no-cache", "--jobs", "2", "src")
     assert code == 2
     assert "error: internal error in SL993 on src/crash.py:3: RuntimeError: boom" in stderr

@@ -72,6 +72,11 @@ class RoleQuestions:
     def once_functions(self) -> frozenset[FunctionRef]:
         return self._index("once", lambda: contexts.once_functions(self))
 
+    def build_context_indexes(self) -> None:
+        """Build the indexes of where code runs now: before forking workers that would
+        each build their own (a run over one file builds them only if a rule asks)."""
+        _ = self.script_modules, self.one_shot_functions, self.once_functions
+
     def is_script_module(self, module: ModuleFacts) -> bool:
         """Under a `scripts/` folder, and imported by no application module."""
         if not contexts.in_script_folder(module):

@@ -1,0 +1,43 @@
+"""The worker pool (`sessionlint/parallel.py`): when it forks, and results in input order."""
+
+from __future__ import annotations
+
+import os
+
+from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
+from sessionlint.parallel import MIN_ITEMS_PER_WORKER, parallel_map, parallel_map_forks
+
+
+def _pid_and_item(item: int) -> tuple[int, int]:
+    return os.getpid(), item
+
+
+def test_items_without_sizes_need_enough_of_them_for_a_worker_each() -> None:
+    few = parallel_map(_pid_and_item, list(range(MIN_ITEMS_PER_WORKER)), 2)
+    assert {pid for pid, _ in few} == {os.getpid()}
+    many = parallel_map(_pid_and_item, list(range(4 * MIN_ITEMS_PER_WORKER)), 2)
+    assert [item for _, item in many] == list(range(4 * MIN_ITEMS_PER_WORKER))
+    assert os.getpid() not in {pid for pid, _ in many}
+
+
+def test_a_few_large_items_get_workers_and_come_back_in_order() -> None:
+    # Three large modules and a small one: worth two workers however few they are; the
+    # largest are handed out first, the results still come back in the items' order.
+    sizes = [10, 3 * FACTS_BYTES_PER_WORKER, 20, 2 * FACTS_BYTES_PER_WORKER]
+    assert parallel_map_forks(2, sizes, FACTS_BYTES_PER_WORKER)
+    results = parallel_map(
+        _pid_and_item, [0, 1, 2, 3], 2, sizes=sizes, min_size_per_worker=FACTS_BYTES_PER_WORKER
+    )
+    assert [item for _, item in results] == [0, 1, 2, 3]
+    assert os.getpid() not in {pid for pid, _ in results}
+
+
+def test_many_small_items_stay_in_the_process() -> None:
+    # Forking costs more than reading a hundred small modules.
+    sizes = [500] * 100
+    assert not parallel_map_forks(2, sizes, FACTS_BYTES_PER_WORKER)
+    results = parallel_map(
+        _pid_and_item, list(range(100)), 2, sizes=sizes, min_size_per_worker=FACTS_BYTES_PER_WORKER
+    )
+    assert {pid for pid, _ in results} == {os.getpid()}
+    assert not parallel_map_forks(1, [10 * FACTS_BYTES_PER_WORKER] * 4, FACTS_BYTES_PER_WORKER)  # --jobs 1
