@@ -44,6 +44,7 @@ from sessionlint.facts.factpass import FollowedNames, _module_names, _prefixes, 
 from sessionlint.facts.facts import FunctionFacts, ModuleFacts
 from sessionlint.facts.filestate import FileState
 from sessionlint.project.contexts import is_migration_module
+from sessionlint.project.footprint import same_indexes
 from sessionlint.project.index import ProjectFacts
 from sessionlint.read.sources import SourceFile
 from sessionlint.triage.triage import Triage, names_worth_following
@@ -110,7 +111,7 @@ def quick_edit(
         return visible_edit(engine, (before, after), old, state, explicit[1], project, others)
     if changed and _spelled_elsewhere(changed, others, before, after):
         return None
-    swapped = _swapped(engine, project, old, state.facts)
+    swapped = _swapped(project, old, state.facts)
     if swapped is None:
         return None
     # Those names come from bindings and functions: with none of them changed, neither are they.
@@ -148,16 +149,18 @@ def visible_edit(
         return None
     if project.modules.get(old.key) is not old:
         return None  # two files are the same module
-    modules = [new if facts is old else facts for facts in project.modules.values()]
     indexes = project.all_indexes()
-    kept = {
-        name: indexes[name]
-        for name, read in _RESOLVED_UNIONS.items()
-        if getattr(old, read) == getattr(new, read)
-    }
-    swapped = engine.project(modules, indexes=kept, complete=project._complete)
-    if swapped.all_indexes() != indexes:
-        return None
+    swapped = project.replacing(old, new, indexes)
+    if not same_indexes(project, old, swapped, new):
+        # The module's part changed: the indexes are built again and compared.
+        kept = {
+            name: indexes[name]
+            for name, read in _RESOLVED_UNIONS.items()
+            if getattr(old, read) == getattr(new, read)
+        }
+        swapped = project.replacing(old, new, kept)
+        if swapped.all_indexes() != indexes:
+            return None
     if names_worth_following(old, Triage(project)) != names_worth_following(new, Triage(swapped)):
         return None
     return QuickEdit(state, swapped)
@@ -263,14 +266,12 @@ def _spelled_elsewhere(
     )
 
 
-def _swapped(
-    engine: Engine, project: ProjectFacts, old: ModuleFacts, new: ModuleFacts
-) -> ProjectFacts | None:
-    """The index with `new` in place of `old`, its whole-project indexes kept (equal: see the
-    module docstring); None when `old` is not the module the index holds under its key (two
-    files are the same module)."""
+def _swapped(project: ProjectFacts, old: ModuleFacts, new: ModuleFacts) -> ProjectFacts | None:
+    """The index with `new` in place of `old`, its whole-project indexes kept when the
+    module's part in them is the same (`footprint`: a changed body may change what a
+    lifecycle call or an `app.state` slot in it ends); None otherwise, or when `old` is not
+    the module the index holds under its key (two files are the same module)."""
     if project.modules.get(old.key) is not old:
         return None
-    modules = [new if facts is old else facts for facts in project.modules.values()]
-    complete = project._complete  # a callable stays unasked
-    return engine.project(modules, indexes=project.known_indexes(), complete=complete)
+    swapped = project.replacing(old, new, project.all_indexes())
+    return swapped if same_indexes(project, old, swapped, new) else None

@@ -259,6 +259,8 @@ def assert_as_rebuilt(workspace: Workspace, root: Path, buffers: dict[str, str])
     assert [s.rule_codes for s in workspace.checked] == [s.rule_codes for s in fresh.checked]
     assert workspace.followed is not None and fresh.followed is not None
     assert workspace.followed.by_module == fresh.followed.by_module
+    # The whole-project indexes an update kept or built are those built from scratch.
+    assert workspace.project.all_indexes() == fresh.project.all_indexes()
     assert workspace.check() == fresh.check()
 
 

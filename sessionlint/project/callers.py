@@ -15,7 +15,18 @@ from sessionlint.project import lifecycle
 from sessionlint.project.resolution import Function, FunctionRef, Lookup, Target
 
 if TYPE_CHECKING:
+    from sessionlint.facts.facts import ModuleFacts
     from sessionlint.project.index import ProjectFacts
+
+
+def certain(targets: tuple[Target, ...]) -> bool:
+    """A call's targets name one function (`called`)."""
+    return len(targets) == 1
+
+
+def uncertain(targets: tuple[Target, ...]) -> bool:
+    """A call's name is ambiguous: any of its targets may be called (`uncertain`)."""
+    return len(targets) > 1
 
 
 class CallerQuestions:
@@ -59,24 +70,32 @@ class CallerQuestions:
         return dict(self._indexes)
 
     def _collect_called_functions(self) -> frozenset[FunctionRef]:
-        return self._called(lambda targets: len(targets) == 1)
+        return self._called(certain)
 
     def _collect_uncertain_callers(self) -> frozenset[FunctionRef]:
         """Functions a call of an ambiguous name may be calling."""
-        return self._called(lambda targets: len(targets) > 1)
+        return self._called(uncertain)
 
     def _called(self, wanted: Callable[[tuple[Target, ...]], bool]) -> frozenset[FunctionRef]:
-        called = set()
+        called: set[FunctionRef] = set()
         for module in self.modules.values():
-            for qualname in module.calls:
-                targets = self.possible_targets(qualname, module.root)
-                if wanted(targets):
-                    called.update(
-                        (target.module.key, target.facts.qualname)
-                        for target in targets
-                        if isinstance(target, Function) and not target.rest
-                    )
+            called |= self.called_in(module, wanted)
         return frozenset(called)
+
+    def called_in(
+        self, module: ModuleFacts, wanted: Callable[[tuple[Target, ...]], bool]
+    ) -> set[FunctionRef]:
+        """What one module's calls add to `_called` (an edit's `footprint` compares it)."""
+        called = set()
+        for qualname in module.calls:
+            targets = self.possible_targets(qualname, module.root)
+            if wanted(targets):
+                called.update(
+                    (target.module.key, target.facts.qualname)
+                    for target in targets
+                    if isinstance(target, Function) and not target.rest
+                )
+        return called
 
     # -- callers ------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ method called through `self`, a callback passed as a value) is simply not in a c
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -58,20 +58,32 @@ def is_command(project: ProjectFacts, function: Function) -> bool:
 def script_modules(project: ProjectFacts) -> frozenset[FunctionRef]:
     """Modules under a `scripts/` folder that no application module imports (as
     `(module, "")`): run as scripts, never part of the service."""
-    candidates = {module.key for module in project.modules.values() if in_script_folder(module)}
+    candidates = script_candidates(project)
     if not candidates:
         return frozenset()
     imported: set[str] = set()
     for module in project.modules.values():
-        if module.key in candidates or module.is_test_file:
-            continue
-        for target in module.import_targets():
-            parts = target.split(".")
-            for length in range(1, len(parts) + 1):
-                found = project.module_named(".".join(parts[:length]), module.root)
-                if found is not None and found.key in candidates:
-                    imported.add(found.key)
+        imported |= imported_scripts(project, module, candidates)
     return frozenset((name, "") for name in candidates - imported)
+
+
+def script_candidates(project: ProjectFacts) -> set[str]:
+    """The keys of the modules under a `scripts/` folder."""
+    return {module.key for module in project.modules.values() if in_script_folder(module)}
+
+
+def imported_scripts(project: ProjectFacts, module: ModuleFacts, candidates: set[str]) -> set[str]:
+    """The candidates one application module imports (an edit's `footprint` compares them)."""
+    imported: set[str] = set()
+    if module.key in candidates or module.is_test_file:
+        return imported
+    for target in module.import_targets():
+        parts = target.split(".")
+        for length in range(1, len(parts) + 1):
+            found = project.module_named(".".join(parts[:length]), module.root)
+            if found is not None and found.key in candidates:
+                imported.add(found.key)
+    return imported
 
 
 # Callers that are not functions: a module's body, a script's `if __name__ == "__main__":`
@@ -90,19 +102,9 @@ class _CallGraph:
         self.callers: dict[FunctionRef, set[FunctionRef]] = {}
         self.functions: dict[FunctionRef, Function] = {}
         for module in project.modules.values():
-            for qualname, facts in module.functions.items():
-                ref = (module.key, qualname)
-                self.functions[ref] = project.function_in(module, qualname)  # type: ignore[assignment]
-                self._add(facts.calls, ref, module)
-            self._add(module.main_calls, _MAIN_BLOCK, module)
-            body = _SCRIPT_BODY if module.key in self.scripts else _MODULE_BODY
-            self._add(module.toplevel_calls - module.main_calls, body, module)
-
-    def _add(self, qualnames: Iterable[str], caller: FunctionRef, module: ModuleFacts) -> None:
-        for qualname in qualnames:
-            target = self.project.function_of(Ref(qualname), module)
-            if target is not None:
-                callee = (target.module.key, target.facts.qualname)
+            for qualname in module.functions:
+                self.functions[(module.key, qualname)] = project.function_in(module, qualname)  # type: ignore[assignment]
+            for callee, caller in call_edges(project, module, self.scripts, module.functions):
                 self.callers.setdefault(callee, set()).add(caller)
 
     def closure(self, roots: set[FunctionRef], excluded: set[FunctionRef]) -> frozenset[FunctionRef]:
@@ -120,6 +122,27 @@ class _CallGraph:
         return frozenset(ref for ref in found if ref[0])
 
 
+def call_edges(
+    project: ProjectFacts, module: ModuleFacts, scripts: Collection[str], functions: Iterable[str]
+) -> Iterator[tuple[FunctionRef, FunctionRef]]:
+    """The call graph's edges (callee, caller) one module adds: from these of its functions,
+    its `__main__` block and its body (an edit's `footprint` compares them)."""
+    for qualname in functions:
+        yield from _edges(project, module.functions[qualname].calls, (module.key, qualname), module)
+    yield from _edges(project, module.main_calls, _MAIN_BLOCK, module)
+    body = _SCRIPT_BODY if module.key in scripts else _MODULE_BODY
+    yield from _edges(project, module.toplevel_calls - module.main_calls, body, module)
+
+
+def _edges(
+    project: ProjectFacts, qualnames: Iterable[str], caller: FunctionRef, module: ModuleFacts
+) -> Iterator[tuple[FunctionRef, FunctionRef]]:
+    for qualname in qualnames:
+        target = project.function_of(Ref(qualname), module)
+        if target is not None:
+            yield (target.module.key, target.facts.qualname), caller
+
+
 def _call_graph(project: ProjectFacts) -> _CallGraph:
     """The project's call graph, built once for both indexes below."""
     graph = project.index_parts.get("call graph")
@@ -134,17 +157,23 @@ def one_shot_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
     body or those reach. Request-serving code (dependencies, endpoints, lifespans) never."""
     graph = _call_graph(project)
     roots = {_MAIN_BLOCK, _SCRIPT_BODY}
+    excluded = set()
     for ref, function in graph.functions.items():
-        if ref[0] in graph.scripts or is_command(project, function):
+        root, exclude = one_shot_role(project, function, graph.scripts)
+        if root:
             roots.add(ref)
-    excluded = {
-        ref
-        for ref, function in graph.functions.items()
-        if project.is_dependency(function)
-        or project.is_endpoint(function)
-        or project.is_startup_hook(function)
-    }
+        if exclude:
+            excluded.add(ref)
     return graph.closure(roots, excluded)
+
+
+def one_shot_role(project: ProjectFacts, function: Function, scripts: Collection[str]) -> tuple[bool, bool]:
+    """Whether a function is a root of one-shot code, and whether it is excluded from it."""
+    root = function.module.key in scripts or is_command(project, function)
+    excluded = (
+        project.is_dependency(function) or project.is_endpoint(function) or project.is_startup_hook(function)
+    )
+    return root, excluded
 
 
 def once_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
@@ -153,17 +182,22 @@ def once_functions(project: ProjectFacts) -> frozenset[FunctionRef]:
     functions only module bodies and those call. Dependencies and endpoints never."""
     graph = _call_graph(project)
     roots = {_MAIN_BLOCK, _SCRIPT_BODY, _MODULE_BODY, *project.one_shot_functions}
+    excluded = set()
     for ref, function in graph.functions.items():
-        if (
-            function.facts.name == "main"
-            or is_command(project, function)
-            or project.is_startup_hook(function)
-            or project.is_app_factory(function)
-        ):
+        root, exclude = once_role(project, function)
+        if root:
             roots.add(ref)
-    excluded = {
-        ref
-        for ref, function in graph.functions.items()
-        if project.is_dependency(function) or project.is_endpoint(function)
-    }
+        if exclude:
+            excluded.add(ref)
     return graph.closure(roots, excluded)
+
+
+def once_role(project: ProjectFacts, function: Function) -> tuple[bool, bool]:
+    """Whether a function is a root of code that runs once, and whether it is excluded."""
+    root = (
+        function.facts.name == "main"
+        or is_command(project, function)
+        or project.is_startup_hook(function)
+        or project.is_app_factory(function)
+    )
+    return root, project.is_dependency(function) or project.is_endpoint(function)

@@ -59,14 +59,20 @@ class DependencyQuestions:
         return call.args[0] if call.args else call.keyword("dependency")
 
     def _collect_dependency_targets(self) -> frozenset[FunctionRef]:
-        targets = set()
+        targets: set[FunctionRef] = set()
         for module in self.modules.values():
-            for call in module.dependency_calls:
-                if isinstance(call, CallOf) and self.is_depends_call(call, module.root):
-                    function = self.function_of(self.depends_target(call), module)
-                    if function is not None:
-                        targets.add((function.module.key, function.facts.qualname))
+            targets |= self.dependency_targets_in(module)
         return frozenset(targets)
+
+    def dependency_targets_in(self, module: ModuleFacts) -> set[FunctionRef]:
+        """The functions one module's `Depends` calls name (an edit's `footprint` compares them)."""
+        targets = set()
+        for call in module.dependency_calls:
+            if isinstance(call, CallOf) and self.is_depends_call(call, module.root):
+                function = self.function_of(self.depends_target(call), module)
+                if function is not None:
+                    targets.add((function.module.key, function.facts.qualname))
+        return targets
 
     def request_session_kind(self, param: ParamFacts, module: ModuleFacts, depth: int = 0) -> Kind | None:
         """The kind of request-scoped session FastAPI fills this parameter with, if any.

@@ -54,13 +54,15 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
         identities: Mapping[str, ModuleIdentity] | None = None,
         indexes: Mapping[str, frozenset[FunctionRef]] | None = None,
         complete: bool | Callable[[], bool] = False,
+        module_index: ModuleIndex | None = None,
     ) -> None:
         """`modules`: their facts, or a mapping from module key (`ModuleFacts.key`) to facts
         with their `identities` beside it, so that facts kept elsewhere (an incremental
         run's stored ones) are only loaded when looked up. `indexes`: whole-project indexes
         already known for exactly these modules (see `known_indexes`). `complete`: these are
         every module of the project (see `sessionlint.discover.scope`); only then can an absence (no
-        direct call anywhere) be known; a callable is asked on first use only."""
+        direct call anywhere) be known; a callable is asked on first use only. `module_index`:
+        the modules' keys by name, built already for the same identities."""
         if isinstance(modules, Mapping):
             self.modules = modules
             known = dict(identities or {})
@@ -75,7 +77,9 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
         self.extra_factories = frozenset(session_factories)
         self.extra_engines = frozenset(engine_constructors)
         self.resolver = Resolver(
-            self.modules, ModuleIndex(known.items()), _VOCABULARY | self.extra_factories | self.extra_engines
+            self.modules,
+            module_index or ModuleIndex(known.items()),
+            _VOCABULARY | self.extra_factories | self.extra_engines,
         )
         self._kind_cache: dict[tuple[object, ...], Kind | None] = {}
         # Memoized answers of `tasks` (SL010), dropped with the kinds'; with what is being computed.
@@ -117,6 +121,25 @@ class ProjectFacts(KindQuestions, DependencyQuestions, CallerQuestions, SessionQ
             session_factories=self.extra_factories,
             engine_constructors=self.extra_engines,
             complete=self.complete,
+        )
+
+    def replacing(
+        self, old: ModuleFacts, new: ModuleFacts, indexes: Mapping[str, frozenset[FunctionRef]]
+    ) -> ProjectFacts:
+        """The same project with `new` in place of `old` (the same module, read again: its
+        identity is the same), given `indexes` for it; the modules' keys are not indexed again."""
+        assert ModuleIdentity(old.root, old.module, old.is_package, old.aliases) == ModuleIdentity(
+            new.root, new.module, new.is_package, new.aliases
+        )
+        modules = {key: new if facts is old else facts for key, facts in self.modules.items()}
+        return ProjectFacts(
+            modules,
+            dependency_names=self.dependency_names,
+            session_factories=self.extra_factories,
+            engine_constructors=self.extra_engines,
+            indexes=indexes,
+            complete=self._complete,  # a callable stays unasked
+            module_index=self.resolver.index,
         )
 
     def all_indexes(self) -> dict[str, frozenset[FunctionRef]]:

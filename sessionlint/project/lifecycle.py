@@ -25,11 +25,11 @@ from typing import TYPE_CHECKING
 from sessionlint.facts import vocabulary as vocab
 from sessionlint.facts.facts import LifecycleCall, StateSlot
 from sessionlint.facts.values import Attr, Awaited, CallOf, Kind, Local, Ref, Text, Value
-from sessionlint.project.resolution import Binding
+from sessionlint.project.resolution import Binding, Function
 
 if TYPE_CHECKING:
     from sessionlint.facts.facts import FunctionFacts, ModuleFacts
-    from sessionlint.project.index import Function, FunctionRef, ProjectFacts
+    from sessionlint.project.index import FunctionRef, ProjectFacts
 
 DISPOSE = "dispose"
 REMOVE = "remove"
@@ -144,13 +144,20 @@ def removed_objects(project: ProjectFacts) -> frozenset[FunctionRef]:
 
 def _application_calls(project: ProjectFacts, method: str) -> Iterator[tuple[ObjectRef, LifecycleCall]]:
     for module in project.modules.values():
-        for call in module.lifecycle_calls:
-            if call.method != method or not is_application_call(project, module, call.scope, call.main_guard):
-                continue
-            function = _function(module, call.scope)
-            ref = Receivers(project, method).object_of(call.receiver, module, function)
-            if ref != _NOT_IT:
-                yield (ref or UNKNOWN), call
+        yield from application_calls_in(project, module, method)
+
+
+def application_calls_in(
+    project: ProjectFacts, module: ModuleFacts, method: str
+) -> Iterator[tuple[ObjectRef, LifecycleCall]]:
+    """One module's calls of `method` in application code, with the object each one ends."""
+    for call in module.lifecycle_calls:
+        if call.method != method or not is_application_call(project, module, call.scope, call.main_guard):
+            continue
+        function = _function(module, call.scope)
+        ref = Receivers(project, method).object_of(call.receiver, module, function)
+        if ref != _NOT_IT:
+            yield (ref or UNKNOWN), call
 
 
 def registry_users(project: ProjectFacts) -> frozenset[FunctionRef]:
@@ -160,20 +167,27 @@ def registry_users(project: ProjectFacts) -> frozenset[FunctionRef]:
     user is `async def`."""
     found: set[ObjectRef] = set()
     for function, direct in request_functions(project):
-        facts = function.facts
-        for name in facts.referenced | facts.calls:
-            if name.endswith("." + REMOVE):
-                continue  # removing the session is no use of it
-            ref = _registry_named(project, name, function.module)
-            if ref is None:
-                continue
-            key, binding = ref
-            found.add(ref)
-            if not direct or facts.is_async:
-                found.add((key, binding + OTHER_USE))
-            if facts.is_async:
-                found.add((key, binding + ASYNC_USE))
+        found |= registries_used(project, function, direct)
     return frozenset(found)
+
+
+def registries_used(project: ProjectFacts, function: Function, direct: bool) -> set[ObjectRef]:
+    """What one request-handling function adds to `registry_users`."""
+    found: set[ObjectRef] = set()
+    facts = function.facts
+    for name in facts.referenced | facts.calls:
+        if name.endswith("." + REMOVE):
+            continue  # removing the session is no use of it
+        ref = _registry_named(project, name, function.module)
+        if ref is None:
+            continue
+        key, binding = ref
+        found.add(ref)
+        if not direct or facts.is_async:
+            found.add((key, binding + OTHER_USE))
+        if facts.is_async:
+            found.add((key, binding + ASYNC_USE))
+    return found
 
 
 def _registry_named(
@@ -197,29 +211,17 @@ def _function(module: ModuleFacts, scope: str) -> FunctionFacts | None:
 def request_functions(project: ProjectFacts) -> Iterator[tuple[Function, bool]]:
     """Request-handling functions, and whether FastAPI calls each one itself (an endpoint,
     a dependency, a middleware) rather than through the functions it calls."""
-    roots: dict[FunctionRef, Function] = {}
-    for module in project.modules.values():
-        if module.is_test_file:
-            continue
-        for qualname in module.functions:
-            function = project.function_in(module, qualname)
-            assert function is not None
-            if (
-                project.is_endpoint(function)
-                or project.is_dependency(function)
-                or is_middleware(project, function)
-            ):
-                roots[(module.key, qualname)] = function
+    roots: dict[FunctionRef, Function] = {
+        (module.key, function.facts.qualname): function
+        for module in project.modules.values()
+        for function in request_roots(project, module, module.functions)
+    }
     seen = dict(roots)
     frontier = list(roots.values())
     for _ in range(_MAX_DEPTH):
         following = []
         for function in frontier:
-            for qualname in function.facts.calls:
-                callee = project.function_of(Ref(qualname), function.module)
-                if callee is None or callee.module.is_test_file:
-                    continue
-                ref = (callee.module.key, callee.facts.qualname)
+            for ref, callee in request_callees(project, function):
                 if ref not in seen:
                     seen[ref] = callee
                     following.append(callee)
@@ -228,6 +230,25 @@ def request_functions(project: ProjectFacts) -> Iterator[tuple[Function, bool]]:
             break
     for ref, function in seen.items():
         yield function, ref in roots
+
+
+def request_roots(project: ProjectFacts, module: ModuleFacts, qualnames: Iterable[str]) -> Iterator[Function]:
+    """Those of the module's functions (`qualnames`) FastAPI calls itself."""
+    if module.is_test_file:
+        return
+    for qualname in qualnames:
+        function = Function(module, module.functions[qualname])
+        handles = project.is_endpoint(function) or project.is_dependency(function)
+        if handles or is_middleware(project, function):
+            yield function
+
+
+def request_callees(project: ProjectFacts, function: Function) -> Iterator[tuple[FunctionRef, Function]]:
+    """The project functions a request-handling function calls (outside tests)."""
+    for qualname in function.facts.calls:
+        callee = project.function_of(Ref(qualname), function.module)
+        if callee is not None and not callee.module.is_test_file:
+            yield (callee.module.key, callee.facts.qualname), callee
 
 
 def is_middleware(project: ProjectFacts, function: Function) -> bool:
@@ -244,16 +265,23 @@ def shutdown_hooks(project: ProjectFacts) -> frozenset[FunctionRef]:
     lifespans = project.lifespan_targets
     found: set[FunctionRef] = set(lifespans)
     for module in project.modules.values():
-        for qualname, facts in module.functions.items():
-            for decorator in facts.decorators:
-                if (
-                    isinstance(decorator, CallOf)
-                    and project.is_route_decorator(decorator, vocab.STARTUP_HOOKS, module.root)
-                    and decorator.args
-                    and _names_shutdown(decorator.args[0])
-                ):
-                    found.add((module.key, qualname))
+        found.update(
+            (module.key, qualname) for qualname in shutdown_handlers(project, module, module.functions)
+        )
     return frozenset(found | {UNKNOWN, (LIFESPANS, str(len(lifespans)))}) if found else frozenset()
+
+
+def shutdown_handlers(project: ProjectFacts, module: ModuleFacts, qualnames: Iterable[str]) -> Iterator[str]:
+    """Those of the module's functions (`qualnames`) that handle `on_event("shutdown")`."""
+    for qualname in qualnames:
+        if any(
+            isinstance(decorator, CallOf)
+            and project.is_route_decorator(decorator, vocab.STARTUP_HOOKS, module.root)
+            and decorator.args
+            and _names_shutdown(decorator.args[0])
+            for decorator in module.functions[qualname].decorators
+        ):
+            yield qualname
 
 
 def makes_async_engine(project: ProjectFacts, value: Value | None, module: ModuleFacts) -> bool:

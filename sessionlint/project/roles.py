@@ -49,14 +49,20 @@ class RoleQuestions:
         return self._index("lifespan", self._collect_lifespan_targets)
 
     def _collect_lifespan_targets(self) -> frozenset[FunctionRef]:
-        targets = set()
+        targets: set[FunctionRef] = set()
         for module in self.modules.values():
-            for call in module.lifespan_refs:
-                if isinstance(call, CallOf) and self.value_kind(call, module) in (Kind.APP, Kind.ROUTER):
-                    lifespan = self.function_of(call.keyword("lifespan"), module)
-                    if lifespan is not None:
-                        targets.add((lifespan.module.key, lifespan.facts.qualname))
+            targets |= self.lifespan_targets_in(module)
         return frozenset(targets)
+
+    def lifespan_targets_in(self, module: ModuleFacts) -> set[FunctionRef]:
+        """The lifespans one module's apps are given (an edit's `footprint` compares them)."""
+        targets = set()
+        for call in module.lifespan_refs:
+            if isinstance(call, CallOf) and self.value_kind(call, module) in (Kind.APP, Kind.ROUTER):
+                lifespan = self.function_of(call.keyword("lifespan"), module)
+                if lifespan is not None:
+                    targets.add((lifespan.module.key, lifespan.facts.qualname))
+        return targets
 
     # -- where code runs (`contexts`) ---------------------------------------------------------
 
