@@ -188,14 +188,15 @@ def test_a_body_edit_that_changes_which_engine_is_disposed(tmp_path: Path, files
 
 
 def _edits(text: str, tree: ast.Module, calls: list[str]) -> list[str]:
-    """Edits of a module: new functions and module-level calls of what it calls, `__main__`
-    blocks and callers of its functions, functions removed (their lines left blank)."""
+    """Edits of a module: new functions, module-level calls and lambdas calling what it calls,
+    `__main__` blocks and callers of its functions, functions removed (their lines left blank)."""
     base = text.rstrip("\n") + "\n\n"
     names = sorted({call.rsplit(".", 1)[-1] for call in calls})[:4]
     tops = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))][:3]
     added = ["import json as _zz_json\n", "def _zz_new() -> int:\n    return 1\n", "def main():\n    pass\n"]
     added += [f"def _zz_call():\n    return {name}()\n" for name in names]
     added += [f"{name}()\n" for name in names]
+    added += [f"_zz_lambda = lambda: {name}()\n" for name in [*names, *tops]]  # a call in no function
     added += [f"def _zz_caller():\n    return {name}()\n" for name in tops]
     added += [f'if __name__ == "__main__":\n    {name}()\n' for name in tops]
     edits = [base + text for text in added]
