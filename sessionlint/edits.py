@@ -2,7 +2,8 @@
 whose findings may have changed come back (`Workspace.update`, a mixin of `Workspace`).
 
 An edit no other file can see, or one they could see only through the whole-project indexes
-when those come out equal, is answered from the buffer alone (`quickedit`): its facts are
+when those come out equal (the buffer's part in them the same: `project.footprint`), is
+answered from the buffer alone (`quickedit`): its facts are
 swapped into the index, it is triaged and checked again, nothing else. Any other edit runs
 the fact pass over the workspace again (unchanged files' facts from the cache or the memo),
 rebuilds the index and the triage, and checks the files whose recorded lookups or

@@ -12,8 +12,8 @@ the full update (None), so the answers stay those of a workspace built from scra
   imports, same followed names spelled), and reads it the same way (full or names only);
 - its facts differ only in module-level names (bindings, definitions) and functions whose
   interface (parameters, decorators, calls, kind) is unchanged, the module's other facts
-  (imports, calls, dependency and lifespan calls, ...) are equal, so every whole-project
-  index over them is too;
+  (imports, calls, dependency and lifespan calls, ...) are equal, and its part in every
+  whole-project index is the same (`project.footprint`), so every such index is too;
 - no changed name is referenced elsewhere in the module (nothing else in it derives from
   one) nor spelled by any other file (no other module can resolve to it, import it or reach
   it through a star import: every way of naming a global spells it);
@@ -26,12 +26,22 @@ read, or that holds an SL000 both times, has no facts in the index: the swap alo
 An edit another file could see only through the whole-project indexes (a new import, a new
 module-level function or call: `visible_edit`) is answered the same way when those indexes
 come out equal. Its changed names (an import's local name, a function's) are still spelled
-by no other file, so another file reaches them only through an index over every module,
-and those are built again and compared. The other whole-project readers (evidence's
-dependency sites, `app.state` slots) read facts that must stay equal. The buffer must be
-named both times (an open buffer), so the fact pass reads it in its first round whatever it
-imports; a module it starts or stops importing must be one that round reads anyway (or none
-of the project), so no other file is read differently.
+by no other file, so another file reaches them only through an index over every module:
+every other module's part in each index is unchanged, and the indexes are kept when the
+buffer's part in them is the same before and after (`project.footprint`), else built again
+and compared. The other whole-project readers (evidence's dependency sites, `app.state`
+slots) read facts that must stay equal. The buffer must be named both times (an open
+buffer), so the fact pass reads it in its first round whatever it imports; a module it
+starts or stops importing must be one that round reads anyway (or none of the project), so
+no other file is read differently.
+
+An edit of a body keeps the indexes too only when the buffer's part in them is the same: a
+lifecycle call (`engine.dispose()`) or an `app.state` slot in a changed function may end
+another object.
+
+A name other files spell (`import json`) takes the full update: those files may reach it
+through re-exports and star imports, in expressions the facts do not record, and the record
+of what a file's findings read is per module, not per name.
 """
 
 from __future__ import annotations
