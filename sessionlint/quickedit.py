@@ -63,6 +63,9 @@ __all__ = ["QuickEdit", "quick_edit"]
 
 # Module facts an edit may change without any other file seeing it (checked name by name).
 _BY_NAME = frozenset({"digest", "bindings", "binding_spans", "definitions", "functions", "referenced"})
+# Module facts only the module's own check reads (where its definitions stand, for the rule
+# pass's pruning: `rulepass/prune.py`): no other file sees them, nothing is compared.
+_OWN = frozenset({"outline"})
 # What a function shows the project: how it is called, what it calls, what it is. The rest
 # (its body's locals, returns, dataflow, positions) is asked of it by name only.
 _INTERFACE = ("qualname", "name", "is_async", "is_generator", "is_method", "decorators", "params")
@@ -232,7 +235,9 @@ def _changed_bindings(old: ModuleFacts, new: ModuleFacts, by_name: Collection[st
     """The module-level names bound or defined differently, when the facts outside the
     fields `by_name` are equal; None otherwise."""
     for item in fields(ModuleFacts):
-        if item.name not in by_name and getattr(old, item.name) != getattr(new, item.name):
+        if item.name in _OWN or item.name in by_name:
+            continue
+        if getattr(old, item.name) != getattr(new, item.name):
             return None
     changed = {
         name
