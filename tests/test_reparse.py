@@ -57,6 +57,15 @@ def parsed_after(before: str, after: str) -> cst.Module:
     return reparse.parse("buffer.py", after)
 
 
+def test_the_same_text_again_is_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    reparse._last = None
+    tree = reparse.parse("buffer.py", MODULE)
+    monkeypatch.setattr(cst, "parse_module", lambda text: pytest.fail("parsed again"))
+    assert reparse.parse("buffer.py", MODULE) is tree
+    monkeypatch.undo()
+    assert reparse.parse("other.py", MODULE) is not tree  # another file's text is its own
+
+
 @pytest.mark.parametrize("after", EDITS)
 def test_the_tree_is_that_of_a_whole_parse(after: str) -> None:
     try:

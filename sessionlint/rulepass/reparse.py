@@ -40,7 +40,10 @@ def parse(name: str, text: str) -> cst.Module:
     global _last
     last = _last
     _last = None  # a parse that fails keeps nothing
-    parsed = _spliced(last, text) if last is not None and last.name == name else None
+    parsed = None
+    if last is not None and last.name == name:
+        # The same text again (an edit inside a function the rule pass leaves out): its tree.
+        parsed = last if last.text == text else _spliced(last, text)
     if parsed is None:
         parsed = _Parsed(name, text, cst.parse_module(text))
     _last = parsed
