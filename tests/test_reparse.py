@@ -125,7 +125,7 @@ def test_edits_all_over_real_modules() -> None:
             elif choice < 0.7:
                 after = "".join(lines[:at]) + "".join(lines[at + generator.randrange(1, 4) :])
             else:
-                spot = generator.randrange(len(text))
+                spot = generator.randrange(len(text) + 1)  # a text may be empty
                 after = text[:spot] + generator.choice(["1", " ", "\n", "#", ":"]) + text[spot:]
             try:
                 whole = cst.parse_module(after)
