@@ -104,11 +104,14 @@ class Edits:
             self.followed,
             self.project,
             others,
+            self.states,
         )
         if edit is None:
             return None
         self._commit_source(key, after, buffer)
         self.project = edit.project
+        if edit.followed is not None:
+            self.followed = edit.followed
         if previous is not None:
             self._replace_state(key, previous, edit.state)
         return self.check([key])

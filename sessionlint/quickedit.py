@@ -33,7 +33,10 @@ and compared. The other whole-project readers (evidence's dependency sites, `app
 slots) read facts that must stay equal. The buffer must be named both times (an open
 buffer), so the fact pass reads it in its first round whatever it imports; a module it
 starts or stops importing must be one that round reads anyway (or none of the project), so
-no other file is read differently.
+no other file is read differently. The names the pass follows from the buffer's module are
+decided as that round decides them (over its modules): they may change only in changed
+names (a new function making a session), which no other file spells, so no other file is
+reached otherwise, and the workspace's followed names take them.
 
 An edit of a body keeps the indexes too only when the buffer's part in them is the same: a
 lifecycle call (`engine.dispose()`) or an `app.state` slot in a changed function may end
@@ -46,7 +49,7 @@ of what a file's findings read is per module, not per name.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 
 from sessionlint.facts.engine import Engine
@@ -81,10 +84,12 @@ _RESOLVED_UNIONS = {"called": "calls", "uncertain": "calls", "dependency": "depe
 
 @dataclass
 class QuickEdit:
-    """The buffer's new state (not yet triaged) and the index with its facts in place."""
+    """The buffer's new state (not yet triaged) and the index with its facts in place; the
+    names the fact pass follows when they change (a visible edit's new function)."""
 
     state: FileState
     project: ProjectFacts
+    followed: FollowedNames | None = None
 
 
 def quick_edit(
@@ -96,10 +101,12 @@ def quick_edit(
     followed: FollowedNames,
     project: ProjectFacts,
     others: Iterable[SourceFile],
+    states: Sequence[FileState],
 ) -> QuickEdit | None:
     """The edit from `before` to `after` answered alone, or None (run the full update).
     `previous`: the file's state (None: the fact pass did not read it); `explicit`: the files
-    named before and after the edit; `others`: every other file's source."""
+    named before and after the edit; `others`: every other file's source; `states`: the fact
+    pass's, in its order (a visible edit's followed names are decided over its first round)."""
     after.identity = engine.identity(before)
     same_reach = reach_signature(engine, before, explicit[0], followed) == reach_signature(
         engine, after, explicit[1], followed
@@ -121,7 +128,8 @@ def quick_edit(
     if changed is None:
         if not named:
             return None
-        return visible_edit(engine, (before, after), old, state, explicit[1], project, others)
+        reading = Reading(explicit[1], followed, states)
+        return visible_edit(engine, (before, after), old, state, reading, project, others)
     if changed and _spelled_elsewhere(changed, others, before, after):
         return None
     swapped = _swapped(project, old, state.facts)
@@ -140,13 +148,14 @@ def visible_edit(
     versions: tuple[SourceFile, SourceFile],
     old: ModuleFacts,
     state: FileState,
-    explicit: set[str],
+    reading: Reading,
     project: ProjectFacts,
     others: Iterable[SourceFile],
 ) -> QuickEdit | None:
     """An edit of an open buffer that other files could see only through the whole-project
     indexes (see the module docstring), answered alone when those come out equal; None
     otherwise. `versions`: the buffer before and after, `state` after (with its facts)."""
+    explicit = reading.explicit
     new = state.facts
     assert new is not None
     changed = _visible_names(old, new)
@@ -174,9 +183,55 @@ def visible_edit(
         swapped = project.replacing(old, new, kept)
         if swapped.all_indexes() != indexes:
             return None
-    if names_worth_following(old, Triage(project)) != names_worth_following(new, Triage(swapped)):
+    followed = _followed_after(engine, reading, old, state, changed)
+    if followed is None:
         return None
-    return QuickEdit(state, swapped)
+    return QuickEdit(state, swapped, followed)
+
+
+@dataclass
+class Reading:
+    """How the fact pass read the workspace: the files named (after the edit), the names it
+    followed, and its states in its order."""
+
+    explicit: set[str]
+    followed: FollowedNames
+    states: Sequence[FileState]
+
+
+def _followed_after(
+    engine: Engine, reading: Reading, old: ModuleFacts, state: FileState, changed: set[str]
+) -> FollowedNames | None:
+    """The names the fact pass would follow after the edit; None when other files could be
+    read otherwise. The buffer is named: the pass reads it in its first round and follows
+    the names `names_worth_following` gives over that round's modules. They may differ from
+    before only in changed names, which no other file spells, so no other file is reached
+    otherwise; the buffer's module name must be no other module's (its entry is its own)."""
+    new = state.facts
+    assert new is not None
+    names = {new.module, *new.alias_names}
+    first = []
+    for other in reading.states:
+        facts = other.facts
+        if facts is old:
+            first.append(state)
+        elif facts is not None and names & {facts.module, *facts.alias_names}:
+            return None
+        elif _first_round(engine, other.source, reading.explicit):
+            first.append(other)
+    after = names_worth_following(new, Triage(engine.build_project(first)))
+    before = reading.followed.by_module.get(new.module, set())
+    if (after ^ before) - changed:
+        return None
+    if after == before:
+        return reading.followed
+    followed = FollowedNames()
+    for module, kept in reading.followed.by_module.items():
+        if module not in names:
+            followed.add(module, kept)
+    for name in names if after else ():
+        followed.add(name, after)
+    return followed
 
 
 def _visible_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
@@ -198,6 +253,11 @@ def _visible_names(old: ModuleFacts, new: ModuleFacts) -> set[str] | None:
     return changed
 
 
+def _first_round(engine: Engine, source: SourceFile, explicit: set[str]) -> bool:
+    """The fact pass reads the file in its first round (named, or mentioning the vocabulary)."""
+    return source.display in explicit or engine.mentions_vocabulary(source) or engine.reviews_noqa(source)
+
+
 def _read_alike(
     engine: Engine, old: ModuleFacts, new: ModuleFacts, explicit: set[str], others: Iterable[SourceFile]
 ) -> bool:
@@ -207,9 +267,7 @@ def _read_alike(
     wanted = {prefix for target in old.import_targets() for prefix in _prefixes(target)}
     wanted ^= {prefix for target in new.import_targets() for prefix in _prefixes(target)}
     return not wanted or all(
-        source.display in explicit or engine.mentions_vocabulary(source) or engine.reviews_noqa(source)
-        for source in others
-        if _module_names(engine, source) & wanted
+        _first_round(engine, source, explicit) for source in others if _module_names(engine, source) & wanted
     )
 
 

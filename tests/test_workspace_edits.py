@@ -87,7 +87,7 @@ def test_visible_edits_answer_alone_and_as_a_rebuilt_workspace(
     ],
 )
 def test_what_a_visible_edit_may_change(project: Path, added: str, alone: bool) -> None:
-    from sessionlint.quickedit import visible_edit
+    from sessionlint.quickedit import Reading, visible_edit
 
     deps = str(project / "app" / "deps.py")
     workspace = Workspace([project], use_cache=False)
@@ -99,7 +99,9 @@ def test_what_a_visible_edit_may_change(project: Path, added: str, alone: bool) 
     state = workspace.engine.analyze(after)
     others = list(workspace._sources.values())
     engine, project_facts = workspace.engine, workspace.project
-    edit = visible_edit(engine, (before, after), old, state, {before.display}, project_facts, others)
+    assert workspace.followed is not None
+    reading = Reading({before.display}, workspace.followed, workspace.states)
+    edit = visible_edit(engine, (before, after), old, state, reading, project_facts, others)
     assert (edit is not None) == alone
 
 
