@@ -265,9 +265,7 @@ def shutdown_hooks(project: ProjectFacts) -> frozenset[FunctionRef]:
     lifespans = project.lifespan_targets
     found: set[FunctionRef] = set(lifespans)
     for module in project.modules.values():
-        found.update(
-            (module.key, qualname) for qualname in shutdown_handlers(project, module, module.functions)
-        )
+        found.update((module.key, name) for name in shutdown_handlers(project, module, module.functions))
     return frozenset(found | {UNKNOWN, (LIFESPANS, str(len(lifespans)))}) if found else frozenset()
 
 
