@@ -166,6 +166,43 @@ def test_a_corrupt_snapshot_is_ignored(project: Path) -> None:
     assert after == before
 
 
+def test_an_incremental_run_writes_only_what_it_changed(project: Path) -> None:
+    """The snapshot stays as the full run wrote it; the changed records go beside it, and
+    the next incremental run reads them (routes.py changed once: it is not changed again)."""
+    before, _ = check(project)
+    (snapshot,) = (project / ".cache").glob("*.snapshot.pickle")
+    written = snapshot.read_bytes()
+    append(project / "app" / "routes.py", "# reviewed\n")
+    assert check(project)[0] == before
+    assert snapshot.read_bytes() == written
+    assert list((project / ".cache").glob("*.snapshot-delta.pickle"))
+    append(project / "app" / "plain.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert "1 changed since the last run" in stderr, stderr
+    assert after == before == from_scratch(project)
+
+
+def test_a_delta_over_another_snapshot_is_ignored(project: Path) -> None:
+    """A delta left over an earlier snapshot (a concurrent run's, say) holds records that
+    were true of that one: read over a later snapshot, routes.py would keep a finding its
+    factory no longer gives it."""
+    check(project)
+    append(project / "app" / "routes.py", "# reviewed\n")
+    before, _ = check(project)
+    assert ("app/routes.py", 10, "SL002") in before
+    (delta,) = (project / ".cache").glob("*.snapshot-delta.pickle")
+    stale = delta.read_bytes()
+    (project / "app" / "db.py").write_text(DB.replace("sessionmaker(bind=engine)", "dict(bind=engine)"))
+    full, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert ("app/routes.py", 10, "SL002") not in full
+    delta.write_bytes(stale)
+    append(project / "app" / "plain.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert incremental(stderr), stderr
+    assert after == full == from_scratch(project)
+
+
 PROVIDER = """\
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker

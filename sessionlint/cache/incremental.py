@@ -15,11 +15,18 @@ unpickled when a lookup needs it. Anything else (a fact changed, a file added) r
 Like the no-change shortcut, a run's inputs are its files' paths and contents and the
 package folders that name their modules (`files.package_layout`): an `__init__.py`
 appearing above the checked folders, or beside files named explicitly, changes the shape.
+
+An incremental run does not write the whole snapshot again (megabytes of pickled facts on a
+large tree, for the few records it changed): it writes the records changed since the full
+run beside it (`snapshot-delta`), tagged with the snapshot's token, a random name each full
+run's snapshot gets. A delta is read only over the snapshot of the same token: one left by
+a run over an older snapshot (a full run since, a concurrent run) is ignored.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -38,9 +45,14 @@ from sessionlint.report.diagnostics import Diagnostic
 from sessionlint.report.run import RunReport
 from sessionlint.settings.config import Settings
 
-_FORMAT = 3  # 2: module identities are (root, name); 3: which file's facts the project held
+# 2: module identities are (root, name); 3: which file's facts the project held; 4: a token
+# and the delta of later incremental runs beside it
+_FORMAT = 4
 # Past this many changed files a full run (parallel, cached per file) is as quick.
 MAX_CHANGED = 32
+# Past this many records changed since the snapshot, an incremental run writes it whole again
+# (with a new token) rather than a delta that every later run would read and write.
+MAX_DELTA = 64
 
 _NOT_READ, _SHALLOW, _FULL = "not read", "shallow", "full"
 
@@ -64,23 +76,67 @@ class FileRecord:
 @dataclass
 class Snapshot:
     shape: str
-    records: dict[str, FileRecord]  # by display path
+    records: dict[str, FileRecord]  # by display path, the delta's records in place
     followed: FollowedNames
     indexes: dict[str, frozenset[FunctionRef]]
+    # Which snapshot file the records came from (see the module docstring), and those of its
+    # records the delta replaced (by display path).
+    token: str = ""
+    changed: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, cache: Cache) -> Snapshot | None:
         data = cache.read_sidecar("snapshot")
-        if isinstance(data, dict) and data.get("format") == _FORMAT and isinstance(data["snapshot"], cls):
-            return data["snapshot"]
-        return None  # none, or corrupt or foreign: run in full
+        if not (
+            isinstance(data, dict)
+            and data.get("format") == _FORMAT
+            and isinstance(data.get("snapshot"), cls)
+            and isinstance(data.get("token"), str)
+        ):
+            return None  # none, or corrupt or foreign: run in full
+        snapshot: Snapshot = data["snapshot"]
+        snapshot.token, snapshot.changed = data["token"], frozenset()
+        delta = cache.read_sidecar(_DELTA)
+        if (
+            isinstance(delta, dict)
+            and delta.get("format") == _FORMAT
+            and delta.get("token") == snapshot.token
+            and isinstance(delta.get("records"), dict)
+        ):
+            records: dict[str, FileRecord] = delta["records"]
+            if not records.keys() <= snapshot.records.keys():
+                return None  # cannot be: a token names one snapshot, whose files the delta's are
+            snapshot.records.update(records)
+            snapshot.changed = frozenset(records)
+        return snapshot
 
     def save(self, cache: Cache) -> None:
-        cache.write_sidecar("snapshot", {"format": _FORMAT, "snapshot": self})
+        """Write it whole, with a new token (the delta beside it, if any, is then stale)."""
+        token = os.urandom(16).hex()
+        whole = replace(self, token="", changed=frozenset())
+        cache.write_sidecar("snapshot", {"format": _FORMAT, "token": token, "snapshot": whole})
+        _discard(cache, _DELTA)
+
+    def save_changes(self, cache: Cache) -> None:
+        """Write the records changed since the snapshot file was written (the delta), or
+        the snapshot whole when they are many."""
+        if not self.token or len(self.changed) > MAX_DELTA:
+            self.save(cache)
+            return
+        records = {display: self.records[display] for display in self.changed}
+        cache.write_sidecar(_DELTA, {"format": _FORMAT, "token": self.token, "records": records})
+
+
+_DELTA = "snapshot-delta"
 
 
 def discard_snapshot(cache: Cache) -> None:
-    path = cache.sidecar("snapshot")
+    _discard(cache, "snapshot")
+    _discard(cache, _DELTA)
+
+
+def _discard(cache: Cache, name: str) -> None:
+    path = cache.sidecar(name)
     if path is not None:
         with contextlib.suppress(OSError):  # none, or a read-only cache folder
             path.unlink()
@@ -166,10 +222,11 @@ def recheck(
     unknown = set() if whole else files_outside(paths, settings, read_paths())
     if not unknown and not whole:
         return False  # knowing the whole project then rests on files outside these inputs
-    project = _stored_project(engine, snapshot, states, complete=not unknown)
-    if project is None:
+    stored = _stored_modules(snapshot)
+    if stored is None:
         return False
     findings = {display: record.findings for display, record in records.items()}
+    project: ProjectFacts | None = None  # built for the first changed file the rules check
     for state in states:
         record = records[state.source.display]
         if not record.checked:
@@ -177,6 +234,8 @@ def recheck(
         elif state.facts is None:
             findings[state.source.display] = [state.error] if state.error is not None else []
         else:
+            if project is None:
+                project = _stored_project(engine, snapshot, stored, states, complete=not unknown)
             state.rule_codes = record.rule_codes
             project.record_answers()  # as the full run does: nothing memoised for another file
             result = engine.lint(state, project)
@@ -188,7 +247,7 @@ def recheck(
     report.files_changed = len(changed)
     report.files_checked = sum(records[state.source.display].checked for state in states)
     if changed:
-        _update(snapshot, states, findings).save(cache)
+        _update(snapshot, states, findings).save_changes(cache)
     return True
 
 
@@ -219,12 +278,10 @@ def _same_reach(
     return state
 
 
-def _stored_project(
-    engine: Engine, snapshot: Snapshot, states: list[FileState], *, complete: bool
-) -> ProjectFacts | None:
-    """The last run's project, with the changed files' (equal) facts in place of theirs.
-    Of two files that are one module (`x.py` and `x.pyi`), the facts the run's project held
-    (see `FileRecord.in_project`); None when the snapshot does not say which."""
+def _stored_modules(snapshot: Snapshot) -> tuple[dict[str, bytes], dict[str, ModuleIdentity]] | None:
+    """The pickled facts and the identity of each module the last run's project held. Of two
+    files that are one module (`x.py` and `x.pyi`), the facts the run's project held (see
+    `FileRecord.in_project`); None when the snapshot does not say which."""
     blobs: dict[str, bytes] = {}
     identities: dict[str, ModuleIdentity] = {}
     for record in snapshot.records.values():
@@ -234,6 +291,20 @@ def _stored_project(
                 return None
             blobs[key] = record.facts
             identities[key] = record.identity
+    return blobs, identities
+
+
+def _stored_project(
+    engine: Engine,
+    snapshot: Snapshot,
+    stored: tuple[dict[str, bytes], dict[str, ModuleIdentity]],
+    states: list[FileState],
+    *,
+    complete: bool,
+) -> ProjectFacts:
+    """The last run's project (`stored`: its modules), with the changed files' (equal)
+    facts in place of theirs."""
+    blobs, identities = stored
     modules = StoredModules(blobs)
     for state in states:
         if state.facts is not None and snapshot.records[state.source.display].in_project:
@@ -250,7 +321,8 @@ def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, lis
         records[display] = replace(
             records[display], digest=state.source.digest, facts=blob, findings=findings[display]
         )
-    return replace(snapshot, records=records)
+    changed = snapshot.changed | {state.source.display for state in states}
+    return replace(snapshot, records=records, changed=changed)
 
 
 class StoredModules(Mapping[str, ModuleFacts]):
