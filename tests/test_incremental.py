@@ -278,6 +278,38 @@ def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
     assert check_in("app")[0] == after  # and stays so
 
 
+def test_a_file_appearing_outside_the_checked_folder_is_not_missed(tmp_path: Path) -> None:
+    """`check app` in a project whose every file is under `app` knows the whole project:
+    nothing disposes the engine (SL012). A file added outside `app` is one the run does not
+    read: it might dispose it, and a run from scratch no longer concludes. Neither may an
+    incremental run over the snapshot of the first (it once reused that finding)."""
+    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "main.py").write_text(
+        LIFESPAN.replace("from app.db import Session, engine", ASYNC_DB).replace(
+            "    await engine.dispose()\n", ""
+        )
+    )
+    (tmp_path / "app" / "plain.py").write_text(PLAIN)
+
+    def check_app(*args: str) -> tuple[set[tuple[str, int, str]], str]:
+        result = run_in_process("check", "--format", "json", "--verbose", *args, "app", cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr.decode()
+        found = {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
+        return found, result.stderr.decode()
+
+    first, _ = check_app("--cache-dir", ".cache")
+    assert [f for f in first if f[2] == "SL012"]
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "other.py").write_text(PLAIN)
+    append(tmp_path / "app" / "plain.py", "# touched\n")
+    after, _ = check_app("--cache-dir", ".cache")
+    clean, _ = check_app("--no-cache")
+    assert not [f for f in clean if f[2] == "SL012"]
+    assert after == clean
+
+
 STUB = """\
 from sqlalchemy import Engine
 

@@ -83,6 +83,9 @@ class Snapshot:
     # records the delta replaced (by display path).
     token: str = ""
     changed: frozenset[str] = frozenset()
+    # Whether the run knew the whole project (every file of it was among its inputs): the
+    # findings of rules that conclude "nothing else does X" rest on it.
+    complete: bool = False
 
     @classmethod
     def load(cls, cache: Cache) -> Snapshot | None:
@@ -187,7 +190,9 @@ def save_snapshot(
             findings=checked.get(source.display, []),
             in_project=facts is None or project.modules.get(facts.key) is facts,
         )
-    Snapshot(shape, records, followed, project.known_indexes()).save(cache)
+    # Read as the property, not `knows_whole_project`: that would note an answer for a file.
+    complete = project.complete
+    Snapshot(shape, records, followed, project.known_indexes(), complete=complete).save(cache)
 
 
 def recheck(
@@ -222,6 +227,8 @@ def recheck(
     unknown = set() if whole else files_outside(paths, settings, read_paths())
     if not unknown and not whole:
         return False  # knowing the whole project then rests on files outside these inputs
+    if snapshot.complete != (not unknown):
+        return False  # the other files' findings rest on whether the project was known whole
     stored = _stored_modules(snapshot)
     if stored is None:
         return False
