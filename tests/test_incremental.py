@@ -278,6 +278,21 @@ def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
     assert check_in("app")[0] == after  # and stays so
 
 
+def test_facts_of_another_snapshot_are_not_read(project: Path) -> None:
+    """The records point into the facts file of their own snapshot: the facts file of an
+    earlier one (left by a concurrent run, say) holds other bytes at those places."""
+    check(project)
+    (facts,) = (project / ".cache").glob("*.snapshot-facts.pickle")
+    stale = facts.read_bytes()
+    (project / "app" / "db.py").write_text(DB.replace("sessionmaker(bind=engine)", "dict(bind=engine)"))
+    full, _ = check(project)
+    facts.write_bytes(stale)
+    append(project / "app" / "routes.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert after == full == from_scratch(project)
+
+
 def test_a_file_appearing_outside_the_checked_folder_is_not_missed(tmp_path: Path) -> None:
     """`check app` in a project whose every file is under `app` knows the whole project:
     nothing disposes the engine (SL012). A file added outside `app` is one the run does not

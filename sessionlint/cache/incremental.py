@@ -16,22 +16,18 @@ Like the no-change shortcut, a run's inputs are its files' paths and contents an
 package folders that name their modules (`files.package_layout`): an `__init__.py`
 appearing above the checked folders, or beside files named explicitly, changes the shape.
 
-An incremental run does not write the whole snapshot again (megabytes of pickled facts on a
-large tree, for the few records it changed): it writes the records changed since the full
-run beside it (`snapshot-delta`), tagged with the snapshot's token, a random name each full
-run's snapshot gets. A delta is read only over the snapshot of the same token: one left by
-a run over an older snapshot (a full run since, a concurrent run) is ignored.
+How the snapshot is kept (its facts apart, read as needed; a delta for later incremental
+runs) is `snapshot.py`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from sessionlint.cache.snapshot import FileRecord, Snapshot, SnapshotUnreadable
 from sessionlint.cache.store import Cache
 from sessionlint.discover.roots import ModuleIdentity
 from sessionlint.discover.scope import files_outside, names_root
@@ -39,110 +35,16 @@ from sessionlint.facts.engine import Engine
 from sessionlint.facts.factpass import FollowedNames, reach_signature
 from sessionlint.facts.facts import ModuleFacts
 from sessionlint.facts.filestate import FileState
-from sessionlint.project.index import FunctionRef, ProjectFacts
+from sessionlint.project.index import ProjectFacts
 from sessionlint.read.sources import SourceFile
 from sessionlint.report.diagnostics import Diagnostic
 from sessionlint.report.run import RunReport
 from sessionlint.settings.config import Settings
 
-# 2: module identities are (root, name); 3: which file's facts the project held; 4: a token
-# and the delta of later incremental runs beside it
-_FORMAT = 4
 # Past this many changed files a full run (parallel, cached per file) is as quick.
 MAX_CHANGED = 32
-# Past this many records changed since the snapshot, an incremental run writes it whole again
-# (with a new token) rather than a delta that every later run would read and write.
-MAX_DELTA = 64
 
 _NOT_READ, _SHALLOW, _FULL = "not read", "shallow", "full"
-
-
-@dataclass
-class FileRecord:
-    digest: str
-    signature: str
-    identity: ModuleIdentity
-    reading: str  # _NOT_READ, _SHALLOW or _FULL
-    facts: bytes | None  # the pickled ModuleFacts (None: not read, or the file had an SL000)
-    checked: bool  # the triage sent it to the rules (or it has an SL000 to report)
-    rule_codes: frozenset[str] | None
-    findings: list[Diagnostic]
-    # Its facts are those the run's project held for its module. Not so for the second file
-    # of one module (`x.pyi` beside `x.py`): the project keeps the facts of the file the
-    # fact pass reached first, and a run with the same reach reaches them in the same order.
-    in_project: bool = True
-
-
-@dataclass
-class Snapshot:
-    shape: str
-    records: dict[str, FileRecord]  # by display path, the delta's records in place
-    followed: FollowedNames
-    indexes: dict[str, frozenset[FunctionRef]]
-    # Which snapshot file the records came from (see the module docstring), and those of its
-    # records the delta replaced (by display path).
-    token: str = ""
-    changed: frozenset[str] = frozenset()
-    # Whether the run knew the whole project (every file of it was among its inputs): the
-    # findings of rules that conclude "nothing else does X" rest on it.
-    complete: bool = False
-
-    @classmethod
-    def load(cls, cache: Cache) -> Snapshot | None:
-        data = cache.read_sidecar("snapshot")
-        if not (
-            isinstance(data, dict)
-            and data.get("format") == _FORMAT
-            and isinstance(data.get("snapshot"), cls)
-            and isinstance(data.get("token"), str)
-        ):
-            return None  # none, or corrupt or foreign: run in full
-        snapshot: Snapshot = data["snapshot"]
-        snapshot.token, snapshot.changed = data["token"], frozenset()
-        delta = cache.read_sidecar(_DELTA)
-        if (
-            isinstance(delta, dict)
-            and delta.get("format") == _FORMAT
-            and delta.get("token") == snapshot.token
-            and isinstance(delta.get("records"), dict)
-        ):
-            records: dict[str, FileRecord] = delta["records"]
-            if not records.keys() <= snapshot.records.keys():
-                return None  # cannot be: a token names one snapshot, whose files the delta's are
-            snapshot.records.update(records)
-            snapshot.changed = frozenset(records)
-        return snapshot
-
-    def save(self, cache: Cache) -> None:
-        """Write it whole, with a new token (the delta beside it, if any, is then stale)."""
-        token = os.urandom(16).hex()
-        whole = replace(self, token="", changed=frozenset())
-        cache.write_sidecar("snapshot", {"format": _FORMAT, "token": token, "snapshot": whole})
-        _discard(cache, _DELTA)
-
-    def save_changes(self, cache: Cache) -> None:
-        """Write the records changed since the snapshot file was written (the delta), or
-        the snapshot whole when they are many."""
-        if not self.token or len(self.changed) > MAX_DELTA:
-            self.save(cache)
-            return
-        records = {display: self.records[display] for display in self.changed}
-        cache.write_sidecar(_DELTA, {"format": _FORMAT, "token": self.token, "records": records})
-
-
-_DELTA = "snapshot-delta"
-
-
-def discard_snapshot(cache: Cache) -> None:
-    _discard(cache, "snapshot")
-    _discard(cache, _DELTA)
-
-
-def _discard(cache: Cache, name: str) -> None:
-    path = cache.sidecar(name)
-    if path is not None:
-        with contextlib.suppress(OSError):  # none, or a read-only cache folder
-            path.unlink()
 
 
 def save_snapshot(
@@ -161,6 +63,10 @@ def save_snapshot(
     run's index over the `states`' facts)."""
     previous = Snapshot.load(cache)
     old = previous.records if previous is not None else {}
+    try:
+        pickled = previous.every_facts() if previous is not None else {}
+    except SnapshotUnreadable:
+        pickled = {}
     by_display = {state.source.display: state for state in states}
     records = {}
     for source in sources:
@@ -173,10 +79,10 @@ def save_snapshot(
             blob = None
         elif (
             earlier is not None
-            and earlier.facts is not None
+            and source.display in pickled
             and (earlier.digest, earlier.reading, earlier.identity) == (source.digest, reading, identity)
         ):
-            blob = earlier.facts  # the same bytes read the same way as the same module: pickled already
+            blob = pickled[source.display]  # the same bytes read the same way as the same module
         else:
             blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
         records[source.display] = FileRecord(
@@ -219,7 +125,11 @@ def recheck(
     engine = Engine(settings, roots=paths)
     states = []
     for source in changed:
-        state = _same_reach(engine, source, records[source.display], explicit, snapshot.followed)
+        try:
+            before = snapshot.facts_of(source.display)
+        except SnapshotUnreadable:
+            return False
+        state = _same_reach(engine, source, records[source.display], before, explicit, snapshot.followed)
         if state is None:
             return False
         states.append(state)
@@ -259,10 +169,15 @@ def recheck(
 
 
 def _same_reach(
-    engine: Engine, source: SourceFile, record: FileRecord, explicit: set[str], followed: FollowedNames
+    engine: Engine,
+    source: SourceFile,
+    record: FileRecord,
+    pickled: bytes | None,
+    explicit: set[str],
+    followed: FollowedNames,
 ) -> FileState | None:
     """The changed file's state, if the fact pass would reach it as before and find the
-    same facts; None otherwise."""
+    same facts (`pickled`: those of its record); None otherwise."""
     source.identity = record.identity
     if reach_signature(engine, source, explicit, followed) != record.signature:
         return None
@@ -271,7 +186,7 @@ def _same_reach(
     state = engine.analyze(source, shallow=record.reading == _SHALLOW)
     if state.internal_error is not None:
         return None
-    before = pickle.loads(record.facts) if record.facts is not None else None
+    before = pickle.loads(pickled) if pickled is not None else None
     if (before is None) != (state.facts is None):
         return None
     if before is None and record.checked and [state.error] != record.findings:
@@ -285,34 +200,34 @@ def _same_reach(
     return state
 
 
-def _stored_modules(snapshot: Snapshot) -> tuple[dict[str, bytes], dict[str, ModuleIdentity]] | None:
-    """The pickled facts and the identity of each module the last run's project held. Of two
-    files that are one module (`x.py` and `x.pyi`), the facts the run's project held (see
-    `FileRecord.in_project`); None when the snapshot does not say which."""
-    blobs: dict[str, bytes] = {}
+def _stored_modules(snapshot: Snapshot) -> tuple[dict[str, str], dict[str, ModuleIdentity]] | None:
+    """The file (display path) and the identity of each module the last run's project held.
+    Of two files that are one module (`x.py` and `x.pyi`), the one whose facts the run's
+    project held (see `FileRecord.in_project`); None when the snapshot does not say which."""
+    files: dict[str, str] = {}
     identities: dict[str, ModuleIdentity] = {}
-    for record in snapshot.records.values():
-        if record.facts is not None and record.in_project:
+    for display, record in snapshot.records.items():
+        if record.has_facts and record.in_project:
             key = record.identity.key
-            if key in blobs:
+            if key in files:
                 return None
-            blobs[key] = record.facts
+            files[key] = display
             identities[key] = record.identity
-    return blobs, identities
+    return files, identities
 
 
 def _stored_project(
     engine: Engine,
     snapshot: Snapshot,
-    stored: tuple[dict[str, bytes], dict[str, ModuleIdentity]],
+    stored: tuple[dict[str, str], dict[str, ModuleIdentity]],
     states: list[FileState],
     *,
     complete: bool,
 ) -> ProjectFacts:
     """The last run's project (`stored`: its modules), with the changed files' (equal)
     facts in place of theirs."""
-    blobs, identities = stored
-    modules = StoredModules(blobs)
+    files, identities = stored
+    modules = StoredModules(snapshot, files)
     for state in states:
         if state.facts is not None and snapshot.records[state.source.display].in_project:
             modules.replace(state.facts)
@@ -326,18 +241,20 @@ def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, lis
         facts = state.facts
         blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL) if facts is not None else None
         records[display] = replace(
-            records[display], digest=state.source.digest, facts=blob, findings=findings[display]
+            records[display], digest=state.source.digest, facts=blob, at=None, findings=findings[display]
         )
     changed = snapshot.changed | {state.source.display for state in states}
     return replace(snapshot, records=records, changed=changed)
 
 
 class StoredModules(Mapping[str, ModuleFacts]):
-    """Module facts by key (see `roots.module_key`), kept pickled and unpickled on first use: a file's check looks
-    up a handful of the project's modules."""
+    """Module facts by key (see `roots.module_key`), read from the snapshot and unpickled on
+    first use: a file's check looks up a handful of the project's modules. (Facts that cannot
+    be read end the check with an internal error, and the run goes on in full.)"""
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
-        self._blobs = blobs
+    def __init__(self, snapshot: Snapshot, files: dict[str, str]) -> None:
+        self._snapshot = snapshot
+        self._files = files  # module key -> the display path of the file holding its facts
         self._loaded: dict[str, ModuleFacts] = {}
 
     def replace(self, facts: ModuleFacts) -> None:
@@ -346,11 +263,14 @@ class StoredModules(Mapping[str, ModuleFacts]):
     def __getitem__(self, name: str) -> ModuleFacts:
         facts = self._loaded.get(name)
         if facts is None:
-            facts = self._loaded[name] = pickle.loads(self._blobs[name])
+            pickled = self._snapshot.facts_of(self._files[name])
+            if pickled is None:
+                raise KeyError(name)  # cannot be: the module's file was read for facts
+            facts = self._loaded[name] = pickle.loads(pickled)
         return facts
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._blobs)
+        return iter(self._files)
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return len(self._files)
