@@ -166,6 +166,43 @@ def test_a_corrupt_snapshot_is_ignored(project: Path) -> None:
     assert after == before
 
 
+def test_an_incremental_run_writes_only_what_it_changed(project: Path) -> None:
+    """The snapshot stays as the full run wrote it; the changed records go beside it, and
+    the next incremental run reads them (routes.py changed once: it is not changed again)."""
+    before, _ = check(project)
+    (snapshot,) = (project / ".cache").glob("*.snapshot.pickle")
+    written = snapshot.read_bytes()
+    append(project / "app" / "routes.py", "# reviewed\n")
+    assert check(project)[0] == before
+    assert snapshot.read_bytes() == written
+    assert list((project / ".cache").glob("*.snapshot-delta.pickle"))
+    append(project / "app" / "plain.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert "1 changed since the last run" in stderr, stderr
+    assert after == before == from_scratch(project)
+
+
+def test_a_delta_over_another_snapshot_is_ignored(project: Path) -> None:
+    """A delta left over an earlier snapshot (a concurrent run's, say) holds records that
+    were true of that one: read over a later snapshot, routes.py would keep a finding its
+    factory no longer gives it."""
+    check(project)
+    append(project / "app" / "routes.py", "# reviewed\n")
+    before, _ = check(project)
+    assert ("app/routes.py", 10, "SL002") in before
+    (delta,) = (project / ".cache").glob("*.snapshot-delta.pickle")
+    stale = delta.read_bytes()
+    (project / "app" / "db.py").write_text(DB.replace("sessionmaker(bind=engine)", "dict(bind=engine)"))
+    full, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert ("app/routes.py", 10, "SL002") not in full
+    delta.write_bytes(stale)
+    append(project / "app" / "plain.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert incremental(stderr), stderr
+    assert after == full == from_scratch(project)
+
+
 PROVIDER = """\
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
@@ -239,6 +276,53 @@ def test_a_run_over_other_files_ends_the_snapshot(tmp_path: Path) -> None:
     assert not incremental(stderr), stderr
     assert ("app/work.py", 15, "SL007") in after
     assert check_in("app")[0] == after  # and stays so
+
+
+def test_facts_of_another_snapshot_are_not_read(project: Path) -> None:
+    """The records point into the facts file of their own snapshot: the facts file of an
+    earlier one (left by a concurrent run, say) holds other bytes at those places."""
+    check(project)
+    (facts,) = (project / ".cache").glob("*.snapshot-facts.pickle")
+    stale = facts.read_bytes()
+    (project / "app" / "db.py").write_text(DB.replace("sessionmaker(bind=engine)", "dict(bind=engine)"))
+    full, _ = check(project)
+    facts.write_bytes(stale)
+    append(project / "app" / "routes.py", "# reviewed\n")
+    after, stderr = check(project)
+    assert not incremental(stderr), stderr
+    assert after == full == from_scratch(project)
+
+
+def test_a_file_appearing_outside_the_checked_folder_is_not_missed(tmp_path: Path) -> None:
+    """`check app` in a project whose every file is under `app` knows the whole project:
+    nothing disposes the engine (SL012). A file added outside `app` is one the run does not
+    read: it might dispose it, and a run from scratch no longer concludes. Neither may an
+    incremental run over the snapshot of the first (it once reused that finding)."""
+    (tmp_path / "pyproject.toml").write_text("[tool.sessionlint]\n")
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "__init__.py").write_text("")
+    (tmp_path / "app" / "main.py").write_text(
+        LIFESPAN.replace("from app.db import Session, engine", ASYNC_DB).replace(
+            "    await engine.dispose()\n", ""
+        )
+    )
+    (tmp_path / "app" / "plain.py").write_text(PLAIN)
+
+    def check_app(*args: str) -> tuple[set[tuple[str, int, str]], str]:
+        result = run_in_process("check", "--format", "json", "--verbose", *args, "app", cwd=tmp_path)
+        assert result.returncode in (0, 1), result.stderr.decode()
+        found = {(d["filename"], d["location"]["row"], d["code"]) for d in json.loads(result.stdout)}
+        return found, result.stderr.decode()
+
+    first, _ = check_app("--cache-dir", ".cache")
+    assert [f for f in first if f[2] == "SL012"]
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "other.py").write_text(PLAIN)
+    append(tmp_path / "app" / "plain.py", "# touched\n")
+    after, _ = check_app("--cache-dir", ".cache")
+    clean, _ = check_app("--no-cache")
+    assert not [f for f in clean if f[2] == "SL012"]
+    assert after == clean
 
 
 STUB = """\

@@ -15,16 +15,19 @@ unpickled when a lookup needs it. Anything else (a fact changed, a file added) r
 Like the no-change shortcut, a run's inputs are its files' paths and contents and the
 package folders that name their modules (`files.package_layout`): an `__init__.py`
 appearing above the checked folders, or beside files named explicitly, changes the shape.
+
+How the snapshot is kept (its facts apart, read as needed; a delta for later incremental
+runs) is `snapshot.py`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
+from sessionlint.cache.snapshot import FileRecord, Snapshot, SnapshotUnreadable
 from sessionlint.cache.store import Cache
 from sessionlint.discover.roots import ModuleIdentity
 from sessionlint.discover.scope import files_outside, names_root
@@ -32,58 +35,16 @@ from sessionlint.facts.engine import Engine
 from sessionlint.facts.factpass import FollowedNames, reach_signature
 from sessionlint.facts.facts import ModuleFacts
 from sessionlint.facts.filestate import FileState
-from sessionlint.project.index import FunctionRef, ProjectFacts
+from sessionlint.project.index import ProjectFacts
 from sessionlint.read.sources import SourceFile
 from sessionlint.report.diagnostics import Diagnostic
 from sessionlint.report.run import RunReport
 from sessionlint.settings.config import Settings
 
-_FORMAT = 3  # 2: module identities are (root, name); 3: which file's facts the project held
 # Past this many changed files a full run (parallel, cached per file) is as quick.
 MAX_CHANGED = 32
 
 _NOT_READ, _SHALLOW, _FULL = "not read", "shallow", "full"
-
-
-@dataclass
-class FileRecord:
-    digest: str
-    signature: str
-    identity: ModuleIdentity
-    reading: str  # _NOT_READ, _SHALLOW or _FULL
-    facts: bytes | None  # the pickled ModuleFacts (None: not read, or the file had an SL000)
-    checked: bool  # the triage sent it to the rules (or it has an SL000 to report)
-    rule_codes: frozenset[str] | None
-    findings: list[Diagnostic]
-    # Its facts are those the run's project held for its module. Not so for the second file
-    # of one module (`x.pyi` beside `x.py`): the project keeps the facts of the file the
-    # fact pass reached first, and a run with the same reach reaches them in the same order.
-    in_project: bool = True
-
-
-@dataclass
-class Snapshot:
-    shape: str
-    records: dict[str, FileRecord]  # by display path
-    followed: FollowedNames
-    indexes: dict[str, frozenset[FunctionRef]]
-
-    @classmethod
-    def load(cls, cache: Cache) -> Snapshot | None:
-        data = cache.read_sidecar("snapshot")
-        if isinstance(data, dict) and data.get("format") == _FORMAT and isinstance(data["snapshot"], cls):
-            return data["snapshot"]
-        return None  # none, or corrupt or foreign: run in full
-
-    def save(self, cache: Cache) -> None:
-        cache.write_sidecar("snapshot", {"format": _FORMAT, "snapshot": self})
-
-
-def discard_snapshot(cache: Cache) -> None:
-    path = cache.sidecar("snapshot")
-    if path is not None:
-        with contextlib.suppress(OSError):  # none, or a read-only cache folder
-            path.unlink()
 
 
 def save_snapshot(
@@ -102,6 +63,10 @@ def save_snapshot(
     run's index over the `states`' facts)."""
     previous = Snapshot.load(cache)
     old = previous.records if previous is not None else {}
+    try:
+        pickled = previous.every_facts() if previous is not None else {}
+    except SnapshotUnreadable:
+        pickled = {}
     by_display = {state.source.display: state for state in states}
     records = {}
     for source in sources:
@@ -114,10 +79,10 @@ def save_snapshot(
             blob = None
         elif (
             earlier is not None
-            and earlier.facts is not None
+            and source.display in pickled
             and (earlier.digest, earlier.reading, earlier.identity) == (source.digest, reading, identity)
         ):
-            blob = earlier.facts  # the same bytes read the same way as the same module: pickled already
+            blob = pickled[source.display]  # the same bytes read the same way as the same module
         else:
             blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)
         records[source.display] = FileRecord(
@@ -131,7 +96,9 @@ def save_snapshot(
             findings=checked.get(source.display, []),
             in_project=facts is None or project.modules.get(facts.key) is facts,
         )
-    Snapshot(shape, records, followed, project.known_indexes()).save(cache)
+    # Read as the property, not `knows_whole_project`: that would note an answer for a file.
+    complete = project.complete
+    Snapshot(shape, records, followed, project.known_indexes(), complete=complete).save(cache)
 
 
 def recheck(
@@ -158,7 +125,11 @@ def recheck(
     engine = Engine(settings, roots=paths)
     states = []
     for source in changed:
-        state = _same_reach(engine, source, records[source.display], explicit, snapshot.followed)
+        try:
+            before = snapshot.facts_of(source.display)
+        except SnapshotUnreadable:
+            return False
+        state = _same_reach(engine, source, records[source.display], before, explicit, snapshot.followed)
         if state is None:
             return False
         states.append(state)
@@ -166,10 +137,13 @@ def recheck(
     unknown = set() if whole else files_outside(paths, settings, read_paths())
     if not unknown and not whole:
         return False  # knowing the whole project then rests on files outside these inputs
-    project = _stored_project(engine, snapshot, states, complete=not unknown)
-    if project is None:
+    if snapshot.complete != (not unknown):
+        return False  # the other files' findings rest on whether the project was known whole
+    stored = _stored_modules(snapshot)
+    if stored is None:
         return False
     findings = {display: record.findings for display, record in records.items()}
+    project: ProjectFacts | None = None  # built for the first changed file the rules check
     for state in states:
         record = records[state.source.display]
         if not record.checked:
@@ -177,6 +151,8 @@ def recheck(
         elif state.facts is None:
             findings[state.source.display] = [state.error] if state.error is not None else []
         else:
+            if project is None:
+                project = _stored_project(engine, snapshot, stored, states, complete=not unknown)
             state.rule_codes = record.rule_codes
             project.record_answers()  # as the full run does: nothing memoised for another file
             result = engine.lint(state, project)
@@ -188,15 +164,20 @@ def recheck(
     report.files_changed = len(changed)
     report.files_checked = sum(records[state.source.display].checked for state in states)
     if changed:
-        _update(snapshot, states, findings).save(cache)
+        _update(snapshot, states, findings).save_changes(cache)
     return True
 
 
 def _same_reach(
-    engine: Engine, source: SourceFile, record: FileRecord, explicit: set[str], followed: FollowedNames
+    engine: Engine,
+    source: SourceFile,
+    record: FileRecord,
+    pickled: bytes | None,
+    explicit: set[str],
+    followed: FollowedNames,
 ) -> FileState | None:
     """The changed file's state, if the fact pass would reach it as before and find the
-    same facts; None otherwise."""
+    same facts (`pickled`: those of its record); None otherwise."""
     source.identity = record.identity
     if reach_signature(engine, source, explicit, followed) != record.signature:
         return None
@@ -205,7 +186,7 @@ def _same_reach(
     state = engine.analyze(source, shallow=record.reading == _SHALLOW)
     if state.internal_error is not None:
         return None
-    before = pickle.loads(record.facts) if record.facts is not None else None
+    before = pickle.loads(pickled) if pickled is not None else None
     if (before is None) != (state.facts is None):
         return None
     if before is None and record.checked and [state.error] != record.findings:
@@ -219,22 +200,34 @@ def _same_reach(
     return state
 
 
-def _stored_project(
-    engine: Engine, snapshot: Snapshot, states: list[FileState], *, complete: bool
-) -> ProjectFacts | None:
-    """The last run's project, with the changed files' (equal) facts in place of theirs.
-    Of two files that are one module (`x.py` and `x.pyi`), the facts the run's project held
-    (see `FileRecord.in_project`); None when the snapshot does not say which."""
-    blobs: dict[str, bytes] = {}
+def _stored_modules(snapshot: Snapshot) -> tuple[dict[str, str], dict[str, ModuleIdentity]] | None:
+    """The file (display path) and the identity of each module the last run's project held.
+    Of two files that are one module (`x.py` and `x.pyi`), the one whose facts the run's
+    project held (see `FileRecord.in_project`); None when the snapshot does not say which."""
+    files: dict[str, str] = {}
     identities: dict[str, ModuleIdentity] = {}
-    for record in snapshot.records.values():
-        if record.facts is not None and record.in_project:
+    for display, record in snapshot.records.items():
+        if record.has_facts and record.in_project:
             key = record.identity.key
-            if key in blobs:
+            if key in files:
                 return None
-            blobs[key] = record.facts
+            files[key] = display
             identities[key] = record.identity
-    modules = StoredModules(blobs)
+    return files, identities
+
+
+def _stored_project(
+    engine: Engine,
+    snapshot: Snapshot,
+    stored: tuple[dict[str, str], dict[str, ModuleIdentity]],
+    states: list[FileState],
+    *,
+    complete: bool,
+) -> ProjectFacts:
+    """The last run's project (`stored`: its modules), with the changed files' (equal)
+    facts in place of theirs."""
+    files, identities = stored
+    modules = StoredModules(snapshot, files)
     for state in states:
         if state.facts is not None and snapshot.records[state.source.display].in_project:
             modules.replace(state.facts)
@@ -248,17 +241,20 @@ def _update(snapshot: Snapshot, states: list[FileState], findings: dict[str, lis
         facts = state.facts
         blob = pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL) if facts is not None else None
         records[display] = replace(
-            records[display], digest=state.source.digest, facts=blob, findings=findings[display]
+            records[display], digest=state.source.digest, facts=blob, at=None, findings=findings[display]
         )
-    return replace(snapshot, records=records)
+    changed = snapshot.changed | {state.source.display for state in states}
+    return replace(snapshot, records=records, changed=changed)
 
 
 class StoredModules(Mapping[str, ModuleFacts]):
-    """Module facts by key (see `roots.module_key`), kept pickled and unpickled on first use: a file's check looks
-    up a handful of the project's modules."""
+    """Module facts by key (see `roots.module_key`), read from the snapshot and unpickled on
+    first use: a file's check looks up a handful of the project's modules. (Facts that cannot
+    be read end the check with an internal error, and the run goes on in full.)"""
 
-    def __init__(self, blobs: dict[str, bytes]) -> None:
-        self._blobs = blobs
+    def __init__(self, snapshot: Snapshot, files: dict[str, str]) -> None:
+        self._snapshot = snapshot
+        self._files = files  # module key -> the display path of the file holding its facts
         self._loaded: dict[str, ModuleFacts] = {}
 
     def replace(self, facts: ModuleFacts) -> None:
@@ -267,11 +263,14 @@ class StoredModules(Mapping[str, ModuleFacts]):
     def __getitem__(self, name: str) -> ModuleFacts:
         facts = self._loaded.get(name)
         if facts is None:
-            facts = self._loaded[name] = pickle.loads(self._blobs[name])
+            pickled = self._snapshot.facts_of(self._files[name])
+            if pickled is None:
+                raise KeyError(name)  # cannot be: the module's file was read for facts
+            facts = self._loaded[name] = pickle.loads(pickled)
         return facts
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._blobs)
+        return iter(self._files)
 
     def __len__(self) -> int:
-        return len(self._blobs)
+        return len(self._files)

@@ -96,6 +96,12 @@ def _glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+# A folder's exclude patterns: the default ones (which prune the walk), the user's (which
+# keep files out of the findings), the settings' root they are relative to, and the default
+# ones' names when all are plain names (see `_plain_names`).
+_Patterns = tuple[re.Pattern[str], re.Pattern[str] | None, str, frozenset[str] | None]
+
+
 class _Excludes:
     """Exclude patterns, each folder's from the settings that apply there. A pattern matches
     a file or folder name, or its path below the settings' root.
@@ -108,13 +114,13 @@ class _Excludes:
 
     def __init__(self, configuration: Configuration) -> None:
         self.configuration = configuration
-        self._by_dir: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None, str]] = {}
+        self._by_dir: dict[str, _Patterns] = {}
         self._hidden_dirs: dict[str, bool] = {}
         # By `id`: the configuration keeps each Settings alive for the whole run.
-        self._by_settings: dict[int, tuple[re.Pattern[str], re.Pattern[str] | None, str]] = {}
+        self._by_settings: dict[int, _Patterns] = {}
         self.any_hidden = False  # a user pattern in the settings of some folder met so far
 
-    def _patterns(self, directory: str) -> tuple[re.Pattern[str], re.Pattern[str] | None, str]:
+    def _patterns(self, directory: str) -> _Patterns:
         found = self._by_dir.get(directory)
         if found is None:
             settings = self.configuration.settings_for_dir(directory)
@@ -124,7 +130,8 @@ class _Excludes:
                 pruned = tuple(p for p in excludes if p in DEFAULT_EXCLUDES)
                 hidden = tuple(p for p in excludes if p not in DEFAULT_EXCLUDES)
                 root = os.path.abspath(settings.root)
-                found = (_exclude_pattern(pruned), _exclude_pattern(hidden) if hidden else None, root)
+                pattern = _exclude_pattern(pruned)
+                found = (pattern, _exclude_pattern(hidden) if hidden else None, root, _plain_names(pruned))
                 self._by_settings[id(settings)] = found
                 self.any_hidden = self.any_hidden or bool(hidden)
             self._by_dir[directory] = found
@@ -134,7 +141,9 @@ class _Excludes:
         """Whether the walk skips this entry (a default pattern matches it)."""
         # Inlined, the folder by slicing: this runs for every entry walked.
         directory = absolute[: len(absolute) - len(name) - 1] or os.sep
-        pruned, _, root = self._by_dir.get(directory) or self._patterns(directory)
+        pruned, _, root, names = self._by_dir.get(directory) or self._patterns(directory)
+        if names is not None:
+            return name in names  # plain names: the pattern matches a path only as its name
         if pruned.match(name):
             return True
         relative = absolute[len(root) + 1 :] if absolute.startswith(root + os.sep) else reached
@@ -145,7 +154,7 @@ class _Excludes:
         return self._hidden_here(absolute) or self._hidden_dir(os.path.dirname(absolute), top)
 
     def _hidden_here(self, absolute: str) -> bool:
-        _, hidden, root = self._patterns(os.path.dirname(absolute))
+        _, hidden, root, _ = self._patterns(os.path.dirname(absolute))
         return hidden is not None and _matches(hidden, os.path.basename(absolute), absolute, absolute, root)
 
     def _hidden_dir(self, directory: str, top: str) -> bool:
@@ -166,7 +175,7 @@ class _Excludes:
         top = root if absolute.startswith(root + os.sep) else os.path.dirname(absolute)
         current = absolute
         while current.startswith(top + os.sep):
-            pruned, _, pattern_root = self._patterns(os.path.dirname(current))
+            pruned, _, pattern_root, _ = self._patterns(os.path.dirname(current))
             if _matches(pruned, os.path.basename(current), current, current, pattern_root):
                 return "pruned"
             current = os.path.dirname(current)
@@ -179,6 +188,16 @@ def _matches(pattern: re.Pattern[str], name: str, reached: str, absolute: str, r
     under_root = absolute.startswith(root + os.sep)
     relative = absolute[len(root) + 1 :] if under_root else reached
     return pattern.match(relative.replace(os.sep, "/")) is not None
+
+
+def _plain_names(patterns: tuple[str, ...]) -> frozenset[str] | None:
+    """The names, when every pattern is a plain name (the default excludes are): such a
+    pattern matches an entry's path below the root only where it is the entry's own name
+    (a path with no `/`), so the walk need not build that path. None for any glob or path."""
+    names = [pattern.rstrip("/") for pattern in patterns]
+    if any(not name or "/" in name or any(char in name for char in "*?[") for name in names):
+        return None
+    return frozenset(names)
 
 
 @functools.lru_cache(maxsize=16)

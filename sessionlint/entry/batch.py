@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from sessionlint.cache.incremental import discard_snapshot, save_snapshot
+from sessionlint.cache.incremental import save_snapshot
+from sessionlint.cache.snapshot import discard_snapshot
 from sessionlint.cache.store import Cache
 from sessionlint.discover.scope import names_root
 from sessionlint.facts.factpass import cache_key, reach_signatures
