@@ -19,7 +19,7 @@ from sessionlint.facts.engine import Engine
 from sessionlint.facts.factpass import cache_key
 from sessionlint.facts.filestate import FileState, LintResult
 from sessionlint.parallel import parallel_map, parallel_map_forks
-from sessionlint.project.index import ProjectFacts
+from sessionlint.project.index import FunctionRef, ProjectFacts
 from sessionlint.read.sources import SourceFile
 from sessionlint.report.run import RunReport
 from sessionlint.settings.codes import UNUSED_NOQA
@@ -108,23 +108,28 @@ def lint_all(
         # worker, where freeing the triage's answers would copy the pages holding them.
         project.forget_answers()
 
-    def lint(index: int) -> tuple[LintResult, CachedFindings | None]:
+    def lint(index: int) -> tuple[LintResult, CachedFindings | None, dict[str, frozenset[FunctionRef]]]:
         state = states[index]
+        known = set(project.known_indexes())
         project.record_answers()
         result = engine.lint(state, project)
         answers, lookups = project.recorded_answers(), project.recorded_lookups()
+        # Indexes this check built (in a worker: lost with it unless handed back).
+        built = {name: index for name, index in project.known_indexes().items() if name not in known}
         if state.facts is None or result.internal_errors:
-            return result, None
+            return result, None, built
         # The modules the rules actually consulted, not the whole import closure: touching
         # a module every file imports re-checks only the files whose findings read it.
-        return result, CachedFindings(result.diagnostics, lookups, answers, state.rule_codes, os.getcwd())
+        findings = CachedFindings(result.diagnostics, lookups, answers, state.rule_codes, os.getcwd())
+        return result, findings, built
 
     sizes = [len(states[index].source.data) for index in misses]
     if parallel_map_forks(jobs, sizes, RULES_BYTES_PER_WORKER):
         # Indexes a check builds when it first needs them: built once here, not in each worker.
         project.build_context_indexes()
     checked = parallel_map(lint, misses, jobs, sizes=sizes, min_size_per_worker=RULES_BYTES_PER_WORKER)
-    for index, (result, findings) in zip(misses, checked):
+    for index, (result, findings, built) in zip(misses, checked):
+        project.adopt_indexes(built)
         results[index] = result
         state = states[index]
         if findings is not None and state.cached is not None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
 from sessionlint.parallel import MIN_ITEMS_PER_WORKER, parallel_map, parallel_map_forks
+from sessionlint.workspace import Workspace
+from tests.fixture_cases import WORKER_PADDING
 
 
 def _pid_and_item(item: int) -> tuple[int, int]:
@@ -41,3 +44,40 @@ def test_many_small_items_stay_in_the_process() -> None:
     )
     assert {pid for pid, _ in results} == {os.getpid()}
     assert not parallel_map_forks(1, [10 * FACTS_BYTES_PER_WORKER] * 4, FACTS_BYTES_PER_WORKER)  # --jobs 1
+
+
+_ENGINE_MODULE = """from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import create_async_engine
+
+primary = create_async_engine("postgresql+asyncpg://app@db/app{index}", pool_pre_ping=True)
+replica = create_async_engine("postgresql+asyncpg://app@replica/app{index}", pool_pre_ping=True)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    yield
+    await primary.dispose()
+
+
+app = FastAPI(lifespan=lifespan)
+"""
+
+
+def test_indexes_built_by_the_workers_are_kept_as_one_process_keeps_them(tmp_path: Path) -> None:
+    # The snapshot an incremental run reuses holds the run's whole-project indexes: those a
+    # check built in a worker (who disposes engines: SL012) come back to the run's project.
+    for index in range(12):
+        (tmp_path / f"store_{index}.py").write_text(_ENGINE_MODULE.format(index=index) + WORKER_PADDING * 2)
+    indexes = {}
+    for jobs in (1, 2):
+        workspace = Workspace([tmp_path], use_cache=False, jobs=jobs)
+        findings = workspace.check()
+        codes = [d.code for found in findings.values() for d in found.diagnostics]
+        assert codes.count("SL012") == 12
+        indexes[jobs] = workspace.project.known_indexes()
+    assert "disposed" in indexes[1]
+    # Each index one process built, the same (the parent also builds those of where code
+    # runs before it forks: one worker each would otherwise build them again).
+    assert {name: indexes[2].get(name) for name in indexes[1]} == indexes[1]

@@ -183,6 +183,13 @@ class CallerQuestions:
             for (question, module, qualname), answer in answers.items()
         )
 
+    def adopt_indexes(self, indexes: dict[str, frozenset[FunctionRef]]) -> None:
+        """Whole-project indexes a worker built over this same project (its rule pass
+        forked from this one): kept, so that the snapshot an incremental run reuses holds
+        them as a run in one process would."""
+        for name, index in indexes.items():
+            self._indexes.setdefault(name, index)
+
     def lookups_still_hold(self, lookups: dict[Lookup, str | None]) -> bool:
         return all(self.resolver.token(lookup) == token for lookup, token in lookups.items())
 
