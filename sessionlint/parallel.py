@@ -7,6 +7,7 @@ file's result travels back. Small batches stay in-process: forking costs more th
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -80,12 +81,17 @@ def parallel_map(
     if sizes is not None:
         order.sort(key=lambda index: -sizes[index])
     _SHARED = (function, items)  # type: ignore[assignment]
+    # What the parent holds goes to the collector's permanent generation before the fork:
+    # a worker's collections then never walk it, and writing to its objects' headers would
+    # copy every page holding them into each worker (the whole run's facts, twice over).
+    gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_end_on_ctrl_c) as pool:
             chunk = max(1, len(items) // (jobs * 8))
             done = list(pool.map(_run_shared, order, chunksize=chunk))  # type: ignore[arg-type]
     finally:
+        gc.unfreeze()
         _SHARED = None
     results: list[Result] = [None] * len(items)  # type: ignore[list-item]
     for index, result in zip(order, done):
