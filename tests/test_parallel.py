@@ -69,7 +69,7 @@ def test_indexes_built_by_the_workers_are_kept_as_one_process_keeps_them(tmp_pat
     # The snapshot an incremental run reuses holds the run's whole-project indexes: those a
     # check built in a worker (who disposes engines: SL012) come back to the run's project.
     for index in range(12):
-        (tmp_path / f"store_{index}.py").write_text(_ENGINE_MODULE.format(index=index) + WORKER_PADDING * 2)
+        (tmp_path / f"store_{index}.py").write_text(_ENGINE_MODULE.format(index=index) + WORKER_PADDING * 3)
     indexes = {}
     for jobs in (1, 2):
         workspace = Workspace([tmp_path], use_cache=False, jobs=jobs)
