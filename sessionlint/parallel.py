@@ -84,14 +84,18 @@ def parallel_map(
     # What the parent holds goes to the collector's permanent generation before the fork:
     # a worker's collections then never walk it, and writing to its objects' headers would
     # copy every page holding them into each worker (the whole run's facts, twice over).
-    gc.freeze()
+    # A caller that froze its own objects (the language server) keeps them frozen.
+    frozen_here = gc.get_freeze_count() == 0
+    if frozen_here:
+        gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_end_on_ctrl_c) as pool:
             chunk = max(1, len(items) // (jobs * 8))
             done = list(pool.map(_run_shared, order, chunksize=chunk))  # type: ignore[arg-type]
     finally:
-        gc.unfreeze()
+        if frozen_here:
+            gc.unfreeze()
         _SHARED = None
     results: list[Result] = [None] * len(items)  # type: ignore[list-item]
     for index, result in zip(order, done):

@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
+from sessionlint.parallel import parallel_map_forks
+from sessionlint.passes import RULES_BYTES_PER_WORKER
 from tests.fixture_cases import WORKER_PADDING
 
 # The command run as the `sessionlint` script runs it, with a goodbye the interpreter's own
@@ -36,6 +39,10 @@ def test_check_ends_at_once_with_its_whole_report(tmp_path: Path) -> None:
     project.mkdir()
     for number in range(40):  # spread over workers (their exit is part of the run's)
         (project / f"m{number}.py").write_text(ENGINE + WORKER_PADDING)
+    sizes = [len(file.read_bytes()) for file in (project).glob("m*.py")]
+    assert parallel_map_forks(2, sizes, FACTS_BYTES_PER_WORKER) and parallel_map_forks(
+        2, sizes, RULES_BYTES_PER_WORKER
+    )
     result = _run(tmp_path, "check", "--no-cache", "--format", "json", "project")
     assert result.returncode == 1, result.stderr
     assert result.stdout.count('"code": "SL005"') == 40

@@ -81,3 +81,16 @@ def test_indexes_built_by_the_workers_are_kept_as_one_process_keeps_them(tmp_pat
     # Each index one process built, the same (the parent also builds those of where code
     # runs before it forks: one worker each would otherwise build them again).
     assert {name: indexes[2].get(name) for name in indexes[1]} == indexes[1]
+
+
+def test_a_callers_frozen_objects_stay_frozen() -> None:
+    # The language server freezes its loaded workspaces out of the collector's generations.
+    import gc
+
+    gc.freeze()
+    try:
+        before = gc.get_freeze_count()
+        parallel_map(_pid_and_item, list(range(4 * MIN_ITEMS_PER_WORKER)), 2)
+        assert gc.get_freeze_count() >= before > 0
+    finally:
+        gc.unfreeze()

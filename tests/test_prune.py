@@ -110,6 +110,11 @@ def test_the_functions_are_found_from_the_facts_and_only_in_the_text_they_were_t
     assert pruned_text(text, PRUNABLE_CODES, state.facts, workspace.project) is not None
     moved = "# a new first line\n" + text
     assert pruned_text(moved, PRUNABLE_CODES, state.facts, workspace.project) is None
+    # Every `def` where it was, but a body one line longer (the blank line after it gone).
+    body = "            return session.get(Row, key)\n\n    def read_1("
+    assert body in text
+    longer = text.replace(body, body.replace("\n\n", "\n            return None\n"), 1)
+    assert pruned_text(longer, PRUNABLE_CODES, state.facts, workspace.project) is None
 
 
 def test_tabs_stay_as_written(tmp_path: Path) -> None:

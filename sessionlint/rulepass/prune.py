@@ -84,10 +84,19 @@ def _definitions(body: tuple[Definition, ...]) -> Iterator[Definition]:
 
 
 def _stands_at(definition: Definition, lines: list[str]) -> bool:
-    """The text holds a `def` where the facts saw it."""
+    """The text holds the definition where the facts saw it: its `def` on its line, and
+    its body ending on its last line (the next line that holds code is indented no
+    deeper than the `def`). Anything else left unseen still fails the pruned parse, and a
+    file whose pruned parse fails is checked whole."""
     if not 0 < definition.first_line <= definition.line <= definition.end_line <= len(lines):
         return False
-    return lines[definition.line - 1][definition.column :].startswith(("def", "async"))
+    if not lines[definition.line - 1][definition.column :].startswith(("def", "async")):
+        return False
+    for line in lines[definition.end_line :]:
+        code = line.lstrip(" \t")
+        if code.strip() and not code.startswith("#"):
+            return len(line) - len(code) <= definition.column
+    return True
 
 
 class _Makers:
