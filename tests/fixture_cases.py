@@ -125,6 +125,19 @@ def all_cases() -> list[Case]:
 WORKER_PADDING = "\n" + "# padding: source enough to be worth a worker of its own\n" * 140
 
 
+def spread_over_workers(files: list[Path]) -> bool:
+    """Whether both passes fork two workers for these files (what the pool tests need)."""
+    from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
+    from sessionlint.parallel import parallel_map_forks
+    from sessionlint.passes import RULES_BYTES_PER_WORKER
+
+    sizes = [len(file.read_bytes()) for file in files]
+    return all(
+        parallel_map_forks(2, sizes, per_worker)
+        for per_worker in (FACTS_BYTES_PER_WORKER, RULES_BYTES_PER_WORKER)
+    )
+
+
 def run_cli(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     """The real `sessionlint` command, in a subprocess."""
     env = {**os.environ, "NO_COLOR": "1"}

@@ -15,10 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
-from sessionlint.parallel import parallel_map_forks
-from sessionlint.passes import RULES_BYTES_PER_WORKER
-from tests.fixture_cases import WORKER_PADDING, run_cli, run_in_process
+from tests.fixture_cases import WORKER_PADDING, run_cli, run_in_process, spread_over_workers
 
 try:
     import resource
@@ -157,9 +154,7 @@ def _spread_modules(folder: Path) -> None:
             "from sqlalchemy import create_engine\n\n"
             f'engine = create_engine("postgresql://app@db/app{index}")\n' + WORKER_PADDING
         )
-    total = sum(len(file.read_bytes()) for file in folder.glob("*.py"))
-    assert parallel_map_forks(2, [total // 48] * 48, FACTS_BYTES_PER_WORKER)
-    assert parallel_map_forks(2, [total // 48] * 48, RULES_BYTES_PER_WORKER)
+    assert spread_over_workers(sorted(folder.glob("*.py")))
 
 
 def test_output_is_identical_with_one_and_two_jobs(tmp_path: Path) -> None:

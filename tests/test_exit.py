@@ -7,10 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
-from sessionlint.parallel import parallel_map_forks
-from sessionlint.passes import RULES_BYTES_PER_WORKER
-from tests.fixture_cases import WORKER_PADDING
+from tests.fixture_cases import WORKER_PADDING, spread_over_workers
 
 # The command run as the `sessionlint` script runs it, with a goodbye the interpreter's own
 # exit would print (an `atexit` callback): `check` skips it, other commands do not.
@@ -39,10 +36,7 @@ def test_check_ends_at_once_with_its_whole_report(tmp_path: Path) -> None:
     project.mkdir()
     for number in range(40):  # spread over workers (their exit is part of the run's)
         (project / f"m{number}.py").write_text(ENGINE + WORKER_PADDING)
-    sizes = [len(file.read_bytes()) for file in (project).glob("m*.py")]
-    assert parallel_map_forks(2, sizes, FACTS_BYTES_PER_WORKER) and parallel_map_forks(
-        2, sizes, RULES_BYTES_PER_WORKER
-    )
+    assert spread_over_workers(sorted(project.glob("m*.py")))
     result = _run(tmp_path, "check", "--no-cache", "--format", "json", "project")
     assert result.returncode == 1, result.stderr
     assert result.stdout.count('"code": "SL005"') == 40

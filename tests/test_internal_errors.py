@@ -16,11 +16,8 @@ from typing import Callable, Protocol
 import libcst as cst
 import pytest
 
-from sessionlint.facts.factpass import FACTS_BYTES_PER_WORKER
-from sessionlint.parallel import parallel_map_forks
-from sessionlint.passes import RULES_BYTES_PER_WORKER
 from sessionlint.rules import Rule
-from tests.fixture_cases import ROOT, WORKER_PADDING, run_in_process
+from tests.fixture_cases import ROOT, WORKER_PADDING, run_in_process, spread_over_workers
 
 
 class Explodes(Rule):
@@ -169,10 +166,7 @@ def test_verbose_shows_the_traceback(check: Callable[..., tuple[int, str, str]],
 def test_rule_crash_in_a_worker_process(project: Path) -> None:
     for index in range(40):  # enough source for --jobs to fork
         (project / "src" / f"m{index:02}.py").write_bytes(OTHER + WORKER_PADDING.encode())
-    sizes = [len(file.read_bytes()) for file in (project / "src").glob("m*.py")]
-    assert parallel_map_forks(2, sizes, FACTS_BYTES_PER_WORKER) and parallel_map_forks(
-        2, sizes, RULES_BYTES_PER_WORKER
-    )
+    assert spread_over_workers(sorted((project / "src").glob("m*.py")))
     code, stdout, stderr = launch(project, "rule", "--no-cache", "--jobs", "2", "src")
     assert code == 2
     assert "error: internal error in SL993 on src/crash.py:3: RuntimeError: boom" in stderr
