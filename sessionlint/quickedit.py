@@ -14,9 +14,11 @@ the full update (None), so the answers stay those of a workspace built from scra
   interface (parameters, decorators, calls, kind) is unchanged, the module's other facts
   (imports, calls, dependency and lifespan calls, ...) are equal, and its part in every
   whole-project index is the same (`project.footprint`), so every such index is too;
-- no changed name is referenced elsewhere in the module (nothing else in it derives from
-  one) nor spelled by any other file (no other module can resolve to it, import it or reach
-  it through a star import: every way of naming a global spells it);
+- no changed name is referenced elsewhere in the module under the module's own name (no
+  other fact of it derives from one: a name reached through an import is written from the
+  import's target, so those facts change with it) nor could be named by another file
+  (`project.naming`: every way of naming a global spells it, from an import that leads to
+  the module);
 - the names the fact pass follows from the module (`names_worth_following`) are the same.
 
 Then every other file's facts, triage, reading by the fact pass and findings are unchanged,
@@ -25,8 +27,8 @@ read, or that holds an SL000 both times, has no facts in the index: the swap alo
 
 An edit another file could see only through the whole-project indexes (a new import, a new
 module-level function or call: `visible_edit`) is answered the same way when those indexes
-come out equal. Its changed names (an import's local name, a function's) are still spelled
-by no other file, so another file reaches them only through an index over every module:
+come out equal. Its changed names (an import's local name, a function's) still cannot be
+named by another file, so another file reaches them only through an index over every module:
 every other module's part in each index is unchanged, and the indexes are kept when the
 buffer's part in them is the same before and after (`project.footprint`), else built again
 and compared. The other whole-project readers (evidence's dependency sites, `app.state`
@@ -35,16 +37,18 @@ buffer), so the fact pass reads it in its first round whatever it imports; a mod
 starts or stops importing must be one that round reads anyway (or none of the project), so
 no other file is read differently. The names the pass follows from the buffer's module are
 decided as that round decides them (over its modules): they may change only in changed
-names (a new function making a session), which no other file spells, so no other file is
-reached otherwise, and the workspace's followed names take them.
+names (a new function making a session) that no other file spells (the pass reads a file
+that spells a followed name, whatever it imports), so no other file is reached otherwise,
+and the workspace's followed names take them.
 
 An edit of a body keeps the indexes too only when the buffer's part in them is the same: a
 lifecycle call (`engine.dispose()`) or an `app.state` slot in a changed function may end
 another object.
 
-A name other files spell (`import json`) takes the full update: those files may reach it
-through re-exports and star imports, in expressions the facts do not record, and the record
-of what a file's findings read is per module, not per name.
+A name other files spell (`import json`) takes the full update only when one of them could
+name it in the buffer's module: the rules resolve expressions the facts do not record, and
+the record of what a file's findings read is per module, not per name, so a file that could
+is checked again with everything else.
 """
 
 from __future__ import annotations
@@ -53,12 +57,13 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 
 from sessionlint.facts.engine import Engine
-from sessionlint.facts.factpass import FollowedNames, _module_names, _prefixes, names_pattern, reach_signature
+from sessionlint.facts.factpass import FollowedNames, _module_names, _prefixes, reach_signature
 from sessionlint.facts.facts import FunctionFacts, ModuleFacts
 from sessionlint.facts.filestate import FileState
 from sessionlint.project.contexts import is_migration_module
 from sessionlint.project.footprint import same_indexes
 from sessionlint.project.index import ProjectFacts
+from sessionlint.project.naming import may_name, spelled_by
 from sessionlint.read.sources import SourceFile
 from sessionlint.triage.triage import Triage, names_worth_following
 
@@ -130,7 +135,9 @@ def quick_edit(
             return None
         reading = Reading(explicit[1], followed, states)
         return visible_edit(engine, (before, after), old, state, reading, project, others)
-    if changed and _spelled_elsewhere(changed, others, before, after):
+    if changed and may_name(
+        project.modules.values(), (old, state.facts), changed, _apart(others, before, after)
+    ):
         return None
     swapped = _swapped(project, old, state.facts)
     if swapped is None:
@@ -161,8 +168,8 @@ def visible_edit(
     changed = _visible_names(old, new)
     if changed is None or changed & (_referenced_globals(old) | _referenced_globals(new)):
         return None
-    others = [source for source in others if source is not versions[0] and source is not versions[1]]
-    if changed and _spelled_elsewhere(changed, others, *versions):
+    others = _apart(others, *versions)
+    if changed and may_name(project.modules.values(), (old, new), changed, others):
         return None
     # Asked of a module whatever name leads to it (is a function in it a migration's?).
     if is_migration_module(old) != is_migration_module(new):
@@ -183,7 +190,7 @@ def visible_edit(
         swapped = project.replacing(old, new, kept)
         if swapped.all_indexes() != indexes:
             return None
-    followed = _followed_after(engine, reading, old, state, changed)
+    followed = _followed_after(engine, reading, old, state, changed, others)
     if followed is None:
         return None
     return QuickEdit(state, swapped, followed)
@@ -200,7 +207,12 @@ class Reading:
 
 
 def _followed_after(
-    engine: Engine, reading: Reading, old: ModuleFacts, state: FileState, changed: set[str]
+    engine: Engine,
+    reading: Reading,
+    old: ModuleFacts,
+    state: FileState,
+    changed: set[str],
+    others: Iterable[SourceFile],
 ) -> FollowedNames | None:
     """The names the fact pass would follow after the edit; None when other files could be
     read otherwise. The buffer is named: the pass reads it in its first round and follows
@@ -222,6 +234,9 @@ def _followed_after(
     after = names_worth_following(new, Triage(engine.build_project(first)))
     before = reading.followed.by_module.get(new.module, set())
     if (after ^ before) - changed:
+        return None
+    # The pass reads a file that spells a followed name, whatever it imports.
+    if spelled_by(after ^ before, others):
         return None
     if after == before:
         return reading.followed
@@ -307,15 +322,17 @@ def _changed_bindings(old: ModuleFacts, new: ModuleFacts, by_name: Collection[st
 
 def _referenced_globals(facts: ModuleFacts) -> set[str]:
     """The module's own globals its references name (qualified by the module's name, as
-    `m.x`), and the first part of every reference (a conservative reading of the rest)."""
-    prefix = f"{facts.module}." if facts.module else ""
-    names = {reference.split(".")[0] for reference in facts.referenced}
-    names |= {
+    `m.x`): facts that derive from one may read the same and mean something else. A name
+    reached through an import is written from the import's target (`json.dumps`), so the
+    facts naming it change with the import and are compared themselves."""
+    if not facts.module:
+        return {reference.split(".")[0] for reference in facts.referenced}
+    prefix = f"{facts.module}."
+    return {
         reference[len(prefix) :].split(".")[0]
         for reference in facts.referenced
         if reference.startswith(prefix)
     }
-    return names
 
 
 def _binding(facts: ModuleFacts, name: str) -> tuple[object, ...]:
@@ -326,17 +343,8 @@ def _interface(function: FunctionFacts) -> tuple[object, ...]:
     return tuple(getattr(function, name) for name in _INTERFACE)
 
 
-def _spelled_elsewhere(
-    names: set[str], others: Iterable[SourceFile], before: SourceFile, after: SourceFile
-) -> bool:
-    pattern = names_pattern(frozenset(names))
-    spellings = [name.encode() for name in names]
-    # A search for the bytes first: a pattern starting with `\b` is tried at every position.
-    return pattern is not None and any(
-        any(spelling in source.data for spelling in spellings) and pattern.search(source.data) is not None
-        for source in others
-        if source is not before and source is not after
-    )
+def _apart(others: Iterable[SourceFile], before: SourceFile, after: SourceFile) -> list[SourceFile]:
+    return [source for source in others if source is not before and source is not after]
 
 
 def _swapped(project: ProjectFacts, old: ModuleFacts, new: ModuleFacts) -> ProjectFacts | None:

@@ -45,8 +45,11 @@ FRESH = "\n\ndef _count() -> int:\n    db = SessionLocal()\n    db.close()\n    
         # ... in a module the fact pass reads first (it names SQLAlchemy): a name it now
         # follows from the module, which no other file spells.
         ("db/session.py", lambda text: text + FRESH, True),
-        # ... one a module of the project spells (reexport.py): it may be read otherwise.
-        ("deps.py", lambda text: text + FRESH.replace("_count", "make_session"), False),
+        # ... one a module of the project spells (reexport.py) but cannot name: it imports
+        # nothing of deps.py, so nothing it spells resolves there.
+        ("deps.py", lambda text: text + FRESH.replace("_count", "make_session"), True),
+        # ... one a module that imports from deps.py spells (api.py): it could name it.
+        ("deps.py", lambda text: text + FRESH.replace("_count", "ping"), False),
         # A function removed.
         ("api.py", lambda text: text.replace("def ping() -> int:\n    return 1\n", ""), True),
         # A module-level call of no project function.
