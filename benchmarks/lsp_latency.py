@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     print("didChange -> publishDiagnostics (targets: median 100 ms, p95 250 ms):")
     for kind, figures in [*result["kinds"].items(), ("all", result)]:  # type: ignore[attr-defined]
         print(
-            f"  {kind:<9} {len(by_kind.get(kind, latencies)):>4} edits: median {figures['median_ms']:.0f} ms, "
+            f"  {kind:<14} {len(by_kind.get(kind, latencies)):>4} edits: median {figures['median_ms']:.0f} ms, "
             f"p95 {figures['p95_ms']:.0f} ms, max {figures['max_ms']:.0f} ms"
         )
     load = ", ".join(f"{value:.1f}" for value in result["load_average"])  # type: ignore[attr-defined]
