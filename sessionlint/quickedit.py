@@ -63,7 +63,7 @@ from sessionlint.facts.filestate import FileState
 from sessionlint.project.contexts import is_migration_module
 from sessionlint.project.footprint import same_indexes
 from sessionlint.project.index import ProjectFacts
-from sessionlint.project.naming import may_name, spelled_by
+from sessionlint.project.naming import Naming, spelled_by
 from sessionlint.read.sources import SourceFile
 from sessionlint.triage.triage import Triage, names_worth_following
 
@@ -135,8 +135,8 @@ def quick_edit(
             return None
         reading = Reading(explicit[1], followed, states)
         return visible_edit(engine, (before, after), old, state, reading, project, others)
-    if changed and may_name(
-        project.modules.values(), (old, state.facts), changed, _apart(others, before, after)
+    if changed and _seen(
+        Naming(_read(project, states), (old, state.facts)), changed, _apart(others, before, after)
     ):
         return None
     swapped = _swapped(project, old, state.facts)
@@ -169,7 +169,7 @@ def visible_edit(
     if changed is None or changed & (_referenced_globals(old) | _referenced_globals(new)):
         return None
     others = _apart(others, *versions)
-    if changed and may_name(project.modules.values(), (old, new), changed, others):
+    if changed and _seen(Naming(_read(project, reading.states), (old, new)), changed, others):
         return None
     # Asked of a module whatever name leads to it (is a function in it a migration's?).
     if is_migration_module(old) != is_migration_module(new):
@@ -328,11 +328,13 @@ def _referenced_globals(facts: ModuleFacts) -> set[str]:
     if not facts.module:
         return {reference.split(".")[0] for reference in facts.referenced}
     prefix = f"{facts.module}."
-    return {
-        reference[len(prefix) :].split(".")[0]
-        for reference in facts.referenced
-        if reference.startswith(prefix)
-    }
+    found = set()
+    for reference in facts.referenced:
+        if reference.startswith(prefix):
+            parts = reference[len(prefix) :].split(".")
+            # `Config.maker` (a class attribute) is a changed name of its own.
+            found.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+    return found
 
 
 def _binding(facts: ModuleFacts, name: str) -> tuple[object, ...]:
@@ -341,6 +343,19 @@ def _binding(facts: ModuleFacts, name: str) -> tuple[object, ...]:
 
 def _interface(function: FunctionFacts) -> tuple[object, ...]:
     return tuple(getattr(function, name) for name in _INTERFACE)
+
+
+def _seen(naming: Naming, changed: set[str], others: list[SourceFile]) -> bool:
+    """Whether another file could name a changed name, or the module's own facts name one
+    through another module (reading the same, meaning something else)."""
+    read_back = set().union(*(naming.own_globals_read(facts) for facts in naming.target))
+    return bool(changed & read_back) or naming.holders.gave_up or naming.may_name(changed, others)
+
+
+def _read(project: ProjectFacts, states: Sequence[FileState]) -> list[ModuleFacts]:
+    """The facts of every file read: the project's, and a file's that another file of the
+    same module keeps out of it (a stub, a package beside a module), checked all the same."""
+    return [*project.modules.values(), *(state.facts for state in states if state.facts is not None)]
 
 
 def _apart(others: Iterable[SourceFile], before: SourceFile, after: SourceFile) -> list[SourceFile]:

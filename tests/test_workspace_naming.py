@@ -166,3 +166,125 @@ def test_a_function_another_file_calls_removed(tmp_path: Path, monkeypatch: pyte
     workspace.update(deps, DEPS)
     assert calls.fact_passes == 1
     assert_as_rebuilt(workspace, tmp_path, {deps: DEPS})
+
+
+# `maker` is no session factory before the edit (`wrap(...)` is unknown) and the factory
+# after it: `work()` in another file then makes a session it never closes (SL002).
+BEFORE = DEPS + "\nmaker = wrap(SessionLocal)\n"
+AFTER = DEPS + "\nmaker = SessionLocal\n"
+
+
+def _edit_sees_another_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, other: Path, before: str, after: str
+) -> None:
+    deps = str(tmp_path / "app" / "deps.py")
+    (tmp_path / "app" / "deps.py").write_text(before)
+    workspace = Workspace([tmp_path], use_cache=False)
+    workspace.update(deps, before)  # opened in the editor
+    assert [d.code for d in workspace.check([other])[str(other)].diagnostics] == []
+    calls = Calls(monkeypatch)
+    answer = workspace.update(deps, after)
+    assert calls.fact_passes == 1
+    assert [d.code for d in answer[str(other)].diagnostics] == ["SL002"]
+    assert_as_rebuilt(workspace, tmp_path, {deps: after})
+
+
+@pytest.mark.parametrize(
+    ("hub", "call", "imported"),
+    [
+        # A module imported whole, whose global holds the buffer's module.
+        ("from app import deps as store\n", "hub.store.maker", "from app import hub\n"),
+        ("from app import deps\n", "hub.deps.maker", "from app import hub\n"),
+        # The package imported, then a submodule spelled, which star-imports the module.
+        ("from app.deps import *\n", "app.hub.maker", "import app.hub\n"),
+        ("from app import deps as store\n", "app.hub.store.maker", "import app.hub\n"),
+    ],
+)
+def test_a_holder_reached_from_a_module_imported_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hub: str, call: str, imported: str
+) -> None:
+    package = session_package(tmp_path)
+    (package / "hub.py").write_text(READ + hub)
+    (package / "other.py").write_text(READ + imported + WORK.format(factory=call))
+    _edit_sees_another_file(tmp_path, monkeypatch, package / "other.py", BEFORE, AFTER)
+
+
+def test_a_holder_of_a_package_with_a_tail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`app.hub.pkg.deps` is `app.deps`: the tail after a global holding `app` counts."""
+    package = session_package(tmp_path)
+    (package / "hub.py").write_text(READ + "import app as pkg\n")
+    (package / "mid.py").write_text(READ + "from app.hub.pkg import deps as d\n")
+    (package / "other.py").write_text(READ + "from app.mid import d\n" + WORK.format(factory="d.maker"))
+    _edit_sees_another_file(tmp_path, monkeypatch, package / "other.py", BEFORE, AFTER)
+
+
+@pytest.mark.parametrize("submodule", [True, False])
+def test_a_star_import_of_a_name_the_package_binds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, submodule: bool
+) -> None:
+    """`from app.tools import *` where `app/__init__` binds `tools` to the module (the resolver
+    looks in the package when the submodule lacks the name)."""
+    package = session_package(tmp_path)
+    (package / "__init__.py").write_text(READ + "from app import deps as tools\n")
+    if submodule:
+        (package / "tools.py").write_text(READ + "x = 1\n")
+    (package / "hub.py").write_text(READ + "from app.tools import *\n")
+    (package / "other.py").write_text(READ + "from app.hub import maker\n" + WORK.format(factory="maker"))
+    _edit_sees_another_file(tmp_path, monkeypatch, package / "other.py", BEFORE, AFTER)
+
+
+@pytest.mark.parametrize("layout", ["stub", "package-and-module"])
+def test_a_file_another_file_of_its_module_keeps_out_of_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: str
+) -> None:
+    """A stub beside its module, a package beside a module of its name: one of the two is the
+    project's module, and the other is checked all the same."""
+    package = session_package(tmp_path)
+    (package / "other.py").write_text(READ + "x = 1\n")
+    if layout == "stub":
+        other = package / "other.pyi"
+    else:
+        (package / "other").mkdir()
+        other = package / "other" / "__init__.py"
+    other.write_text(READ + "from app.deps import maker\n" + WORK.format(factory="maker"))
+    _edit_sees_another_file(tmp_path, monkeypatch, other, BEFORE, AFTER)
+
+
+SELF_CLASS = """\
+from app.db import SessionLocal
+
+
+class Config:
+    maker = wrap(SessionLocal)
+
+
+def get_db():
+    SessionLocal.configure(expire_on_commit=False)
+    db = Config.maker()
+    return db
+"""
+SELF_HOLDER = """\
+from app.db import SessionLocal
+from app.hub import store
+
+maker = wrap(SessionLocal)
+
+
+def get_db():
+    SessionLocal.configure(expire_on_commit=False)
+    db = store.maker()
+    return db
+"""
+
+
+@pytest.mark.parametrize("deps", [SELF_CLASS, SELF_HOLDER], ids=["class-attribute", "through-a-holder"])
+def test_the_modules_own_function_reads_the_changed_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, deps: str
+) -> None:
+    """`get_db`'s facts read the same before and after; what they name changed (`Config.maker`,
+    or `store.maker` with `store` this very module): another file calling it sees it."""
+    package = session_package(tmp_path)
+    (package / "hub.py").write_text(READ + "from app import deps as store\n")
+    (package / "other.py").write_text(READ + "from app.deps import get_db\n" + WORK.format(factory="get_db"))
+    after = deps.replace("maker = wrap(SessionLocal)", "maker = SessionLocal")
+    _edit_sees_another_file(tmp_path, monkeypatch, package / "other.py", deps, after)
