@@ -30,6 +30,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Collection, Iterable, Iterator
 
+from sessionlint.facts.factpass import _prefixes
 from sessionlint.facts.facts import ModuleFacts, Ref
 from sessionlint.read.sources import SourceFile
 
@@ -351,11 +352,3 @@ def _parts(names: Collection[str]) -> set[bytes]:
 
 def _is_word(byte: bytes) -> bool:
     return byte.isalnum() or byte == b"_"
-
-
-def _prefixes(dotted: str) -> Iterator[str]:
-    end = dotted.find(".")
-    while end != -1:
-        yield dotted[:end]
-        end = dotted.find(".", end + 1)
-    yield dotted
